@@ -1,0 +1,38 @@
+"""The Directmail service: `create_app()` assembles it from its parts and does nothing else."""
+
+from __future__ import annotations
+
+import connexion
+from connexion.options import SwaggerUIOptions
+
+from app.data_access import jsonifier, use_orjson
+from app.database import Database
+from app.errors import install_error_handlers
+from app.lifecycle import Lifecycle, lifespan_for
+from app.logs import configure_logging
+from app.middleware.stack import SWAGGER_UI_PATH, install_middleware
+from config import PROJECT_ROOT, Settings, load_settings
+
+SPECIFICATION = "api-spec.yml"
+
+
+def create_app(settings: Settings | None = None, lifecycle: Lifecycle | None = None) -> connexion.FlaskApp:
+    """The ASGI application to serve (never its `.app`: that would skip validation and security)."""
+    settings = settings or load_settings()
+    lifecycle = lifecycle or Lifecycle()
+    configure_logging(settings)
+    database = Database(settings.database_url, timeout_seconds=settings.database_timeout_seconds)
+
+    app = connexion.FlaskApp(
+        __name__,
+        specification_dir=PROJECT_ROOT,
+        lifespan=lifespan_for(lifecycle, database),
+        jsonifier=jsonifier(),
+        swagger_ui_options=SwaggerUIOptions(swagger_ui_path=SWAGGER_UI_PATH),
+    )
+    use_orjson(app.app)
+    app.app.extensions["database"] = database
+    install_middleware(app, settings, database=database, lifecycle=lifecycle)
+    install_error_handlers(app)
+    app.add_api(SPECIFICATION, strict_validation=True)
+    return app

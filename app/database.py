@@ -1,0 +1,88 @@
+"""The SQLAlchemy engine and sessions, migrations, and the database half of readiness."""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from a2wsgi import WSGIMiddleware
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from config import PROJECT_ROOT
+
+# Connexion's FlaskApp runs every Flask view on a2wsgi's default pool (spec-first/connexion#1979),
+# so that many threads can want a connection at once; a bigger pool would only hold idle connections.
+FLASK_THREADS: int = inspect.signature(WSGIMiddleware).parameters["workers"].default
+
+
+def alembic_config(database_url: str) -> Config:
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(PROJECT_ROOT / "alembic"))
+    config.attributes["database_url"] = database_url
+    return config
+
+
+def migrate(database_url: str, revision: str = "head") -> None:
+    """Upgrade the database to `revision` (the CLI's `migrate`, `make run` and the tests use this)."""
+    _create_sqlite_folder(database_url)
+    command.upgrade(alembic_config(database_url), revision)
+
+
+def _create_sqlite_folder(database_url: str) -> None:
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _connect_args(database_url: str, timeout_seconds: float) -> dict[str, Any]:
+    if make_url(database_url).get_backend_name() == "sqlite":
+        return {"timeout": timeout_seconds}
+    return {"connect_timeout": math.ceil(timeout_seconds), "application_name": "directmail"}
+
+
+class Database:
+    def __init__(self, database_url: str, *, timeout_seconds: float) -> None:
+        _create_sqlite_folder(database_url)
+        self.engine: Engine = create_engine(
+            database_url,
+            pool_size=FLASK_THREADS,
+            max_overflow=0,
+            pool_timeout=timeout_seconds,
+            pool_pre_ping=True,
+            connect_args=_connect_args(database_url, timeout_seconds),
+        )
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._migration_heads = frozenset(ScriptDirectory.from_config(alembic_config(database_url)).get_heads())
+
+    @property
+    def safe_url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session that commits when the block ends cleanly and rolls back when it raises."""
+        with self.sessions.begin() as session:
+            yield session
+
+    def unready_reason(self) -> str | None:
+        """Why the database cannot serve requests yet, or None when it can (blocking: call off the loop)."""
+        with self.engine.connect() as connection:
+            current = frozenset(MigrationContext.configure(connection).get_current_heads())
+        if current != self._migration_heads:
+            return (
+                f"database schema is at {sorted(current) or 'no revision'}, "
+                f"the service needs {sorted(self._migration_heads)}: run `python run.py migrate`"
+            )
+        return None
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,72 @@
+"""One error model: every error the service returns is RFC 9457 `application/problem+json`.
+
+Bodies carry the request id so a user's report leads straight to the logs, and never a stack
+trace or an internal message: those go to the log line of the same request id.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+import connexion
+import orjson
+import structlog
+from connexion.exceptions import ProblemException
+from connexion.lifecycle import ConnexionRequest, ConnexionResponse
+from starlette.exceptions import HTTPException
+
+from app.middleware.request_id import current_request_id
+
+PROBLEM_JSON = "application/problem+json"
+
+log = structlog.get_logger(__name__)
+
+
+def problem_body(status: int, detail: str, title: str | None = None, **extensions: Any) -> bytes:
+    """The JSON body of a problem; `title` defaults to the status phrase."""
+    body = {
+        "type": "about:blank",
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        **extensions,
+        "request_id": current_request_id(),
+    }
+    return orjson.dumps(body)
+
+
+def problem_response(
+    status: int, detail: str, title: str | None = None, headers: dict[str, str] | None = None, **extensions: Any
+) -> ConnexionResponse:
+    return ConnexionResponse(
+        status_code=status,
+        mimetype=PROBLEM_JSON,
+        content_type=PROBLEM_JSON,
+        body=problem_body(status, detail, title, **extensions),
+        headers=headers or {},
+    )
+
+
+def handle_problem(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    """Problems raised by Connexion (validation, security) or by our own code."""
+    assert isinstance(exc, ProblemException)
+    log.info("request refused", status=exc.status, detail=exc.detail)
+    return problem_response(exc.status, str(exc.detail), exc.title, headers=exc.headers, **(exc.ext or {}))
+
+
+def handle_http_exception(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    """Routing errors (404, 405) and werkzeug errors that Connexion re-raises from Flask."""
+    assert isinstance(exc, HTTPException)
+    return problem_response(exc.status_code, exc.detail, headers=exc.headers)
+
+
+def handle_unexpected(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    log.error("unhandled error", exc_info=exc)
+    return problem_response(500, "The service failed to handle this request; quote the request id when reporting it.")
+
+
+def install_error_handlers(app: connexion.FlaskApp) -> None:
+    app.add_error_handler(ProblemException, handle_problem)
+    app.add_error_handler(HTTPException, handle_http_exception)
+    app.add_error_handler(Exception, handle_unexpected)

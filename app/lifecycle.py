@@ -1,0 +1,47 @@
+"""The service's life: started, then draining once shutdown begins, so readiness can fail first."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+import structlog
+
+from app.database import Database
+
+log = structlog.get_logger(__name__)
+
+
+class Lifecycle:
+    def __init__(self) -> None:
+        # A threading.Event because the signal handler that sets it runs outside the event loop.
+        self._draining = threading.Event()
+
+    @property
+    def draining(self) -> bool:
+        return self._draining.is_set()
+
+    def begin_shutdown(self) -> None:
+        if not self.draining:
+            log.info("shutdown begun: readiness now fails")
+        self._draining.set()
+
+    def serve(self) -> None:
+        self._draining.clear()
+
+
+def lifespan_for(lifecycle: Lifecycle, database: Database) -> Callable[[Any], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(_app: Any) -> AsyncIterator[None]:
+        lifecycle.serve()
+        log.info("service started", database=database.safe_url)
+        try:
+            yield
+        finally:
+            lifecycle.begin_shutdown()
+            database.dispose()
+            log.info("service stopped")
+
+    return lifespan

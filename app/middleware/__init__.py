@@ -1,0 +1,1 @@
+"""ASGI middleware, one concern a module; `stack.py` orders them."""

@@ -1,0 +1,66 @@
+"""The ASGI middleware stack, in one place, outermost first.
+
+Connexion inserts each middleware *before* the one named by its position, so within a position
+the first added is the outermost. The order, and why:
+
+1. request id      first, so every later line and response carries it;
+2. access log      sees the final status and the bytes on the wire, after compression;
+3. probes          answered on the event loop, never queued behind Flask's threads (they still get an id);
+4. security headers and
+5. CORS            outside Connexion's ExceptionMiddleware, so error responses carry them too and
+                   preflights are answered before routing (spec-first/connexion#1820);
+6. compression     outside the error handlers too, and outside response validation, which would
+                   otherwise try to validate brotli bytes;
+-- Connexion's ExceptionMiddleware: everything below it that raises becomes a problem response --
+7. request limits  refuse oversized requests before Swagger UI, routing and validation parse them.
+
+Middleware above the ExceptionMiddleware must never raise: Connexion 3.3.0 turns that into a bare
+500 (spec-first/connexion#2059).
+"""
+
+from __future__ import annotations
+
+import connexion
+from brotli_asgi import BrotliMiddleware
+from connexion.middleware import MiddlewarePosition
+
+from app.database import Database
+from app.lifecycle import Lifecycle
+from app.middleware.access_log import AccessLogMiddleware
+from app.middleware.cors import ProblemCORSMiddleware
+from app.middleware.probes import PROBE_PATHS, ProbesMiddleware
+from app.middleware.request_id import RequestIdMiddleware
+from app.middleware.request_limits import RequestLimitsMiddleware
+from app.middleware.security_headers import SecurityHeadersMiddleware
+from config import Settings
+
+SWAGGER_UI_PATH = "/ui"
+
+
+def install_middleware(
+    app: connexion.FlaskApp, settings: Settings, *, database: Database, lifecycle: Lifecycle
+) -> None:
+    outer = MiddlewarePosition.BEFORE_EXCEPTION
+    app.add_middleware(RequestIdMiddleware, position=outer)
+    app.add_middleware(AccessLogMiddleware, position=outer, quiet_paths=PROBE_PATHS)
+    app.add_middleware(
+        ProbesMiddleware,
+        position=outer,
+        database=database,
+        lifecycle=lifecycle,
+        timeout_seconds=settings.database_timeout_seconds,
+    )
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        position=outer,
+        swagger_ui_path=SWAGGER_UI_PATH,
+        hsts_max_age_seconds=settings.hsts_max_age_seconds,
+    )
+    app.add_middleware(ProblemCORSMiddleware, position=outer, origins=settings.cors_origins)
+    app.add_middleware(BrotliMiddleware, position=outer, quality=settings.compression_quality)
+    app.add_middleware(
+        RequestLimitsMiddleware,
+        position=MiddlewarePosition.BEFORE_SWAGGER,
+        max_url_bytes=settings.max_url_bytes,
+        max_body_bytes=settings.max_body_bytes,
+    )

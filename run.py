@@ -1,0 +1,53 @@
+"""Directmail's command line: `python run.py --help` lists the subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+import structlog
+
+from app.database import migrate as migrate_database
+from app.logs import configure_logging
+from app.server import serve as serve_app
+from config import Settings, SettingsError, load_settings
+
+log = structlog.get_logger("directmail.cli")
+
+
+def serve(settings: Settings, _args: argparse.Namespace) -> None:
+    serve_app(settings)
+
+
+def migrate(settings: Settings, args: argparse.Namespace) -> None:
+    configure_logging(settings)
+    migrate_database(settings.database_url, args.revision)
+    log.info("database migrated", revision=args.revision)
+
+
+def parser() -> argparse.ArgumentParser:
+    cli = argparse.ArgumentParser(prog="run.py", description="The Directmail service.")
+    commands = cli.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser("serve", help="serve the API with uvicorn (the default)").set_defaults(run=serve)
+    migrate_cli = commands.add_parser("migrate", help="upgrade the database schema")
+    migrate_cli.add_argument("revision", nargs="?", default="head", help="target revision (default: head)")
+    migrate_cli.set_defaults(run=migrate)
+    cli.set_defaults(run=serve)
+    return cli
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"run.py: invalid setting {exc}", file=sys.stderr)
+        return 2
+    command: Callable[[Settings, argparse.Namespace], None] = args.run
+    command(settings, args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""run.py: the command line people and the container use."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from app.database import Database
+from config import PROJECT_ROOT
+
+
+def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "run.py", *args],
+        cwd=PROJECT_ROOT,
+        env=os.environ | env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_help_lists_the_subcommands() -> None:
+    result = run_cli("--help")
+    assert result.returncode == 0
+    assert "serve" in result.stdout
+    assert "migrate" in result.stdout
+
+
+def test_a_bad_setting_stops_start_up_with_one_line_naming_it() -> None:
+    result = run_cli("serve", PORT="0")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "run.py: invalid setting PORT: Input should be greater than or equal to 1"
+    ]
+
+
+def test_migrate_builds_the_embedded_database(tmp_path) -> None:
+    database = tmp_path / "embedded.sqlite3"
+    result = run_cli("migrate", DATABASE_URL=f"sqlite:///{database}", ENVIRONMENT="test")
+    assert result.returncode == 0, result.stderr
+    assert "database migrated" in result.stdout
+    assert Database(f"sqlite:///{database}", timeout_seconds=2).unready_reason() is None

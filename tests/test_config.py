@@ -1,0 +1,83 @@
+"""Settings: one source, validated at start-up, documented in .env.example."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from config import EMBEDDED_DATABASE_URL, PROJECT_ROOT, Settings, SettingsError, load_settings
+
+PRODUCTION_DB = "postgresql://directmail:s3cure-Pa55@db.internal/directmail"
+
+
+def documented_settings() -> set[str]:
+    text = (PROJECT_ROOT / ".env.example").read_text()
+    return set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", text, flags=re.MULTILINE))
+
+
+def test_env_example_documents_every_setting_and_nothing_else() -> None:
+    assert documented_settings() == {name.upper() for name in Settings.model_fields}
+
+
+def test_defaults_serve_locally_on_the_embedded_database() -> None:
+    settings = load_settings(_env_file=None)
+    assert settings.environment == "local"
+    assert settings.port == 8080
+    assert settings.database_url == EMBEDDED_DATABASE_URL
+
+
+def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORT", "9090")
+    monkeypatch.setenv("CORS_ORIGINS", "https://a.example, https://b.example/")
+    settings = load_settings(_env_file=None)
+    assert settings.port == 9090
+    assert settings.cors_origins == ("https://a.example", "https://b.example")
+
+
+def test_dotenv_is_read_after_the_environment(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("PORT=7000\nLOG_LEVEL=debug\n")
+    monkeypatch.setenv("PORT", "7100")
+    settings = load_settings(_env_file=env_file)
+    assert settings.port == 7100
+    assert settings.log_level == "DEBUG"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"environment": "prod"}, "ENVIRONMENT: Input should be 'local', 'test', 'staging' or 'production'"),
+        ({"port": "eighty"}, "PORT: Input should be a valid integer"),
+        ({"compression_quality": 12}, "COMPRESSION_QUALITY: Input should be less than or equal to 11"),
+        ({"database_url": "mysql://x@y/z"}, "DATABASE_URL: must be a postgresql:// (psycopg 3) or sqlite:// URL"),
+    ],
+)
+def test_a_bad_setting_is_named_in_one_line(overrides: dict[str, object], message: str) -> None:
+    with pytest.raises(SettingsError) as error:
+        load_settings(_env_file=None, **overrides)
+    assert str(error.value).startswith(message)
+    assert "\n" not in str(error.value)
+
+
+def test_postgres_urls_use_psycopg_3() -> None:
+    settings = load_settings(_env_file=None, database_url="postgres://u:p@h:5432/d")
+    assert settings.database_url == "postgresql+psycopg://u:p@h:5432/d"
+
+
+@pytest.mark.parametrize("environment", ["staging", "production"])
+def test_deployments_must_name_their_database(environment: str) -> None:
+    with pytest.raises(SettingsError, match="DATABASE_URL must be set outside local and test"):
+        load_settings(_env_file=None, environment=environment)
+
+
+@pytest.mark.parametrize("password", ["changeme", "password", "placeholder"])
+def test_deployments_refuse_placeholder_passwords(password: str) -> None:
+    url = f"postgresql://directmail:{password}@db.internal/directmail"
+    with pytest.raises(SettingsError, match="placeholder password"):
+        load_settings(_env_file=None, environment="production", database_url=url)
+
+
+def test_local_accepts_placeholders_and_production_a_real_password() -> None:
+    load_settings(_env_file=None, environment="local", database_url="postgresql://u:changeme@localhost/d")
+    assert load_settings(_env_file=None, environment="production", database_url=PRODUCTION_DB).logs_as_json
