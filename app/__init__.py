@@ -10,6 +10,7 @@ from app.database import Database
 from app.errors import install_error_handlers
 from app.lifecycle import Lifecycle, lifespan_for
 from app.logs import configure_logging
+from app.validation import validator_map
 from app.middleware.stack import SWAGGER_UI_PATH, install_middleware
 from config import PROJECT_ROOT, Settings, load_settings
 
@@ -28,11 +29,13 @@ def create_app(settings: Settings | None = None, lifecycle: Lifecycle | None = N
         specification_dir=PROJECT_ROOT,
         lifespan=lifespan_for(lifecycle, database),
         jsonifier=jsonifier(),
+        validator_map=validator_map(),
+        strict_validation=True,
         swagger_ui_options=SwaggerUIOptions(swagger_ui_path=SWAGGER_UI_PATH),
     )
     use_orjson(app.app)
     app.app.extensions["database"] = database
     install_middleware(app, settings, database=database, lifecycle=lifecycle)
     install_error_handlers(app)
-    app.add_api(SPECIFICATION, strict_validation=True)
+    app.add_api(SPECIFICATION)
     return app
