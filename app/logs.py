@@ -23,6 +23,7 @@ _SECRET_TEXT = (
     (re.compile(r"(?i)\b(bearer\s+)\S+"), rf"\g<1>{REDACTED}"),
     (re.compile(r"\beyJ[\w-]+\.[\w-]+\.[\w-]*"), REDACTED),  # a JWT, wherever it appears
     (re.compile(r"(://[^:/@\s]+:)[^@\s]+@"), rf"\g<1>{REDACTED}@"),  # a password inside a URL
+    (re.compile(r"(?i)\b((?:password|passwd|secret|token|api[_-]?key)\s*[=:]\s*)[^\s,;&]+"), rf"\g<1>{REDACTED}"),
 )
 
 

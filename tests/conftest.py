@@ -69,6 +69,14 @@ def drop_database(server_url: str, database_url: str) -> None:
         admin.execute(f'DROP DATABASE IF EXISTS "{make_url(database_url).database}" WITH (FORCE)')
 
 
+def assert_migrated(database_url: str) -> None:
+    database = Database(database_url, timeout_seconds=2)
+    try:
+        assert database.unready_reason() is None
+    finally:
+        database.dispose()
+
+
 @pytest.fixture(scope="session")
 def database_url(server_url: str) -> Iterator[str]:
     """The session's PostGIS database, built by running the alembic migrations."""

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from app.database import Database
+from tests.conftest import assert_migrated
 from config import PROJECT_ROOT
 
 
@@ -42,4 +42,4 @@ def test_migrate_builds_the_embedded_database(tmp_path) -> None:
     result = run_cli("migrate", DATABASE_URL=f"sqlite:///{database}", ENVIRONMENT="test")
     assert result.returncode == 0, result.stderr
     assert "database migrated" in result.stdout
-    assert Database(f"sqlite:///{database}", timeout_seconds=2).unready_reason() is None
+    assert_migrated(f"sqlite:///{database}")
