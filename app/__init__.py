@@ -10,8 +10,8 @@ from app.database import Database
 from app.errors import install_error_handlers
 from app.lifecycle import Lifecycle, lifespan_for
 from app.logs import configure_logging
-from app.validation import validator_map
 from app.middleware.stack import SWAGGER_UI_PATH, install_middleware
+from app.validation import validator_map
 from config import PROJECT_ROOT, Settings, load_settings
 
 SPECIFICATION = "api-spec.yml"

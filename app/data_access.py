@@ -48,4 +48,3 @@ def use_orjson(flask_app: flask.Flask) -> None:
 
 def jsonifier() -> Jsonifier:
     return Jsonifier(_OrjsonModule)
-

@@ -52,13 +52,13 @@ def handle_problem(_request: ConnexionRequest, exc: Exception) -> ConnexionRespo
     """Problems raised by Connexion (validation, security) or by our own code."""
     assert isinstance(exc, ProblemException)
     log.info("request refused", status=exc.status, detail=exc.detail)
-    return problem_response(exc.status, str(exc.detail), exc.title, headers=exc.headers, **(exc.ext or {}))
+    return problem_response(exc.status, str(exc.detail), exc.title, headers=dict(exc.headers or {}), **(exc.ext or {}))
 
 
 def handle_http_exception(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     """Routing errors (404, 405) and werkzeug errors that Connexion re-raises from Flask."""
     assert isinstance(exc, HTTPException)
-    return problem_response(exc.status_code, exc.detail, headers=exc.headers)
+    return problem_response(exc.status_code, exc.detail, headers=dict(exc.headers or {}))
 
 
 def handle_unexpected(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:

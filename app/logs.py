@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from typing import Any
+from typing import Any, cast
 
 import ecs_logging
 import structlog
@@ -67,7 +67,8 @@ def _pre_chain() -> list[Processor]:
 
 def _rendering(settings: Settings) -> list[Processor]:
     if settings.logs_as_json:
-        return [_ecs_service_fields(settings.environment), redact_secrets, ecs_logging.StructlogFormatter()]
+        ecs_renderer = cast(Processor, ecs_logging.StructlogFormatter())
+        return [_ecs_service_fields(settings.environment), redact_secrets, ecs_renderer]
     return [
         structlog.stdlib.add_log_level,
         structlog.processors.TimeStamper(fmt="%H:%M:%S.%f"),

@@ -24,6 +24,7 @@ from asgi_lifespan import LifespanManager
 from sqlalchemy import Connection, make_url
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
+from starlette.types import ASGIApp
 
 from app import create_app
 from app.database import Database, migrate
@@ -161,7 +162,7 @@ def socket_that_never_answers() -> Iterator[int]:
 class LiveServer:
     """A real uvicorn serving an app on a free loopback port, in a thread of the test process."""
 
-    def __init__(self, app: connexion.FlaskApp, settings: Settings) -> None:
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.socket = socket.create_server(("127.0.0.1", 0))
         host, port = self.socket.getsockname()
         self.url = f"http://{host}:{port}"

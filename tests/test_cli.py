@@ -6,8 +6,8 @@ import os
 import subprocess
 import sys
 
-from tests.conftest import assert_migrated
 from config import PROJECT_ROOT
+from tests.conftest import assert_migrated
 
 
 def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 
 import pytest
 import structlog
@@ -16,14 +17,15 @@ TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzdGFmZiJ9.c2lnbmF0dXJlLWJ5dGVz"
 PASSWORD = "Tr0ub4dor-and-3"
 
 
-def json_lines(text: str) -> list[dict[str, object]]:
+def json_lines(text: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
 
 
 @pytest.fixture
 def json_logs(database_url: str, capsys: pytest.CaptureFixture[str]):
     """Requests against an app logging JSON to the captured stdout, and the lines it wrote."""
-    def requests(*paths: str, headers: dict[str, str] | None = None) -> list[dict[str, object]]:
+
+    def requests(*paths: str, headers: dict[str, str] | None = None) -> list[dict[str, Any]]:
         # Built here, inside the test, so that its logging writes to the captured stdout.
         app = build_app(settings_for_tests(database_url))
         with app.test_client() as client:
@@ -34,7 +36,7 @@ def json_logs(database_url: str, capsys: pytest.CaptureFixture[str]):
     return requests
 
 
-def access_lines(lines: list[dict[str, object]]) -> list[dict[str, object]]:
+def access_lines(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [line for line in lines if line["message"] == "request"]
 
 
@@ -49,7 +51,9 @@ def test_every_line_is_ecs_json(json_logs) -> None:
 
 
 def test_one_access_line_per_request_with_route_status_bytes_and_id(json_logs) -> None:
-    lines = access_lines(json_logs("/_test/slow?seconds=0.01", "/no-such-thing", headers={"X-Request-ID": "trace-me-1"}))
+    lines = access_lines(
+        json_logs("/_test/slow?seconds=0.01", "/no-such-thing", headers={"X-Request-ID": "trace-me-1"})
+    )
     assert len(lines) == 2
     served, missing = lines
     assert served["http"] == {
@@ -58,9 +62,9 @@ def test_one_access_line_per_request_with_route_status_bytes_and_id(json_logs) -
         "route": "/_test/slow",
     }
     assert served["url"] == {"path": "/_test/slow"}
-    assert served["event"]["duration"] >= 10_000_000  # type: ignore[index]
-    assert missing["http"]["response"]["status_code"] == 404  # type: ignore[index]
-    assert missing["http"]["route"] is None  # type: ignore[index]
+    assert served["event"]["duration"] >= 10_000_000
+    assert missing["http"]["response"]["status_code"] == 404
+    assert missing["http"]["route"] is None
 
 
 def test_successful_probes_are_not_access_logged(json_logs) -> None:
@@ -69,11 +73,11 @@ def test_successful_probes_are_not_access_logged(json_logs) -> None:
 
 def test_every_line_of_a_request_carries_its_id(json_logs) -> None:
     lines = json_logs("/_test/failure", headers={"X-Request-ID": "failing-request-7"})
-    during_request = [line for line in lines if line["log"]["logger"] in {"app.errors", "directmail.access"}]  # type: ignore[index]
+    during_request = [line for line in lines if line["log"]["logger"] in {"app.errors", "directmail.access"}]
     assert {line["message"] for line in during_request} == {"unhandled error", "request"}
-    assert all(line["http"]["request"]["id"] == "failing-request-7" for line in during_request)  # type: ignore[index]
+    assert all(line["http"]["request"]["id"] == "failing-request-7" for line in during_request)
     error = next(line for line in lines if line["message"] == "unhandled error")
-    assert "RuntimeError" in error["error"]["stack_trace"]  # type: ignore[index]
+    assert "RuntimeError" in error["error"]["stack_trace"]
 
 
 def test_tokens_in_headers_never_reach_the_logs(json_logs) -> None:

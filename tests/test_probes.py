@@ -6,6 +6,7 @@ import asyncio
 import time
 
 import httpx
+import httpx2
 import pytest
 from starlette.testclient import TestClient
 
@@ -38,7 +39,7 @@ async def test_ready_through_the_async_client(async_client: httpx.AsyncClient) -
     assert response.status_code == 200
 
 
-def assert_unready(response: httpx.Response, reason: str) -> None:
+def assert_unready(response: httpx2.Response, reason: str) -> None:
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
     assert reason in response.json()["detail"]
@@ -91,9 +92,7 @@ def test_liveness_answers_while_every_flask_thread_is_busy(live_server: LiveServ
     async def scenario() -> tuple[list[float], float]:
         async with httpx.AsyncClient(base_url=live_server.url, timeout=30) as client:
             started = time.monotonic()
-            slow = [
-                asyncio.create_task(client.get("/_test/slow", params={"seconds": slow_seconds})) for _ in range(20)
-            ]
+            slow = [asyncio.create_task(client.get("/_test/slow", params={"seconds": slow_seconds})) for _ in range(20)]
             await asyncio.sleep(0.5)  # let them take the threads
             latencies = []
             for _ in range(50):

@@ -1,0 +1,40 @@
+# Directmail: `make run` serves it, `make test` proves it. `make help` lists the rest.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+PIPENV_VERSION := 2026.10.3
+export PIPENV_VENV_IN_PROJECT := 1
+export PIPENV_VERBOSITY := -1
+export PIPENV_NOSPIN := 1
+VENV := .venv
+INSTALLED := $(VENV)/.installed-from-lock
+
+.PHONY: help install run test qa bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(INSTALLED): Pipfile.lock
+	@$(PYTHON) -m pipenv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "pipenv==$(PIPENV_VERSION)"
+	$(PYTHON) -m pipenv sync --dev
+	@touch $@
+
+install: $(INSTALLED) ## install the locked dependencies into .venv (the other targets do it for you)
+
+run: $(INSTALLED) ## migrate the database (embedded SQLite unless DATABASE_URL is set) and serve on :8080
+	$(VENV)/bin/python run.py migrate
+	$(VENV)/bin/python run.py serve
+
+test: $(INSTALLED) ## prepare PostgreSQL + PostGIS and run the whole suite
+	scripts/test_database.sh
+	$(VENV)/bin/pytest
+
+qa: $(INSTALLED) ## formatting, lint, types and known vulnerabilities
+	scripts/qa_commands.sh
+
+bench: $(INSTALLED) ## measure the service beside reference figures taken in the same run
+	PYTHONPATH=. $(VENV)/bin/python scripts/bench.py
+
+clean: ## remove the virtualenv and the embedded database
+	rm -rf $(VENV) var
