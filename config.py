@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -47,6 +47,15 @@ class Settings(BaseSettings):
     shutdown_drain_seconds: float = Field(0.0, ge=0, le=120)
     shutdown_timeout_seconds: float = Field(30.0, gt=0, le=3600)
 
+    auth_tenant_id: str = ""
+    auth_audience: Annotated[tuple[str, ...], NoDecode] = ()
+    auth_issuer: str = ""
+    auth_jwks_url: str = ""
+    auth_allow_v1_tokens: bool = False
+    auth_client_id: str = ""
+    auth_client_secret: SecretStr | None = None
+    swagger_ui_client_id: str = ""
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_case_level(cls, value: object) -> object:
@@ -55,9 +64,12 @@ class Settings(BaseSettings):
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
-        if isinstance(value, str):
-            return tuple(origin.strip().rstrip("/") for origin in value.split(",") if origin.strip())
-        return value
+        return tuple(origin.rstrip("/") for origin in _split_commas(value)) if isinstance(value, str) else value
+
+    @field_validator("auth_audience", mode="before")
+    @classmethod
+    def _split_audiences(cls, value: object) -> object:
+        return tuple(_split_commas(value)) if isinstance(value, str) else value
 
     @field_validator("database_url")
     @classmethod
@@ -77,6 +89,11 @@ class Settings(BaseSettings):
             raise ValueError("DATABASE_URL must be set outside local and test")
         if make_url(self.database_url).password in PLACEHOLDER_SECRETS:
             raise ValueError("DATABASE_URL carries a placeholder password outside local and test")
+        if not self.auth_tenant_id or not self.auth_audience:
+            raise ValueError("AUTH_TENANT_ID and AUTH_AUDIENCE must be set outside local and test")
+        secret = self.auth_client_secret
+        if secret is not None and secret.get_secret_value().lower() in PLACEHOLDER_SECRETS:
+            raise ValueError("AUTH_CLIENT_SECRET is a placeholder outside local and test")
         return self
 
     @property
@@ -86,6 +103,28 @@ class Settings(BaseSettings):
     @property
     def logs_as_json(self) -> bool:
         return self.environment != "local"
+
+    @property
+    def entra_issuers(self) -> tuple[str, ...]:
+        """The `iss` values accepted: v2 unless AUTH_ISSUER says otherwise, v1 only when allowed."""
+        v2 = self.auth_issuer or f"https://login.microsoftonline.com/{self.auth_tenant_id}/v2.0"
+        return (v2, f"https://sts.windows.net/{self.auth_tenant_id}/") if self.auth_allow_v1_tokens else (v2,)
+
+    @property
+    def entra_jwks_url(self) -> str:
+        return self.auth_jwks_url or f"https://login.microsoftonline.com/{self.auth_tenant_id}/discovery/v2.0/keys"
+
+    @property
+    def api_scope_prefix(self) -> str:
+        """What Entra puts before a delegated scope's name: the API's App ID URI (`api://...`)."""
+        uris = [audience for audience in self.auth_audience if "://" in audience]
+        if uris:
+            return uris[0]
+        return f"api://{self.auth_audience[0]}" if self.auth_audience else "api://directmail"
+
+
+def _split_commas(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
 
 
 def load_settings(**overrides: object) -> Settings:

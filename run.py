@@ -8,6 +8,8 @@ from collections.abc import Callable
 
 import structlog
 
+from app.auth.dev_login import mint_dev_token
+from app.auth.tokens import READ_PERMISSION
 from app.database import migrate as migrate_database
 from app.logs import configure_logging
 from app.server import serve as serve_app
@@ -26,6 +28,12 @@ def migrate(settings: Settings, args: argparse.Namespace) -> None:
     log.info("database migrated", revision=args.revision)
 
 
+def token(settings: Settings, args: argparse.Namespace) -> None:
+    roles = [] if args.no_roles else args.role or [READ_PERMISSION]
+    expires_in = -60 if args.expired else args.expires_in
+    print(mint_dev_token(settings, roles=roles, expires_in=expires_in, name=args.name))
+
+
 def parser() -> argparse.ArgumentParser:
     cli = argparse.ArgumentParser(prog="run.py", description="The Directmail service.")
     commands = cli.add_subparsers(dest="command", metavar="COMMAND")
@@ -33,6 +41,15 @@ def parser() -> argparse.ArgumentParser:
     migrate_cli = commands.add_parser("migrate", help="upgrade the database schema")
     migrate_cli.add_argument("revision", nargs="?", default="head", help="target revision (default: head)")
     migrate_cli.set_defaults(run=migrate)
+    token_cli = commands.add_parser("token", help="print a dev login token (ENVIRONMENT=local only)")
+    token_cli.add_argument(
+        "--role", action="append", help=f"an app role to grant (repeatable; default {READ_PERMISSION})"
+    )
+    token_cli.add_argument("--no-roles", action="store_true", help="grant no role at all (to see a 403)")
+    token_cli.add_argument("--expires-in", type=int, default=3600, metavar="SECONDS", help="lifetime (default 3600)")
+    token_cli.add_argument("--expired", action="store_true", help="make a token that has already expired")
+    token_cli.add_argument("--name", default="Local Developer", help="the caller's name in logs")
+    token_cli.set_defaults(run=token)
     cli.set_defaults(run=serve)
     return cli
 
@@ -45,7 +62,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"run.py: invalid setting {exc}", file=sys.stderr)
         return 2
     command: Callable[[Settings, argparse.Namespace], None] = args.run
-    command(settings, args)
+    try:
+        command(settings, args)
+    except PermissionError as exc:
+        print(f"run.py: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

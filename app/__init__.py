@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import connexion
-from connexion.options import SwaggerUIOptions
 
+from app.auth.tokens import TokenValidator
 from app.data_access import jsonifier, use_orjson
 from app.database import Database
 from app.errors import install_error_handlers
 from app.lifecycle import Lifecycle, lifespan_for
 from app.logs import configure_logging
-from app.middleware.stack import SWAGGER_UI_PATH, install_middleware
+from app.middleware.stack import install_middleware
+from app.swagger_ui import spec_arguments, swagger_ui_options
 from app.validation import validator_map
 from config import PROJECT_ROOT, Settings, load_settings
 
@@ -23,19 +24,20 @@ def create_app(settings: Settings | None = None, lifecycle: Lifecycle | None = N
     lifecycle = lifecycle or Lifecycle()
     configure_logging(settings)
     database = Database(settings.database_url, timeout_seconds=settings.database_timeout_seconds)
+    token_validator = TokenValidator.from_settings(settings)
 
     app = connexion.FlaskApp(
         __name__,
         specification_dir=PROJECT_ROOT,
-        lifespan=lifespan_for(lifecycle, database),
+        lifespan=lifespan_for(lifecycle, database, token_validator),
         jsonifier=jsonifier(),
         validator_map=validator_map(),
         strict_validation=True,
-        swagger_ui_options=SwaggerUIOptions(swagger_ui_path=SWAGGER_UI_PATH),
+        swagger_ui_options=swagger_ui_options(settings),
     )
     use_orjson(app.app)
     app.app.extensions["database"] = database
     install_middleware(app, settings, database=database, lifecycle=lifecycle)
     install_error_handlers(app)
-    app.add_api(SPECIFICATION)
+    app.add_api(SPECIFICATION, arguments=spec_arguments(settings))
     return app

@@ -12,7 +12,7 @@ from typing import Any
 import connexion
 import orjson
 import structlog
-from connexion.exceptions import ProblemException
+from connexion.exceptions import OAuthScopeProblem, ProblemException, Unauthorized
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from starlette.exceptions import HTTPException
 
@@ -51,8 +51,30 @@ def problem_response(
 def handle_problem(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     """Problems raised by Connexion (validation, security) or by our own code."""
     assert isinstance(exc, ProblemException)
-    log.info("request refused", status=exc.status, detail=exc.detail)
+    if exc.status >= 500:
+        log.error("request failed", status=exc.status, detail=exc.detail)
+    else:
+        log.info("request refused", status=exc.status, detail=exc.detail)
     return problem_response(exc.status, str(exc.detail), exc.title, headers=dict(exc.headers or {}), **(exc.ext or {}))
+
+
+def handle_unauthenticated(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    """401: no token, or one that cannot be trusted (RFC 6750 asks for the challenge header)."""
+    assert isinstance(exc, Unauthorized)
+    log.info("request refused", status=401, detail=exc.detail)
+    return problem_response(401, str(exc.detail), headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+
+
+def handle_missing_permission(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    """403: a valid token without the role or scope. Connexion's own message would echo the token's scopes."""
+    assert isinstance(exc, OAuthScopeProblem)
+    needed = " ".join(sorted(scope.rsplit("/", 1)[-1] for scope in exc.required_scopes))
+    log.info("request refused", status=403, needed=needed)
+    return problem_response(
+        403,
+        f"The token does not grant {needed}: ask for the app role or the delegated scope.",
+        headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{needed}"'},
+    )
 
 
 def handle_http_exception(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
@@ -67,6 +89,8 @@ def handle_unexpected(_request: ConnexionRequest, exc: Exception) -> ConnexionRe
 
 
 def install_error_handlers(app: connexion.FlaskApp) -> None:
+    app.add_error_handler(Unauthorized, handle_unauthenticated)
+    app.add_error_handler(OAuthScopeProblem, handle_missing_permission)
     app.add_error_handler(ProblemException, handle_problem)
     app.add_error_handler(HTTPException, handle_http_exception)
     app.add_error_handler(Exception, handle_unexpected)

@@ -9,6 +9,7 @@ from typing import Any
 
 import structlog
 
+from app.auth.tokens import TokenValidator
 from app.database import Database
 
 log = structlog.get_logger(__name__)
@@ -32,13 +33,19 @@ class Lifecycle:
         self._draining.clear()
 
 
-def lifespan_for(lifecycle: Lifecycle, database: Database) -> Callable[[Any], AbstractAsyncContextManager[None]]:
+def lifespan_for(
+    lifecycle: Lifecycle, database: Database, token_validator: TokenValidator
+) -> Callable[[Any], AbstractAsyncContextManager[dict[str, Any]]]:
     @asynccontextmanager
-    async def lifespan(_app: Any) -> AsyncIterator[None]:
+    async def lifespan(_app: Any) -> AsyncIterator[dict[str, Any]]:
         lifecycle.serve()
+        if token_validator.keys:
+            # Loaded now, the first request does not wait for Entra; if Entra is down, requests retry.
+            await token_validator.keys.refresh()
         log.info("service started", database=database.safe_url)
         try:
-            yield
+            # Request scopes carry this state: the spec's security hooks find the validator there.
+            yield {"token_validator": token_validator}
         finally:
             lifecycle.begin_shutdown()
             database.dispose()

@@ -11,9 +11,10 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import connexion
 import httpx
@@ -27,10 +28,12 @@ from starlette.testclient import TestClient
 from starlette.types import ASGIApp
 
 from app import create_app
+from app.auth.tokens import READ_PERMISSION
 from app.database import Database, migrate
 from app.lifecycle import Lifecycle
 from app.server import uvicorn_config
 from config import Settings, load_settings
+from tests.fake_entra import API_CLIENT_ID, API_URI, FakeEntra
 
 FIXTURE_API = Path(__file__).parent / "fixture_api.yml"
 TEST_ORIGIN = "https://portal.example"
@@ -105,8 +108,41 @@ def build_app(settings: Settings, lifecycle: Lifecycle | None = None) -> connexi
 
 
 @pytest.fixture(scope="session")
-def settings(database_url: str) -> Settings:
-    return settings_for_tests(database_url)
+def fake_entra() -> Iterator[FakeEntra]:
+    """Entra ID's stand-in for the session: the tenant whose tokens the `app` fixture trusts."""
+    entra = FakeEntra().start()
+    yield entra
+    entra.stop()
+
+
+def trusting(entra: FakeEntra) -> dict[str, object]:
+    """Settings overrides that make an app trust `entra`'s tokens."""
+    return {
+        "auth_tenant_id": entra.tenant,
+        "auth_audience": f"{API_URI},{API_CLIENT_ID}",
+        "auth_jwks_url": entra.jwks_url,
+    }
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, fake_entra: FakeEntra) -> Settings:
+    return settings_for_tests(database_url, **trusting(fake_entra))
+
+
+@pytest.fixture
+def make_token(fake_entra: FakeEntra) -> Callable[..., str]:
+    """`make_token(**claims)`: a token the app trusts, with claims overridden (or removed with None)."""
+    return fake_entra.make_token
+
+
+@pytest.fixture
+def auth_headers(fake_entra: FakeEntra) -> Callable[..., dict[str, str]]:
+    """`auth_headers(roles=[...], **claims)`: headers carrying a trusted token with those app roles."""
+
+    def headers(roles: Sequence[str] = (READ_PERMISSION,), **claims: Any) -> dict[str, str]:
+        return {"Authorization": f"Bearer {fake_entra.make_token(roles=list(roles), **claims)}"}
+
+    return headers
 
 
 @pytest.fixture(scope="session")
@@ -184,9 +220,9 @@ class LiveServer:
 
 
 @pytest.fixture(scope="session")
-def live_server(database_url: str) -> Iterator[LiveServer]:
+def live_server(database_url: str, fake_entra: FakeEntra) -> Iterator[LiveServer]:
     """Its own app instance, so its lifespan never overlaps the other clients'."""
-    settings = settings_for_tests(database_url)
+    settings = settings_for_tests(database_url, **trusting(fake_entra))
     with LiveServer(build_app(settings), settings) as server:
         yield server
 

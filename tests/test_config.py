@@ -9,6 +9,7 @@ import pytest
 from config import EMBEDDED_DATABASE_URL, PROJECT_ROOT, Settings, SettingsError, load_settings
 
 PRODUCTION_DB = "postgresql://directmail:s3cure-Pa55@db.internal/directmail"
+PRODUCTION_AUTH = {"auth_tenant_id": "tenant-guid", "auth_audience": "api://directmail"}
 
 
 def documented_settings() -> set[str]:
@@ -75,9 +76,41 @@ def test_deployments_must_name_their_database(environment: str) -> None:
 def test_deployments_refuse_placeholder_passwords(password: str) -> None:
     url = f"postgresql://directmail:{password}@db.internal/directmail"
     with pytest.raises(SettingsError, match="placeholder password"):
-        load_settings(_env_file=None, environment="production", database_url=url)
+        load_settings(_env_file=None, environment="production", database_url=url, **PRODUCTION_AUTH)
+
+
+def test_deployments_must_name_their_token_issuer() -> None:
+    with pytest.raises(SettingsError, match="AUTH_TENANT_ID and AUTH_AUDIENCE must be set outside local and test"):
+        load_settings(_env_file=None, environment="staging", database_url=PRODUCTION_DB)
+
+
+def test_deployments_refuse_a_placeholder_client_secret() -> None:
+    with pytest.raises(SettingsError, match="AUTH_CLIENT_SECRET is a placeholder"):
+        load_settings(
+            _env_file=None,
+            environment="production",
+            database_url=PRODUCTION_DB,
+            auth_client_secret="changeme",
+            **PRODUCTION_AUTH,
+        )
+
+
+def test_issuers_and_keys_derive_from_the_tenant() -> None:
+    settings = load_settings(_env_file=None, auth_tenant_id="t1", auth_audience="abc-guid, api://directmail")
+    assert settings.auth_audience == ("abc-guid", "api://directmail")
+    assert settings.entra_issuers == ("https://login.microsoftonline.com/t1/v2.0",)
+    assert settings.entra_jwks_url == "https://login.microsoftonline.com/t1/discovery/v2.0/keys"
+    assert settings.api_scope_prefix == "api://directmail"
+    v1 = load_settings(_env_file=None, auth_tenant_id="t1", auth_allow_v1_tokens="true")
+    assert v1.entra_issuers == ("https://login.microsoftonline.com/t1/v2.0", "https://sts.windows.net/t1/")
+
+
+def test_secrets_do_not_show_in_settings_reprs() -> None:
+    settings = load_settings(_env_file=None, auth_client_secret="real-secret-value")
+    assert "real-secret-value" not in repr(settings)
 
 
 def test_local_accepts_placeholders_and_production_a_real_password() -> None:
     load_settings(_env_file=None, environment="local", database_url="postgresql://u:changeme@localhost/d")
-    assert load_settings(_env_file=None, environment="production", database_url=PRODUCTION_DB).logs_as_json
+    production = load_settings(_env_file=None, environment="production", database_url=PRODUCTION_DB, **PRODUCTION_AUTH)
+    assert production.logs_as_json

@@ -32,9 +32,8 @@ from app.middleware.probes import PROBE_PATHS, ProbesMiddleware
 from app.middleware.request_id import RequestIdMiddleware
 from app.middleware.request_limits import RequestLimitsMiddleware
 from app.middleware.security_headers import SecurityHeadersMiddleware
+from app.swagger_ui import SWAGGER_UI_PATH
 from config import Settings
-
-SWAGGER_UI_PATH = "/ui"
 
 
 def install_middleware(
