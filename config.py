@@ -82,6 +82,12 @@ class Settings(BaseSettings):
         return url.render_as_string(hide_password=False)
 
     @model_validator(mode="after")
+    def _audience_with_issuer(self) -> Settings:
+        if self.trusts_an_issuer and not self.auth_audience:
+            raise ValueError("AUTH_AUDIENCE must name this API when a token issuer is configured")
+        return self
+
+    @model_validator(mode="after")
     def _refuse_unsafe_deployments(self) -> Settings:
         if self.is_development:
             return self
@@ -89,8 +95,8 @@ class Settings(BaseSettings):
             raise ValueError("DATABASE_URL must be set outside local and test")
         if make_url(self.database_url).password in PLACEHOLDER_SECRETS:
             raise ValueError("DATABASE_URL carries a placeholder password outside local and test")
-        if not self.auth_tenant_id or not self.auth_audience:
-            raise ValueError("AUTH_TENANT_ID and AUTH_AUDIENCE must be set outside local and test")
+        if not self.trusts_an_issuer:
+            raise ValueError("AUTH_TENANT_ID (or AUTH_ISSUER and AUTH_JWKS_URL) must be set outside local and test")
         secret = self.auth_client_secret
         if secret is not None and secret.get_secret_value().lower() in PLACEHOLDER_SECRETS:
             raise ValueError("AUTH_CLIENT_SECRET is a placeholder outside local and test")
@@ -105,10 +111,17 @@ class Settings(BaseSettings):
         return self.environment != "local"
 
     @property
+    def trusts_an_issuer(self) -> bool:
+        """An Entra tenant, or any issuer whose keys are named explicitly."""
+        return bool(self.auth_tenant_id or (self.auth_issuer and self.auth_jwks_url))
+
+    @property
     def entra_issuers(self) -> tuple[str, ...]:
         """The `iss` values accepted: v2 unless AUTH_ISSUER says otherwise, v1 only when allowed."""
         v2 = self.auth_issuer or f"https://login.microsoftonline.com/{self.auth_tenant_id}/v2.0"
-        return (v2, f"https://sts.windows.net/{self.auth_tenant_id}/") if self.auth_allow_v1_tokens else (v2,)
+        if self.auth_allow_v1_tokens and self.auth_tenant_id:
+            return (v2, f"https://sts.windows.net/{self.auth_tenant_id}/")
+        return (v2,)
 
     @property
     def entra_jwks_url(self) -> str:

@@ -80,7 +80,7 @@ def test_deployments_refuse_placeholder_passwords(password: str) -> None:
 
 
 def test_deployments_must_name_their_token_issuer() -> None:
-    with pytest.raises(SettingsError, match="AUTH_TENANT_ID and AUTH_AUDIENCE must be set outside local and test"):
+    with pytest.raises(SettingsError, match=r"AUTH_TENANT_ID \(or AUTH_ISSUER and AUTH_JWKS_URL\) must be set"):
         load_settings(_env_file=None, environment="staging", database_url=PRODUCTION_DB)
 
 
@@ -101,7 +101,7 @@ def test_issuers_and_keys_derive_from_the_tenant() -> None:
     assert settings.entra_issuers == ("https://login.microsoftonline.com/t1/v2.0",)
     assert settings.entra_jwks_url == "https://login.microsoftonline.com/t1/discovery/v2.0/keys"
     assert settings.api_scope_prefix == "api://directmail"
-    v1 = load_settings(_env_file=None, auth_tenant_id="t1", auth_allow_v1_tokens="true")
+    v1 = load_settings(_env_file=None, auth_tenant_id="t1", auth_audience="abc-guid", auth_allow_v1_tokens="true")
     assert v1.entra_issuers == ("https://login.microsoftonline.com/t1/v2.0", "https://sts.windows.net/t1/")
 
 
@@ -114,3 +114,8 @@ def test_local_accepts_placeholders_and_production_a_real_password() -> None:
     load_settings(_env_file=None, environment="local", database_url="postgresql://u:changeme@localhost/d")
     production = load_settings(_env_file=None, environment="production", database_url=PRODUCTION_DB, **PRODUCTION_AUTH)
     assert production.logs_as_json
+
+
+def test_an_issuer_without_an_audience_is_refused() -> None:
+    with pytest.raises(SettingsError, match="AUTH_AUDIENCE must name this API"):
+        load_settings(_env_file=None, auth_tenant_id="t1")

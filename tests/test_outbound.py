@@ -12,7 +12,7 @@ import pytest
 
 from app.auth.outbound import AppTokenAuth, AppTokenError
 from config import Settings, load_settings
-from tests.fake_entra import SERVICE_CLIENT_ID, SERVICE_SECRET, FakeEntra, LoopbackTransport
+from tests.fake_entra import API_CLIENT_ID, SERVICE_CLIENT_ID, SERVICE_SECRET, FakeEntra, LoopbackTransport
 
 OTHER_SERVICE = "api://other-service/.default"
 
@@ -48,7 +48,11 @@ def other_service() -> Iterator[str]:
 
 def service_settings(entra: FakeEntra, secret: str = SERVICE_SECRET) -> Settings:
     return load_settings(
-        _env_file=None, auth_tenant_id=entra.tenant, auth_client_id=SERVICE_CLIENT_ID, auth_client_secret=secret
+        _env_file=None,
+        auth_tenant_id=entra.tenant,
+        auth_audience=API_CLIENT_ID,
+        auth_client_id=SERVICE_CLIENT_ID,
+        auth_client_secret=secret,
     )
 
 

@@ -14,7 +14,7 @@ from config import Settings
 
 READ_PERMISSION = "Directmail.Read"  # the app role or delegated scope the data endpoints need
 ALGORITHMS = ["RS256"]  # never taken from the token's own header
-REQUIRED_CLAIMS = ["exp", "iat", "nbf", "iss", "aud", "tid", "oid"]
+REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud"]  # `nbf` is checked whenever present, as Entra always sends it
 LEEWAY_SECONDS = 60
 
 
@@ -28,7 +28,11 @@ class Issuer:
 
     issuers: tuple[str, ...]
     audiences: tuple[str, ...]
-    tenant: str
+    tenant: str | None  # checked against `tid` when set
+
+    @property
+    def required_claims(self) -> list[str]:
+        return [*REQUIRED_CLAIMS, "tid"] if self.tenant else REQUIRED_CLAIMS
 
 
 @dataclass(frozen=True)
@@ -47,7 +51,7 @@ class Caller:
     @classmethod
     def from_claims(cls, claims: dict[str, Any]) -> Caller:
         return cls(
-            object_id=claims["oid"],
+            object_id=claims.get("oid") or claims["sub"],
             app_id=claims.get("azp") or claims.get("appid"),
             name=claims.get("name") or claims.get("preferred_username"),
             roles=frozenset(claims.get("roles") or ()),
@@ -64,8 +68,8 @@ class TokenValidator:
     @classmethod
     def from_settings(cls, settings: Settings) -> TokenValidator:
         entra = None
-        if settings.auth_tenant_id:
-            entra = Issuer(settings.entra_issuers, settings.auth_audience, settings.auth_tenant_id)
+        if settings.trusts_an_issuer:
+            entra = Issuer(settings.entra_issuers, settings.auth_audience, settings.auth_tenant_id or None)
         dev = None
         if settings.environment == "local":
             dev_issuer = Issuer((DEV_ISSUER,), (dev_audience(settings),), settings.auth_tenant_id or DEV_TENANT)
@@ -86,12 +90,14 @@ class TokenValidator:
                 audience=list(issuer.audiences),
                 issuer=list(issuer.issuers),
                 leeway=LEEWAY_SECONDS,
-                options={"require": REQUIRED_CLAIMS},
+                options={"require": issuer.required_claims},
             )
         except jwt.PyJWTError as exc:
             raise InvalidToken(str(exc)) from None
-        if claims["tid"] != issuer.tenant:
+        if issuer.tenant and claims["tid"] != issuer.tenant:
             raise InvalidToken("the token was issued for another tenant")
+        if not (claims.get("oid") or claims.get("sub")):
+            raise InvalidToken("the token names no caller (oid or sub)")
         return Caller.from_claims(claims)
 
     async def _issuer_and_key(self, token: str, kid: str | None) -> tuple[Issuer, Any]:
@@ -106,4 +112,4 @@ class TokenValidator:
                 return self.entra, (await self.keys.key(kid)).key
             except UnknownSigningKey as exc:
                 raise InvalidToken(str(exc)) from None
-        raise InvalidToken("no token issuer is configured (AUTH_TENANT_ID)")
+        raise InvalidToken("no token issuer is configured (AUTH_TENANT_ID, or AUTH_ISSUER and AUTH_JWKS_URL)")
