@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
     compression_quality: int = Field(4, ge=0, le=11)
     hsts_max_age_seconds: int = Field(0, ge=0)
+    export_concurrency: int = Field(4, ge=1, le=9)
     max_url_bytes: int = Field(8192, ge=256)
     max_body_bytes: int = Field(1_048_576, ge=0)
 

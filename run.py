@@ -10,7 +10,10 @@ import structlog
 
 from app.auth.dev_login import mint_dev_token
 from app.auth.tokens import READ_PERMISSION
+from app.database import Database
 from app.database import migrate as migrate_database
+from app.demo_data import has_premises
+from app.demo_data import seed_demo as seed_demo_data
 from app.logs import configure_logging
 from app.server import serve as serve_app
 from config import Settings, SettingsError, load_settings
@@ -34,6 +37,20 @@ def token(settings: Settings, args: argparse.Namespace) -> None:
     print(mint_dev_token(settings, roles=roles, expires_in=expires_in, name=args.name))
 
 
+def seed_demo(settings: Settings, args: argparse.Namespace) -> None:
+    configure_logging(settings)
+    database = Database(settings.database_url, timeout_seconds=settings.database_timeout_seconds)
+    try:
+        with database.engine.begin() as connection:
+            if args.if_empty and has_premises(connection):
+                log.info("demo data not seeded: the database has premises already")
+                return
+            seed_demo_data(connection, args.premises)
+        log.info("demo data seeded", premises=args.premises)
+    finally:
+        database.dispose()
+
+
 def parser() -> argparse.ArgumentParser:
     cli = argparse.ArgumentParser(prog="run.py", description="The Directmail service.")
     commands = cli.add_subparsers(dest="command", metavar="COMMAND")
@@ -41,6 +58,10 @@ def parser() -> argparse.ArgumentParser:
     migrate_cli = commands.add_parser("migrate", help="upgrade the database schema")
     migrate_cli.add_argument("revision", nargs="?", default="head", help="target revision (default: head)")
     migrate_cli.set_defaults(run=migrate)
+    seed_cli = commands.add_parser("seed-demo", help="replace the data with the deterministic demo set")
+    seed_cli.add_argument("--premises", type=int, default=20_000, help="how many premises (default 20000)")
+    seed_cli.add_argument("--if-empty", action="store_true", help="only when the database has no premises yet")
+    seed_cli.set_defaults(run=seed_demo)
     token_cli = commands.add_parser("token", help="print a dev login token (ENVIRONMENT=local only)")
     token_cli.add_argument(
         "--role", action="append", help=f"an app role to grant (repeatable; default {READ_PERMISSION})"

@@ -8,6 +8,7 @@ from app.auth.tokens import TokenValidator
 from app.data_access import jsonifier, use_orjson
 from app.database import Database
 from app.errors import install_error_handlers
+from app.exports import Exports
 from app.lifecycle import Lifecycle, lifespan_for
 from app.logs import configure_logging
 from app.middleware.stack import install_middleware
@@ -37,6 +38,7 @@ def create_app(settings: Settings | None = None, lifecycle: Lifecycle | None = N
     )
     use_orjson(app.app)
     app.app.extensions["database"] = database
+    app.app.extensions["exports"] = Exports(database, settings.export_concurrency)
     install_middleware(app, settings, database=database, lifecycle=lifecycle)
     install_error_handlers(app)
     app.add_api(SPECIFICATION, arguments=spec_arguments(settings))

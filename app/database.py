@@ -9,12 +9,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from a2wsgi import WSGIMiddleware
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, make_url
+from sqlalchemy import Connection, Engine, create_engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from config import PROJECT_ROOT
@@ -47,6 +48,13 @@ def _connect_args(database_url: str, timeout_seconds: float) -> dict[str, Any]:
     if make_url(database_url).get_backend_name() == "sqlite":
         return {"timeout": timeout_seconds}
     return {"connect_timeout": math.ceil(timeout_seconds), "application_name": "directmail"}
+
+
+def psycopg_connection(connection: Connection) -> psycopg.Connection[Any]:
+    """The driver's own connection under SQLAlchemy's, for what only psycopg does (COPY)."""
+    driver_connection = connection.connection.driver_connection
+    assert isinstance(driver_connection, psycopg.Connection)
+    return driver_connection
 
 
 class Database:

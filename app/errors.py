@@ -23,6 +23,18 @@ PROBLEM_JSON = "application/problem+json"
 log = structlog.get_logger(__name__)
 
 
+class InvalidRequest(Exception):
+    """The request breaks a rule the spec cannot express (one between parameters, or against data): 400."""
+
+
+class ServiceUnavailable(Exception):
+    """A dependency or a limit stops the service answering now: 503, with when to try again."""
+
+    def __init__(self, detail: str, retry_after_seconds: int) -> None:
+        super().__init__(detail)
+        self.retry_after_seconds = retry_after_seconds
+
+
 def problem_body(status: int, detail: str, title: str | None = None, **extensions: Any) -> bytes:
     """The JSON body of a problem; `title` defaults to the status phrase."""
     body = {
@@ -77,6 +89,17 @@ def handle_missing_permission(_request: ConnexionRequest, exc: Exception) -> Con
     )
 
 
+def handle_invalid_request(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    log.info("request refused", status=400, detail=str(exc))
+    return problem_response(400, str(exc))
+
+
+def handle_unavailable(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    assert isinstance(exc, ServiceUnavailable)
+    log.warning("request refused", status=503, detail=str(exc))
+    return problem_response(503, str(exc), headers={"Retry-After": str(exc.retry_after_seconds)})
+
+
 def handle_http_exception(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     """Routing errors (404, 405) and werkzeug errors that Connexion re-raises from Flask."""
     assert isinstance(exc, HTTPException)
@@ -91,6 +114,8 @@ def handle_unexpected(_request: ConnexionRequest, exc: Exception) -> ConnexionRe
 def install_error_handlers(app: connexion.FlaskApp) -> None:
     app.add_error_handler(Unauthorized, handle_unauthenticated)
     app.add_error_handler(OAuthScopeProblem, handle_missing_permission)
+    app.add_error_handler(InvalidRequest, handle_invalid_request)
+    app.add_error_handler(ServiceUnavailable, handle_unavailable)
     app.add_error_handler(ProblemException, handle_problem)
     app.add_error_handler(HTTPException, handle_http_exception)
     app.add_error_handler(Exception, handle_unexpected)

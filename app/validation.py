@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+import copy
+import datetime as dt
+import re
 from typing import Any
 
 from connexion.utils import is_null, is_nullable
 from connexion.validators import VALIDATOR_MAP
 from connexion.validators import ParameterValidator as ConnexionParameterValidator
 from jsonschema import Draft4Validator, ValidationError
+
+# Draft 4, which Connexion validates parameters with, knows no `date` format: a YYYY-MM-DD string that
+# names a real day (no 2026-02-30, no year 0).
+FORMATS = copy.deepcopy(Draft4Validator.FORMAT_CHECKER)
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def is_date(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    return _ISO_DATE.fullmatch(value) is not None and bool(dt.date.fromisoformat(value))
+
+
+FORMATS.checks("date", raises=ValueError)(is_date)
 
 
 class ParameterValidator(ConnexionParameterValidator):  # type: ignore[misc]
@@ -23,7 +40,7 @@ class ParameterValidator(ConnexionParameterValidator):  # type: ignore[misc]
         if value is None:
             return f"Missing {parameter_type} parameter '{name}'" if param.get("required") else None
         try:
-            Draft4Validator(param.get("schema", param), format_checker=Draft4Validator.FORMAT_CHECKER).validate(value)
+            Draft4Validator(param.get("schema", param), format_checker=FORMATS).validate(value)
         except ValidationError as error:
             return f"Invalid {parameter_type} parameter '{name}': {error.message}"
         return None

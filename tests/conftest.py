@@ -30,6 +30,7 @@ from starlette.types import ASGIApp
 from app import create_app
 from app.auth.tokens import READ_PERMISSION
 from app.database import Database, migrate
+from app.demo_data import seed_demo
 from app.lifecycle import Lifecycle
 from app.server import uvicorn_config
 from config import Settings, load_settings
@@ -37,6 +38,7 @@ from tests.fake_entra import API_CLIENT_ID, API_URI, FakeEntra
 
 FIXTURE_API = Path(__file__).parent / "fixture_api.yml"
 TEST_ORIGIN = "https://portal.example"
+DEMO_PREMISES = 3000
 DEFAULT_SERVER_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
@@ -81,10 +83,20 @@ def assert_migrated(database_url: str) -> None:
         database.dispose()
 
 
+def seed(database_url: str, premises: int) -> None:
+    database = Database(database_url, timeout_seconds=5)
+    try:
+        with database.engine.begin() as connection:
+            seed_demo(connection, premises)
+    finally:
+        database.dispose()
+
+
 @pytest.fixture(scope="session")
 def database_url(server_url: str) -> Iterator[str]:
-    """The session's PostGIS database, built by running the alembic migrations."""
+    """The session's PostGIS database, built by running the alembic migrations, with the demo data."""
     url = create_database(server_url)
+    seed(url, DEMO_PREMISES)
     yield url
     drop_database(server_url, url)
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from connexion.exceptions import OAuthProblem, OAuthScopeProblem, ProblemException
+from connexion.exceptions import OAuthProblem, OAuthScopeProblem
 from connexion.lifecycle import ConnexionRequest
 
 from app.auth.signing_keys import SigningKeysUnavailable
 from app.auth.tokens import InvalidToken, TokenValidator
+from app.errors import ServiceUnavailable
 
 RETRY_KEYS_AFTER_SECONDS = 30
 
@@ -26,12 +27,7 @@ async def token_info(token: str, request: ConnexionRequest) -> dict[str, Any]:
     except InvalidToken as exc:
         raise OAuthProblem(detail=f"Invalid token: {exc}") from None
     except SigningKeysUnavailable as exc:
-        raise ProblemException(
-            status=503,
-            title="Service Unavailable",
-            detail=f"Tokens cannot be checked right now: {exc}",
-            headers={"Retry-After": str(RETRY_KEYS_AFTER_SECONDS)},
-        ) from None
+        raise ServiceUnavailable(f"Tokens cannot be checked right now: {exc}", RETRY_KEYS_AFTER_SECONDS) from None
     # Every later log line of this request, the access line included, names the caller.
     structlog.contextvars.bind_contextvars(
         **{"user.id": caller.object_id, "user.name": caller.name, "user.app_id": caller.app_id}

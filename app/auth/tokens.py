@@ -36,7 +36,7 @@ class Issuer:
 
 
 @dataclass(frozen=True)
-class Caller:
+class Identity:
     object_id: str
     app_id: str | None
     name: str | None
@@ -49,7 +49,7 @@ class Caller:
         return self.roles | self.scopes
 
     @classmethod
-    def from_claims(cls, claims: dict[str, Any]) -> Caller:
+    def from_claims(cls, claims: dict[str, Any]) -> Identity:
         return cls(
             object_id=claims.get("oid") or claims["sub"],
             app_id=claims.get("azp") or claims.get("appid"),
@@ -76,7 +76,7 @@ class TokenValidator:
             dev = (dev_issuer, dev_signing_key().public_key())
         return cls(entra, SigningKeys(settings.entra_jwks_url) if entra else None, dev)
 
-    async def caller(self, token: str) -> Caller:
+    async def caller(self, token: str) -> Identity:
         """Who sent this token; raises InvalidToken, or SigningKeysUnavailable when Entra never answered."""
         try:
             header = jwt.get_unverified_header(token)
@@ -98,7 +98,7 @@ class TokenValidator:
             raise InvalidToken("the token was issued for another tenant")
         if not (claims.get("oid") or claims.get("sub")):
             raise InvalidToken("the token names no caller (oid or sub)")
-        return Caller.from_claims(claims)
+        return Identity.from_claims(claims)
 
     async def _issuer_and_key(self, token: str, kid: str | None) -> tuple[Issuer, Any]:
         claimed_issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")

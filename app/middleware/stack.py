@@ -11,8 +11,9 @@ the first added is the outermost. The order, and why:
                    preflights are answered before routing (spec-first/connexion#1820);
 6. compression     outside the error handlers too, and outside response validation, which would
                    otherwise try to validate brotli bytes;
+7. disconnects     tell streaming views in Flask's threads that their client has gone;
 -- Connexion's ExceptionMiddleware: everything below it that raises becomes a problem response --
-7. request limits  refuse oversized requests before Swagger UI, routing and validation parse them.
+8. request limits  refuse oversized requests before Swagger UI, routing and validation parse them.
 
 Middleware above the ExceptionMiddleware must never raise: Connexion 3.3.0 turns that into a bare
 500 (spec-first/connexion#2059).
@@ -28,6 +29,7 @@ from app.database import Database
 from app.lifecycle import Lifecycle
 from app.middleware.access_log import AccessLogMiddleware
 from app.middleware.cors import ProblemCORSMiddleware
+from app.middleware.disconnect import DisconnectMiddleware
 from app.middleware.probes import PROBE_PATHS, ProbesMiddleware
 from app.middleware.request_id import RequestIdMiddleware
 from app.middleware.request_limits import RequestLimitsMiddleware
@@ -57,6 +59,7 @@ def install_middleware(
     )
     app.add_middleware(ProblemCORSMiddleware, position=outer, origins=settings.cors_origins)
     app.add_middleware(BrotliMiddleware, position=outer, quality=settings.compression_quality)
+    app.add_middleware(DisconnectMiddleware, position=outer)
     app.add_middleware(
         RequestLimitsMiddleware,
         position=MiddlewarePosition.BEFORE_SWAGGER,

@@ -1,0 +1,174 @@
+"""The SQL Directmail runs: the mailing list as CSV, its summary, and the communities to pick from.
+
+The CSV is formatted by the database on both engines (text, booleans, dates, formula defences), so
+PostgreSQL's COPY and SQLite's cursor produce the same bytes for the same data.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Generator, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Select, SQLColumnExpression, Text, case, cast, func, literal, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
+
+from app.data_types import Community as CommunityInfo
+from app.data_types import CommunityCount, ExportFilters
+from app.database import psycopg_connection
+from app.models import Community, Premises
+
+CSV_COLUMNS = (
+    "uprn",
+    "address_line_1",
+    "address_line_2",
+    "address_line_3",
+    "town",
+    "postcode",
+    "community",
+    "rfs",
+    "rfs_date",
+    "business",
+    "bduk",
+    "segment",
+)
+# A cell starting with one of these runs as a formula in Excel and its kin (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# PostgreSQL's CSV rules: quote a value holding the delimiter, a quote, CR or LF. Python's csv
+# module does not quote a lone CR, and the two paths must give the same bytes.
+_NEEDS_QUOTES = re.compile(r'[,"\r\n]')
+
+AnySelect = Select[*tuple[Any, ...]]
+CsvPieces = Generator[bytes, None, None]
+
+
+class iso_date(FunctionElement[str]):
+    """A date as YYYY-MM-DD text, whatever the server's DateStyle."""
+
+    type = Text()
+    inherit_cache = True
+
+
+@compiles(iso_date, "postgresql")
+def _iso_date_postgresql(element: iso_date, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"to_char({compiler.process(element.clauses, **kw)}, 'YYYY-MM-DD')"
+
+
+@compiles(iso_date)
+def _iso_date_stored_as_text(element: iso_date, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.clauses, **kw)  # SQLite keeps dates as ISO text already
+
+
+def spreadsheet_safe(column: SQLColumnExpression[str | None]) -> ColumnElement[str]:
+    """Text a spreadsheet shows and never runs: a leading quote disarms a formula. Empty means no value."""
+    value = func.nullif(column, "")
+    return case((func.substr(value, 1, 1).in_(FORMULA_STARTS), literal("'") + value), else_=value)
+
+
+def true_or_false(column: SQLColumnExpression[bool]) -> ColumnElement[str]:
+    return case((column, "true"), else_="false")
+
+
+def mailing_list(filters: ExportFilters) -> AnySelect:
+    """The mailing list's rows, in CSV_COLUMNS order, sorted by community, postcode and UPRN."""
+    columns = (
+        cast(Premises.uprn, Text),
+        spreadsheet_safe(Premises.address_line_1),
+        spreadsheet_safe(Premises.address_line_2),
+        spreadsheet_safe(Premises.address_line_3),
+        spreadsheet_safe(Premises.town),
+        spreadsheet_safe(Premises.postcode),
+        spreadsheet_safe(Community.name),
+        true_or_false(Community.rfs),
+        iso_date(Community.rfs_date),
+        true_or_false(Premises.business),
+        true_or_false(Premises.bduk),
+        spreadsheet_safe(Premises.segment),
+    )
+    statement = select(*(column.label(name) for column, name in zip(columns, CSV_COLUMNS, strict=True)))
+    statement = statement.join_from(Premises, Community, Premises.community_id == Community.id)
+    return _filtered(statement, filters).order_by(Community.name, Premises.postcode, Premises.uprn)
+
+
+def mailing_list_counts(session: Session, filters: ExportFilters) -> list[CommunityCount]:
+    statement = select(Community.name, func.count(Premises.uprn)).join_from(
+        Premises, Community, Premises.community_id == Community.id
+    )
+    statement = _filtered(statement, filters).group_by(Community.name).order_by(Community.name)
+    return [CommunityCount(name=row[0], premises=row[1]) for row in session.execute(statement)]
+
+
+def communities(session: Session) -> list[CommunityInfo]:
+    statement = (
+        select(Community.name, Community.rfs, Community.rfs_date, func.count(Premises.uprn))
+        .outerjoin(Premises, Premises.community_id == Community.id)
+        .group_by(Community.id)
+        .order_by(Community.name)
+    )
+    return [
+        CommunityInfo(name=name, rfs=rfs, rfs_date=rfs_date, premises=premises)
+        for name, rfs, rfs_date, premises in session.execute(statement)
+    ]
+
+
+def community_names(session: Session) -> list[str]:
+    return list(session.scalars(select(Community.name)))
+
+
+def csv_pieces(connection: Connection, statement: AnySelect) -> CsvPieces:
+    """The CSV with its header, in pieces as the database produces them, never all in memory."""
+    if connection.dialect.name == "postgresql":
+        return _copy_out(connection, statement)
+    return _cursor_out(connection, statement)
+
+
+def _copy_out(connection: Connection, statement: AnySelect) -> CsvPieces:
+    """PostgreSQL writes the CSV itself; psycopg hands it over row by row as it arrives.
+    Leaving the block early (the generator closed) makes psycopg cancel the query."""
+    compiled = statement.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
+    copy_sql = f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv, HEADER)"
+    with psycopg_connection(connection).cursor() as cursor, cursor.copy(copy_sql, compiled.params) as copy:
+        for data in copy:
+            yield bytes(data)
+
+
+def _cursor_out(connection: Connection, statement: AnySelect) -> CsvPieces:
+    yield (",".join(CSV_COLUMNS) + "\n").encode()
+    result = connection.execution_options(stream_results=True, yield_per=2000).execute(statement)
+    for rows in result.partitions():
+        yield "".join(_csv_line(row) for row in rows).encode()
+
+
+def _csv_line(values: Sequence[str | None]) -> str:
+    return ",".join(_csv_value(value) for value in values) + "\n"
+
+
+def _csv_value(value: str | None) -> str:
+    if value is None:
+        return ""
+    if _NEEDS_QUOTES.search(value):
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+def _filtered(statement: AnySelect, filters: ExportFilters) -> AnySelect:
+    conditions: list[ColumnElement[bool]] = []
+    if filters.communities is not None:
+        conditions.append(Community.name.in_(filters.communities))
+    if filters.rfs is not None:
+        conditions.append(Community.rfs == filters.rfs)
+    if filters.rfs_date_before is not None:
+        conditions.append(Community.rfs_date < filters.rfs_date_before)
+    if filters.rfs_date_after is not None:
+        conditions.append(Community.rfs_date >= filters.rfs_date_after)
+    if filters.business is not None:
+        conditions.append(Premises.business == filters.business)
+    if filters.bduk is not None:
+        conditions.append(Premises.bduk == filters.bduk)
+    if filters.segments is not None:
+        conditions.append(Premises.segment.in_(filters.segments))
+    return statement.where(*conditions)

@@ -1,0 +1,33 @@
+"""Directmail's rules for a mailing list request, beyond what the spec checks parameter by parameter."""
+
+from __future__ import annotations
+
+import difflib
+
+from sqlalchemy.orm import Session
+
+from app.data_queries import community_names, mailing_list_counts
+from app.data_types import ExportFilters, MailingSummary
+from app.errors import InvalidRequest
+
+
+def check_communities_exist(session: Session, filters: ExportFilters) -> None:
+    """Every community asked for must exist by its exact name, or the list would silently miss it."""
+    if not filters.communities:
+        return
+    known = community_names(session)
+    unknown = [name for name in filters.communities if name not in set(known)]
+    if unknown:
+        described = "; ".join(_with_suggestion(name, known) for name in unknown[:20])
+        more = f" (and {len(unknown) - 20} more)" if len(unknown) > 20 else ""
+        raise InvalidRequest(f"Unknown communities in 'communities': {described}{more}. GET /communities lists them.")
+
+
+def summary(session: Session, filters: ExportFilters) -> MailingSummary:
+    counts = mailing_list_counts(session, filters)
+    return MailingSummary(total=sum(count.premises for count in counts), communities=counts)
+
+
+def _with_suggestion(name: str, known: list[str]) -> str:
+    closest = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    return f"{name!r} (did you mean {closest[0]!r}?)" if closest else repr(name)

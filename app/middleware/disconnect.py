@@ -1,0 +1,52 @@
+"""Tell Flask's threads when the client has gone.
+
+Connexion's FlaskApp never passes the ASGI disconnect to Flask (spec-first/connexion#1822), so a
+download whose client hung up would keep its query running to the end. This middleware listens for
+`http.disconnect` and sets a `threading.Event` in the scope, which a streaming view checks between
+chunks (`disconnected_event()`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from contextlib import suppress
+
+import flask
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+SCOPE_KEY = "directmail.disconnected"
+
+
+def disconnected_event() -> threading.Event:
+    """The current request's disconnect event (inside a Flask view or its streaming generator)."""
+    event: threading.Event = flask.request.environ["asgi.scope"][SCOPE_KEY]
+    return event
+
+
+class DisconnectMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        disconnected = scope[SCOPE_KEY] = threading.Event()
+        messages: asyncio.Queue[Message] = asyncio.Queue()
+
+        async def listen() -> None:
+            while True:
+                message = await receive()
+                await messages.put(message)
+                if message["type"] == "http.disconnect":
+                    disconnected.set()
+                    return
+
+        listener = asyncio.create_task(listen())
+        try:
+            await self.app(scope, messages.get, send)
+        finally:
+            listener.cancel()
+            with suppress(asyncio.CancelledError):
+                await listener

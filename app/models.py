@@ -1,0 +1,82 @@
+"""Directmail's data: the communities synced from Salesforce and the premises in them.
+
+Geometries are real PostGIS geometries on PostgreSQL (British National Grid, SRID 27700) and plain
+EWKT text on the embedded SQLite, which has no spatial extension; nothing Directmail filters on is
+spatial, so both databases answer the same queries.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from geoalchemy2 import Geometry
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, Date, ForeignKey, Index, MetaData, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeEngine
+
+BRITISH_NATIONAL_GRID = 27700
+SEGMENTS = ("S1", "S2", "S3", "S4", "S5")
+
+
+def spatial(geometry_type: str) -> TypeEngine[Any]:
+    """A PostGIS geometry on PostgreSQL, EWKT text elsewhere; written as EWKT in both."""
+    geometry = Geometry(geometry_type, srid=BRITISH_NATIONAL_GRID, spatial_index=False)
+    return Text().with_variant(geometry, "postgresql")
+
+
+def binary_ordered(text_type: TypeEngine[str]) -> TypeEngine[str]:
+    """Text that sorts by code point on both databases, so both export in the same order
+    (SQLite compares bytes; PostgreSQL's default collation would follow the locale)."""
+    return text_type.with_variant(type(text_type)(collation="C"), "postgresql")  # type: ignore[call-arg]
+
+
+class Base(DeclarativeBase):
+    # Named constraints, so that migrations can alter them on SQLite too (batch mode rebuilds tables).
+    metadata = MetaData(
+        naming_convention={
+            "ix": "%(table_name)s_%(column_0_N_name)s",
+            "uq": "%(table_name)s_%(column_0_N_name)s_key",
+            "ck": "%(table_name)s_%(constraint_name)s",
+            "fk": "%(table_name)s_%(column_0_name)s_fkey",
+            "pk": "%(table_name)s_pkey",
+        }
+    )
+
+
+class Community(Base):
+    __tablename__ = "communities"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    salesforce_id: Mapped[str] = mapped_column(String(18), unique=True)
+    name: Mapped[str] = mapped_column(
+        binary_ordered(Text()), unique=True, comment="The friendly name, as it appears in Salesforce"
+    )
+    rfs: Mapped[bool] = mapped_column(Boolean, comment="Ready for service")
+    rfs_date: Mapped[dt.date | None] = mapped_column(Date)
+    boundary: Mapped[str | None] = mapped_column(spatial("MULTIPOLYGON"))
+
+    premises: Mapped[list[Premises]] = relationship(back_populates="community")
+
+
+class Premises(Base):
+    __tablename__ = "premises"
+    __table_args__ = (
+        CheckConstraint(f"segment IN {SEGMENTS}", name="segment_known"),
+        # The export reads a community's premises in postcode, UPRN order: this index hands them over sorted.
+        Index("premises_community_postcode_uprn", "community_id", "postcode", "uprn"),
+    )
+
+    uprn: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    address_line_1: Mapped[str] = mapped_column(Text)
+    address_line_2: Mapped[str | None] = mapped_column(Text)
+    address_line_3: Mapped[str | None] = mapped_column(Text)
+    town: Mapped[str] = mapped_column(Text)
+    postcode: Mapped[str] = mapped_column(binary_ordered(String(8)))
+    business: Mapped[bool] = mapped_column(Boolean)
+    bduk: Mapped[bool] = mapped_column(Boolean, comment="In a Building Digital UK funded intervention area")
+    segment: Mapped[str] = mapped_column(String(2))
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    location: Mapped[str | None] = mapped_column(spatial("POINT"))
+
+    community: Mapped[Community] = relationship(back_populates="premises")
