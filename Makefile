@@ -22,8 +22,9 @@ $(INSTALLED): Pipfile.lock
 
 install: $(INSTALLED) ## install the locked dependencies into .venv (the other targets do it for you)
 
-run: $(INSTALLED) ## migrate the database (embedded SQLite unless DATABASE_URL is set) and serve on :8080
+run: $(INSTALLED) ## migrate (embedded SQLite unless DATABASE_URL is set), seed demo data once, serve on :8080
 	$(VENV)/bin/python run.py migrate
+	$(VENV)/bin/python run.py seed-demo --premises 20000 --if-empty
 	$(VENV)/bin/python run.py serve
 
 test: $(INSTALLED) ## prepare PostgreSQL + PostGIS and run the whole suite

@@ -11,7 +11,7 @@ from app.errors import install_error_handlers
 from app.exports import Exports
 from app.lifecycle import Lifecycle, lifespan_for
 from app.logs import configure_logging
-from app.middleware.stack import install_middleware
+from app.middleware.stack import connexion_middlewares, install_middleware
 from app.swagger_ui import spec_arguments, swagger_ui_options
 from app.validation import validator_map
 from config import PROJECT_ROOT, Settings, load_settings
@@ -35,6 +35,7 @@ def create_app(settings: Settings | None = None, lifecycle: Lifecycle | None = N
         validator_map=validator_map(),
         strict_validation=True,
         swagger_ui_options=swagger_ui_options(settings),
+        middlewares=connexion_middlewares(),
     )
     use_orjson(app.app)
     app.app.extensions["database"] = database

@@ -158,8 +158,10 @@ def auth_headers(fake_entra: FakeEntra) -> Callable[..., dict[str, str]]:
 
 
 @pytest.fixture(scope="session")
-def app(settings: Settings) -> connexion.FlaskApp:
-    return build_app(settings)
+def app(settings: Settings) -> Iterator[connexion.FlaskApp]:
+    app = build_app(settings)
+    yield app
+    app.app.extensions["database"].dispose()  # what db_session borrowed outside any lifespan
 
 
 @pytest.fixture
@@ -211,6 +213,7 @@ class LiveServer:
     """A real uvicorn serving an app on a free loopback port, in a thread of the test process."""
 
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
         self.socket = socket.create_server(("127.0.0.1", 0))
         host, port = self.socket.getsockname()
         self.url = f"http://{host}:{port}"
@@ -242,13 +245,15 @@ def live_server(database_url: str, fake_entra: FakeEntra) -> Iterator[LiveServer
 @pytest.fixture
 def db_connection(database: Database) -> Iterator[Connection]:
     """A connection in a transaction that is rolled back after the test; the app's sessions join it."""
+    original = dict(database.sessions.kw)
     with database.engine.connect() as connection:
         transaction = connection.begin()
         database.sessions.configure(bind=connection, join_transaction_mode="create_savepoint")
         try:
             yield connection
         finally:
-            database.sessions.configure(bind=database.engine, join_transaction_mode="conservative_savepoint")
+            database.sessions.kw.clear()
+            database.sessions.kw.update(original)
             transaction.rollback()
 
 

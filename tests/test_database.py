@@ -53,3 +53,14 @@ def test_migrations_run_on_the_embedded_sqlite(tmp_path) -> None:
     url = f"sqlite:///{tmp_path / 'nested' / 'directmail.sqlite3'}"
     migrate(url)
     assert_migrated(url)
+
+
+@pytest.mark.parametrize("engine", ["postgresql", "sqlite"])
+def test_the_models_and_the_migrations_agree(server_url: str, tmp_path, engine: str) -> None:
+    url = create_database(server_url) if engine == "postgresql" else f"sqlite:///{tmp_path / 'check.sqlite3'}"
+    try:
+        migrate(url)
+        command.check(alembic_config(url))  # raises when autogenerate would write a migration
+    finally:
+        if engine == "postgresql":
+            drop_database(server_url, url)

@@ -49,6 +49,7 @@ class AccessLogMiddleware:
         started = time.perf_counter_ns()
         status = 500
         sent_bytes = 0
+        outcome = "success"
 
         async def counting_send(message: Message) -> None:
             nonlocal status, sent_bytes
@@ -60,8 +61,11 @@ class AccessLogMiddleware:
 
         try:
             await self.app(scope, receive, counting_send)
+        except BaseException:
+            outcome = "failure"  # e.g. a download that broke off after its 200 was sent
+            raise
         finally:
-            if status >= 400 or scope["path"] not in self.quiet_paths:
+            if status >= 400 or outcome == "failure" or scope["path"] not in self.quiet_paths:
                 log.info(
                     "request",
                     **{
@@ -71,5 +75,6 @@ class AccessLogMiddleware:
                         "http.response.status_code": status,
                         "http.response.body.bytes": sent_bytes,
                         "event.duration": time.perf_counter_ns() - started,
+                        "event.outcome": "failure" if status >= 500 else outcome,
                     },
                 )

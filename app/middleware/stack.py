@@ -15,17 +15,22 @@ the first added is the outermost. The order, and why:
 -- Connexion's ExceptionMiddleware: everything below it that raises becomes a problem response --
 8. request limits  refuse oversized requests before Swagger UI, routing and validation parse them.
 
-Middleware above the ExceptionMiddleware must never raise: Connexion 3.3.0 turns that into a bare
-500 (spec-first/connexion#2059).
+Middleware above the ExceptionMiddleware must never raise: only the last-resort handler of
+`connexion_middlewares()` would see it.
 """
 
 from __future__ import annotations
 
+from functools import partial
+from typing import Any
+
 import connexion
 from brotli_asgi import BrotliMiddleware
-from connexion.middleware import MiddlewarePosition
+from connexion.middleware import ConnexionMiddleware, MiddlewarePosition
+from connexion.middleware.server_error import ServerErrorMiddleware
 
 from app.database import Database
+from app.errors import handle_unexpected
 from app.lifecycle import Lifecycle
 from app.middleware.access_log import AccessLogMiddleware
 from app.middleware.cors import ProblemCORSMiddleware
@@ -36,6 +41,15 @@ from app.middleware.request_limits import RequestLimitsMiddleware
 from app.middleware.security_headers import SecurityHeadersMiddleware
 from app.swagger_ui import SWAGGER_UI_PATH
 from config import Settings
+
+
+def connexion_middlewares() -> list[Any]:
+    """Connexion's own stack, but with a last-resort handler that answers in our error model.
+
+    Without one, Connexion 3.3's ServerErrorMiddleware makes a coroutine it never awaits and sends a
+    bare 500 (spec-first/connexion#2059)."""
+    last_resort = partial(ServerErrorMiddleware, handler=handle_unexpected)
+    return [last_resort, *ConnexionMiddleware.default_middlewares[1:]]
 
 
 def install_middleware(

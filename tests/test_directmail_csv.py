@@ -1,0 +1,231 @@
+"""GET /directmail-csv and /directmail-summary as marketing staff and curl users see them."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import http.client
+import io
+from collections.abc import Callable
+from urllib.parse import urlencode
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from starlette.testclient import TestClient
+
+from app.data_queries import CSV_COLUMNS
+from app.demo_data import FORMULA_CELLS, PLACES
+from tests.conftest import DEMO_PREMISES, LiveServer
+
+Headers = Callable[..., dict[str, str]]
+COMMUNITY_NAMES = [place[0] for place in PLACES]
+
+
+@pytest.fixture
+def staff(auth_headers: Headers) -> dict[str, str]:
+    return auth_headers(roles=["Directmail.Read"])
+
+
+def rows_of(body: bytes) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(body.decode("utf-8"))))
+
+
+@pytest.fixture(scope="module")
+def full_csv(app, fake_entra) -> bytes:  # type: ignore[no-untyped-def]
+    """The unfiltered mailing list, fetched once for the module."""
+    token = fake_entra.make_token(roles=["Directmail.Read"])
+    with app.test_client() as client:
+        response = client.get("/directmail-csv", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+    body: bytes = response.content
+    return body
+
+
+def test_the_download_is_a_csv_attachment_named_for_today(client: TestClient, staff: dict[str, str]) -> None:
+    response = client.get("/directmail-csv", params={"communities": "Winson"}, headers=staff)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
+    assert response.headers["content-disposition"] == f'attachment; filename="directmail-{dt.date.today()}.csv"'
+    assert response.content.splitlines()[0].decode() == ",".join(CSV_COLUMNS)
+
+
+def test_every_premises_in_order_with_plain_values(full_csv: bytes) -> None:
+    rows = rows_of(full_csv)
+    assert len(rows) == DEMO_PREMISES
+    keys = [(row["community"], row["postcode"], int(row["uprn"])) for row in rows]
+    assert keys == sorted(keys)
+    for row in rows:
+        assert row["rfs"] in {"true", "false"}
+        assert row["business"] in {"true", "false"}
+        assert row["bduk"] in {"true", "false"}
+        assert row["segment"] in {"S1", "S2", "S3", "S4", "S5"}
+        assert row["rfs_date"] == "" or dt.date.fromisoformat(row["rfs_date"])
+
+
+def test_names_with_commas_accents_and_apostrophes_survive(full_csv: bytes) -> None:
+    communities = {row["community"] for row in rows_of(full_csv)}
+    assert {"Ashton Keynes, Wiltshire", "Tŷ Croes", "Bishop's Castle"} <= communities
+    assert b'"Ashton Keynes, Wiltshire"' in full_csv
+
+
+def test_formula_cells_are_neutralised(full_csv: bytes) -> None:
+    cells = [value for row in rows_of(full_csv) for value in row.values()]
+    assert not [cell for cell in cells if cell[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    neutralised = {cell for cell in cells if cell.startswith("'")}
+    assert neutralised
+    assert neutralised <= {f"'{formula}" for formula in FORMULA_CELLS}
+
+
+def test_excel_users_can_ask_for_a_byte_order_mark(client: TestClient, staff: dict[str, str]) -> None:
+    plain = client.get("/directmail-csv", params={"communities": "Tŷ Croes"}, headers=staff).content
+    for_excel = client.get("/directmail-csv", params={"communities": "Tŷ Croes", "bom": "true"}, headers=staff).content
+    assert for_excel == b"\xef\xbb\xbf" + plain
+    assert "Tŷ Croes".encode() in plain
+
+
+def test_no_matching_rows_is_the_header_alone(client: TestClient, staff: dict[str, str]) -> None:
+    response = client.get(
+        "/directmail-csv", params={"rfs_date_after": "2099-01-01", "rfs_date_before": "2099-06-01"}, headers=staff
+    )
+    assert response.status_code == 200
+    assert response.content == (",".join(CSV_COLUMNS) + "\n").encode()
+
+
+def test_a_quoted_name_with_a_comma_selects_that_community(client: TestClient, staff: dict[str, str]) -> None:
+    response = client.get(
+        "/directmail-csv", params={"communities": 'Winson, "Ashton Keynes, Wiltshire"'}, headers=staff
+    )
+    assert {row["community"] for row in rows_of(response.content)} == {"Winson", "Ashton Keynes, Wiltshire"}
+
+
+# --- Filters: the filtered list is the full list filtered by the same rules ----------------------------
+
+
+def expected(rows: list[dict[str, str]], query: dict[str, str]) -> list[dict[str, str]]:
+    def keep(row: dict[str, str]) -> bool:
+        names = next(csv.reader([query["communities"]], skipinitialspace=True)) if "communities" in query else None
+        return all(
+            [
+                names is None or row["community"] in [name.strip() for name in names],
+                "rfs" not in query or row["rfs"] == query["rfs"],
+                "rfs_date_before" not in query or ("" < row["rfs_date"] < query["rfs_date_before"]),
+                "rfs_date_after" not in query or (row["rfs_date"] >= query["rfs_date_after"] and row["rfs_date"] != ""),
+                "business" not in query or row["business"] == query["business"],
+                "bduk" not in query or row["bduk"] == query["bduk"],
+                "segments" not in query or row["segment"] in query["segments"].split(","),
+            ]
+        )
+
+    return [row for row in rows if keep(row)]
+
+
+def quoted(name: str) -> str:
+    return f'"{name}"' if "," in name else name
+
+
+filter_queries = st.fixed_dictionaries(
+    {},
+    optional={
+        "communities": st.lists(st.sampled_from(COMMUNITY_NAMES), min_size=1, max_size=4).map(
+            lambda names: ",".join(quoted(name) for name in names)
+        ),
+        "rfs": st.sampled_from(["true", "false"]),
+        "rfs_date_before": st.dates(dt.date(2014, 1, 1), dt.date(2029, 1, 1)).map(str),
+        "rfs_date_after": st.dates(dt.date(2014, 1, 1), dt.date(2029, 1, 1)).map(str),
+        "business": st.sampled_from(["true", "false"]),
+        "bduk": st.sampled_from(["true", "false"]),
+        "segments": st.lists(st.sampled_from(["S1", "S2", "S3", "S4", "S5"]), min_size=1, max_size=5).map(",".join),
+    },
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(query=filter_queries)
+def test_any_filters_give_the_full_list_filtered_by_the_same_rules(
+    client: TestClient, staff: dict[str, str], full_csv: bytes, query: dict[str, str]
+) -> None:
+    response = client.get("/directmail-csv", params=query, headers=staff)
+    if "rfs_date_before" in query and "rfs_date_after" in query and query["rfs_date_after"] >= query["rfs_date_before"]:
+        assert response.status_code == 400
+        return
+    assert response.status_code == 200, response.text
+    assert rows_of(response.content) == expected(rows_of(full_csv), query)
+
+    summary = client.get("/directmail-summary", params=query, headers=staff).json()
+    rows = rows_of(response.content)
+    assert summary["total"] == len(rows)
+    counts = {count["name"]: count["premises"] for count in summary["communities"]}
+    assert counts == {
+        name: sum(row["community"] == name for row in rows) for name in {row["community"] for row in rows}
+    }
+
+
+# --- Hostile input: a 400 naming the parameter, never a 500 or extra rows --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "detail"),
+    [
+        ({"rfs": "maybe"}, "Invalid query parameter 'rfs'"),
+        ({"bduk": "1; DROP TABLE premises"}, "Invalid query parameter 'bduk'"),
+        ({"segments": "S1,S9"}, "Invalid query parameter 'segments'"),
+        ({"segments": "S1' OR '1'='1"}, "Invalid query parameter 'segments'"),
+        ({"rfs_date_before": "2026-02-30"}, "Invalid query parameter 'rfs_date_before': '2026-02-30' is not a 'date'"),
+        ({"rfs_date_after": "0000-01-01"}, "Invalid query parameter 'rfs_date_after'"),
+        ({"rfs_date_after": "20260101"}, "Invalid query parameter 'rfs_date_after'"),
+        ({"rfs_date_after": "yesterday"}, "Invalid query parameter 'rfs_date_after'"),
+        ({"rfs_date_after": "2026-01-01", "rfs_date_before": "2026-01-01"}, "no date is in that range"),
+        ({"communities": "Winson' OR '1'='1"}, "Unknown communities in 'communities': \"Winson' OR '1'='1\""),
+        ({"communities": "Winsen"}, "'Winsen' (did you mean 'Winson'?)"),
+        ({"communities": ""}, "Invalid query parameter 'communities'"),
+        ({"communities": ",".join(f"Place {n}" for n in range(500))}, "Invalid query parameter 'communities'"),
+        ({"colour": "red"}, "Extra query parameter(s) colour not in spec"),
+    ],
+)
+@pytest.mark.parametrize("path", ["/directmail-csv", "/directmail-summary"])
+def test_bad_filters_are_400_problems(
+    client: TestClient, staff: dict[str, str], path: str, query: dict[str, str], detail: str
+) -> None:
+    response = client.get(path, params=query, headers=staff)
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    assert detail in response.json()["detail"]
+
+
+def raw_get(server: LiveServer, path: str, headers: dict[str, str]) -> tuple[int, str, bytes]:
+    """A GET no client library would refuse to send, however long its URL."""
+    host, port = server.url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        connection.request("GET", path, headers=headers)
+        response = connection.getresponse()
+        return response.status, response.getheader("content-type", ""), response.read()
+    finally:
+        connection.close()
+
+
+@pytest.mark.slow
+def test_ten_thousand_names_are_refused_before_any_work(live_server: LiveServer, staff: dict[str, str]) -> None:
+    names = ",".join(f"C{n}" for n in range(10_000))  # about 49 KB, commas as they are
+    status, content_type, body = raw_get(live_server, f"/directmail-csv?communities={names}", staff)
+    assert (status, content_type) == (414, "application/problem+json")
+    assert b"the limit is 8192" in body
+    # Past 64 KiB uvicorn's own HTTP parser refuses the request line, in plain text, before the service sees it.
+    names = ",".join(f"Community number {n}" for n in range(10_000))
+    status, _content_type, _body = raw_get(live_server, "/directmail-csv?" + urlencode({"communities": names}), staff)
+    assert status == 400
+
+
+def test_communities_lists_exact_names_with_sizes(client: TestClient, staff: dict[str, str], full_csv: bytes) -> None:
+    response = client.get("/communities", headers=staff)
+    assert response.status_code == 200
+    communities = response.json()
+    assert [community["name"] for community in communities] == sorted(COMMUNITY_NAMES)
+    assert sum(community["premises"] for community in communities) == DEMO_PREMISES
+    rows = rows_of(full_csv)
+    for community in communities:
+        assert community["premises"] == sum(row["community"] == community["name"] for row in rows)
+        assert isinstance(community["rfs"], bool)
+        if "rfs_date" in community:
+            dt.date.fromisoformat(community["rfs_date"])
