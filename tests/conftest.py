@@ -213,7 +213,6 @@ class LiveServer:
     """A real uvicorn serving an app on a free loopback port, in a thread of the test process."""
 
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
-        self.app = app
         self.socket = socket.create_server(("127.0.0.1", 0))
         host, port = self.socket.getsockname()
         self.url = f"http://{host}:{port}"

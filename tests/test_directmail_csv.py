@@ -32,7 +32,7 @@ def rows_of(body: bytes) -> list[dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def full_csv(app, fake_entra) -> bytes:  # type: ignore[no-untyped-def]
+def full_csv(app, fake_entra) -> bytes:
     """The unfiltered mailing list, fetched once for the module."""
     token = fake_entra.make_token(roles=["Directmail.Read"])
     with app.test_client() as client:

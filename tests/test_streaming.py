@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import httpx
 import psycopg
@@ -26,21 +27,23 @@ def big_database_url(server_url: str) -> Iterator[str]:
     drop_database(server_url, url)
 
 
+@dataclass
+class ExportServer:
+    url: str
+    database: Database
+
+
 @pytest.fixture(scope="module")
-def export_server(big_database_url: str, fake_entra: FakeEntra) -> Iterator[LiveServer]:
+def export_server(big_database_url: str, fake_entra: FakeEntra) -> Iterator[ExportServer]:
     settings = settings_for_tests(big_database_url, export_concurrency=2, **trusting(fake_entra))
-    with LiveServer(build_app(settings), settings) as server:
-        yield server
+    app = build_app(settings)
+    with LiveServer(app, settings) as server:
+        yield ExportServer(server.url, app.app.extensions["database"])
 
 
 @pytest.fixture
 def staff(fake_entra: FakeEntra) -> dict[str, str]:
     return {"Authorization": f"Bearer {fake_entra.make_token(roles=['Directmail.Read'])}"}
-
-
-def export_database(server: LiveServer) -> Database:
-    database: Database = server.app.app.extensions["database"]
-    return database
 
 
 def running_exports(database_url: str) -> int:
@@ -62,7 +65,7 @@ def eventually(condition: Callable[[], bool], seconds: float = 10) -> bool:
     return condition()
 
 
-def test_a_large_download_streams_in_chunks(export_server: LiveServer, staff: dict[str, str]) -> None:
+def test_a_large_download_streams_in_chunks(export_server: ExportServer, staff: dict[str, str]) -> None:
     identity = staff | {"Accept-Encoding": "identity"}
     with httpx.stream("GET", f"{export_server.url}/directmail-csv", headers=identity, timeout=60) as response:
         assert response.status_code == 200
@@ -73,7 +76,9 @@ def test_a_large_download_streams_in_chunks(export_server: LiveServer, staff: di
     assert sum(reads) > BIG_PREMISES * 50
 
 
-def test_the_whole_list_arrives_intact_and_brotli_compressed(export_server: LiveServer, staff: dict[str, str]) -> None:
+def test_the_whole_list_arrives_intact_and_brotli_compressed(
+    export_server: ExportServer, staff: dict[str, str]
+) -> None:
     response = httpx.get(f"{export_server.url}/directmail-csv", headers=staff | {"Accept-Encoding": "br"}, timeout=60)
     assert response.headers["content-encoding"] == "br"
     assert response.num_bytes_downloaded < len(response.content) / 4
@@ -82,20 +87,20 @@ def test_the_whole_list_arrives_intact_and_brotli_compressed(export_server: Live
 
 
 def test_hung_up_downloads_stop_their_queries_and_free_their_connections(
-    export_server: LiveServer, big_database_url: str, staff: dict[str, str]
+    export_server: ExportServer, big_database_url: str, staff: dict[str, str]
 ) -> None:
     for _ in range(50):
         with httpx.stream("GET", f"{export_server.url}/directmail-csv", headers=staff, timeout=60) as response:
             assert response.status_code == 200
             next(response.iter_raw())
-    pool = export_database(export_server).engine.pool
+    pool = export_server.database.engine.pool
     assert eventually(lambda: running_exports(big_database_url) == 0 and pool.checkedout() == 0)  # type: ignore[attr-defined]
     response = httpx.get(f"{export_server.url}/directmail-summary", headers=staff, timeout=10)
     assert response.json()["total"] == BIG_PREMISES  # and the service goes on serving
 
 
 def test_past_the_concurrency_limit_downloads_get_503_and_probes_still_answer(
-    export_server: LiveServer, staff: dict[str, str]
+    export_server: ExportServer, staff: dict[str, str]
 ) -> None:
     # Uncompressed, the two lists are far larger than the socket buffers: their downloads stay open.
     identity = staff | {"Accept-Encoding": "identity"}
@@ -115,7 +120,7 @@ def test_past_the_concurrency_limit_downloads_get_503_and_probes_still_answer(
 
 
 def test_a_failure_mid_stream_breaks_the_transfer(
-    export_server: LiveServer, big_database_url: str, staff: dict[str, str]
+    export_server: ExportServer, big_database_url: str, staff: dict[str, str]
 ) -> None:
     """The client must see a broken download, never a short file that looks complete."""
     url = make_url(big_database_url).set(drivername="postgresql").render_as_string(hide_password=False)
@@ -131,5 +136,5 @@ def test_a_failure_mid_stream_breaks_the_transfer(
         with pytest.raises(httpx.RemoteProtocolError):
             for _ in chunks:
                 pass
-    pool = export_database(export_server).engine.pool
+    pool = export_server.database.engine.pool
     assert eventually(lambda: pool.checkedout() == 0)  # type: ignore[attr-defined]
