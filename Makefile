@@ -35,7 +35,9 @@ qa: $(INSTALLED) ## formatting, lint, types and known vulnerabilities
 	scripts/qa_commands.sh
 
 bench: $(INSTALLED) ## measure the service beside reference figures taken in the same run
+	scripts/test_database.sh
 	PYTHONPATH=. $(VENV)/bin/python scripts/bench.py
+	PYTHONPATH=. $(VENV)/bin/python scripts/bench_csv.py
 
 clean: ## remove the virtualenv and the embedded database
 	rm -rf $(VENV) var
