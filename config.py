@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     auth_client_secret: SecretStr | None = None
     swagger_ui_client_id: str = ""
 
+    elastic_apm_server_url: str = ""
+    elastic_apm_secret_token: SecretStr | None = None
+    elastic_apm_api_key: SecretStr | None = None
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_case_level(cls, value: object) -> object:
@@ -98,9 +102,10 @@ class Settings(BaseSettings):
             raise ValueError("DATABASE_URL carries a placeholder password outside local and test")
         if not self.trusts_an_issuer:
             raise ValueError("AUTH_TENANT_ID (or AUTH_ISSUER and AUTH_JWKS_URL) must be set outside local and test")
-        secret = self.auth_client_secret
-        if secret is not None and secret.get_secret_value().lower() in PLACEHOLDER_SECRETS:
-            raise ValueError("AUTH_CLIENT_SECRET is a placeholder outside local and test")
+        for name in ("auth_client_secret", "elastic_apm_secret_token", "elastic_apm_api_key"):
+            secret = getattr(self, name)
+            if secret is not None and secret.get_secret_value().lower() in PLACEHOLDER_SECRETS:
+                raise ValueError(f"{name.upper()} is a placeholder outside local and test")
         return self
 
     @property

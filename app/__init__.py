@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import connexion
 
+from app.apm import apm_client
 from app.auth.tokens import TokenValidator
 from app.data_access import jsonifier, use_orjson
 from app.database import Database
@@ -26,11 +27,12 @@ def create_app(settings: Settings | None = None, lifecycle: Lifecycle | None = N
     configure_logging(settings)
     database = Database(settings.database_url, timeout_seconds=settings.database_timeout_seconds)
     token_validator = TokenValidator.from_settings(settings)
+    apm = apm_client(settings)
 
     app = connexion.FlaskApp(
         __name__,
         specification_dir=PROJECT_ROOT,
-        lifespan=lifespan_for(lifecycle, database, token_validator),
+        lifespan=lifespan_for(lifecycle, database, token_validator, apm),
         jsonifier=jsonifier(),
         validator_map=validator_map(),
         strict_validation=True,
@@ -40,7 +42,7 @@ def create_app(settings: Settings | None = None, lifecycle: Lifecycle | None = N
     use_orjson(app.app)
     app.app.extensions["database"] = database
     app.app.extensions["exports"] = Exports(database, settings.export_concurrency)
-    install_middleware(app, settings, database=database, lifecycle=lifecycle)
+    install_middleware(app, settings, database=database, lifecycle=lifecycle, traced=apm is not None)
     install_error_handlers(app)
     app.add_api(SPECIFICATION, arguments=spec_arguments(settings))
     return app

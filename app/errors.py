@@ -10,6 +10,7 @@ from http import HTTPStatus
 from typing import Any
 
 import connexion
+import elasticapm
 import orjson
 import structlog
 from connexion.exceptions import OAuthScopeProblem, ProblemException, Unauthorized
@@ -106,7 +107,16 @@ def handle_http_exception(_request: ConnexionRequest, exc: Exception) -> Connexi
     return problem_response(exc.status_code, exc.detail, headers=dict(exc.headers or {}))
 
 
-def handle_unexpected(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+def handle_unexpected(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    """A bug, turned into a 500 by Connexion's error handling: the APM agent never sees it raised."""
+    apm = elasticapm.get_client()
+    if apm is not None:
+        apm.capture_exception(exc_info=(type(exc), exc, exc.__traceback__), handled=False)  # type: ignore[no-untyped-call]
+    return handle_last_resort(request, exc)
+
+
+def handle_last_resort(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    """What escapes every other handler (a stream that broke midway); the APM agent saw it pass."""
     log.error("unhandled error", exc_info=exc)
     return problem_response(500, "The service failed to handle this request; quote the request id when reporting it.")
 

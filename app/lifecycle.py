@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
+import elasticapm
 import structlog
 
 from app.auth.tokens import TokenValidator
@@ -34,7 +35,7 @@ class Lifecycle:
 
 
 def lifespan_for(
-    lifecycle: Lifecycle, database: Database, token_validator: TokenValidator
+    lifecycle: Lifecycle, database: Database, token_validator: TokenValidator, apm: elasticapm.Client | None
 ) -> Callable[[Any], AbstractAsyncContextManager[dict[str, Any]]]:
     @asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[dict[str, Any]]:
@@ -50,5 +51,7 @@ def lifespan_for(
             lifecycle.begin_shutdown()
             database.dispose()
             log.info("service stopped")
+            if apm is not None:
+                apm.close()  # sends what it still holds
 
     return lifespan

@@ -13,6 +13,7 @@ from typing import Any, cast
 
 import ecs_logging
 import structlog
+from elasticapm.handlers.structlog import structlog_processor
 from structlog.typing import EventDict, Processor, WrappedLogger
 
 from config import SERVICE_NAME, Settings
@@ -55,10 +56,21 @@ def _ecs_service_fields(environment: str) -> Processor:
     return add_service
 
 
+_ECS_FORMATTER = ecs_logging.StructlogFormatter()
+
+
+def _ecs_json(logger: WrappedLogger, method: str, event_dict: EventDict) -> str:
+    """ECS takes its log.level from the method name; `log.exception()` is an error, not a level."""
+    level = "error" if method == "exception" else method
+    rendered: str = _ECS_FORMATTER(logger, level, cast(dict[str, Any], event_dict))
+    return rendered
+
+
 def _pre_chain() -> list[Processor]:
     """What every line gets, whether it came from structlog or from a stdlib logger."""
     return [
         structlog.contextvars.merge_contextvars,
+        structlog_processor,  # trace.id, transaction.id, span.id while an APM transaction runs
         structlog.stdlib.add_logger_name,
         structlog.processors.StackInfoRenderer(),
         structlog.processors.format_exc_info,
@@ -67,8 +79,7 @@ def _pre_chain() -> list[Processor]:
 
 def _rendering(settings: Settings) -> list[Processor]:
     if settings.logs_as_json:
-        ecs_renderer = cast(Processor, ecs_logging.StructlogFormatter())
-        return [_ecs_service_fields(settings.environment), redact_secrets, ecs_renderer]
+        return [_ecs_service_fields(settings.environment), redact_secrets, _ecs_json]
     return [
         structlog.stdlib.add_log_level,
         structlog.processors.TimeStamper(fmt="%H:%M:%S.%f"),

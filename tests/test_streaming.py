@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -44,6 +45,13 @@ def export_server(big_database_url: str, fake_entra: FakeEntra) -> Iterator[Expo
 @pytest.fixture
 def staff(fake_entra: FakeEntra) -> dict[str, str]:
     return {"Authorization": f"Bearer {fake_entra.make_token(roles=['Directmail.Read'])}"}
+
+
+def slow_reader(**kwargs: object) -> httpx.Client:
+    """A client with a small, fixed receive buffer: the kernel's autotuning would otherwise take in
+    tens of megabytes unread, and the server would finish a download nobody is reading."""
+    transport = httpx.HTTPTransport(socket_options=[(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)])
+    return httpx.Client(transport=transport, timeout=60, **kwargs)  # type: ignore[arg-type]
 
 
 def running_exports(database_url: str) -> int:
@@ -90,7 +98,10 @@ def test_hung_up_downloads_stop_their_queries_and_free_their_connections(
     export_server: ExportServer, big_database_url: str, staff: dict[str, str]
 ) -> None:
     for _ in range(50):
-        with httpx.stream("GET", f"{export_server.url}/directmail-csv", headers=staff, timeout=60) as response:
+        with (
+            slow_reader() as client,
+            client.stream("GET", f"{export_server.url}/directmail-csv", headers=staff) as response,
+        ):
             assert response.status_code == 200
             next(response.iter_raw())
     pool = export_server.database.engine.pool
@@ -104,10 +115,12 @@ def test_past_the_concurrency_limit_downloads_get_503_and_probes_still_answer(
 ) -> None:
     # Uncompressed, the two lists are far larger than the socket buffers: their downloads stay open.
     identity = staff | {"Accept-Encoding": "identity"}
-    with httpx.Client(base_url=export_server.url, headers=identity, timeout=60) as client:
+    with slow_reader(base_url=export_server.url, headers=identity) as client:
         with client.stream("GET", "/directmail-csv") as first, client.stream("GET", "/directmail-csv") as second:
-            next(first.iter_raw())
-            next(second.iter_raw())
+            # Held by name: a dropped iterator closes its response, which is a hang-up.
+            first_chunks, second_chunks = first.iter_raw(), second.iter_raw()
+            next(first_chunks)
+            next(second_chunks)
             refused = client.get("/directmail-csv")
             assert refused.status_code == 503
             assert refused.headers["retry-after"] == "30"
@@ -125,7 +138,10 @@ def test_a_failure_mid_stream_breaks_the_transfer(
     """The client must see a broken download, never a short file that looks complete."""
     url = make_url(big_database_url).set(drivername="postgresql").render_as_string(hide_password=False)
     identity = staff | {"Accept-Encoding": "identity"}
-    with httpx.stream("GET", f"{export_server.url}/directmail-csv", headers=identity, timeout=60) as response:
+    with (
+        slow_reader() as client,
+        client.stream("GET", f"{export_server.url}/directmail-csv", headers=identity) as response,
+    ):
         chunks = response.iter_raw()
         next(chunks)
         with psycopg.connect(url, autocommit=True) as admin:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import elasticapm
 import structlog
 from connexion.exceptions import OAuthProblem, OAuthScopeProblem
 from connexion.lifecycle import ConnexionRequest
@@ -28,10 +29,11 @@ async def token_info(token: str, request: ConnexionRequest) -> dict[str, Any]:
         raise OAuthProblem(detail=f"Invalid token: {exc}") from None
     except SigningKeysUnavailable as exc:
         raise ServiceUnavailable(f"Tokens cannot be checked right now: {exc}", RETRY_KEYS_AFTER_SECONDS) from None
-    # Every later log line of this request, the access line included, names the caller.
+    # Every later log line of this request, the access line included, names the caller; so does its trace.
     structlog.contextvars.bind_contextvars(
         **{"user.id": caller.object_id, "user.name": caller.name, "user.app_id": caller.app_id}
     )
+    elasticapm.set_user_context(user_id=caller.object_id, username=caller.name)
     return {"sub": caller.object_id, "scope": sorted(caller.permissions), "caller": caller}
 
 

@@ -3,27 +3,13 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.middleware.routes import RouteTemplates
+
 log = structlog.get_logger("directmail.access")
-
-
-def route_templates(connexion_middleware: Any) -> dict[tuple[str, str], str]:
-    """`(base path, operationId) -> "/base/items/{id}"` for every API the app serves.
-
-    Connexion's routing tells which operation served a request but not its path template, and the
-    Starlette route it matched stays in a scope we never see; the specs themselves know."""
-    templates = {}
-    for api in connexion_middleware.apis:
-        base_path = api.specification.base_path if api.base_path is None else api.base_path
-        for path, operations in api.specification["paths"].items():
-            for operation in operations.values():
-                if isinstance(operation, dict) and "operationId" in operation:
-                    templates[(base_path, operation["operationId"])] = f"{base_path}{path}"
-    return templates
 
 
 class AccessLogMiddleware:
@@ -31,16 +17,7 @@ class AccessLogMiddleware:
         self.app = app
         # Successful probes every few seconds would drown the lines people read; failures still log.
         self.quiet_paths = quiet_paths
-        self._route_templates: dict[tuple[str, str], str] | None = None
-
-    def route_template(self, scope: Scope) -> str | None:
-        """The spec path that served the request, never the raw path: log lines stay groupable."""
-        routing = scope.get("extensions", {}).get("connexion_routing", {})
-        if routing.get("operation_id") is None:
-            return None
-        if self._route_templates is None:
-            self._route_templates = route_templates(scope["app"])
-        return self._route_templates.get((routing["api_base_path"], routing["operation_id"]))
+        self.routes = RouteTemplates()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -71,7 +48,7 @@ class AccessLogMiddleware:
                     **{
                         "http.request.method": scope["method"],
                         "url.path": scope["path"],
-                        "http.route": self.route_template(scope),
+                        "http.route": self.routes.of(scope),
                         "http.response.status_code": status,
                         "http.response.body.bytes": sent_bytes,
                         "event.duration": time.perf_counter_ns() - started,

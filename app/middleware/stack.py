@@ -4,6 +4,8 @@ Connexion inserts each middleware *before* the one named by its position, so wit
 the first added is the outermost. The order, and why:
 
 1. request id      first, so every later line and response carries it;
+   APM tracing     (when configured) a transaction around everything below, so the access line carries
+                   its trace id and a stream's transaction lasts to its last byte;
 2. access log      sees the final status and the bytes on the wire, after compression;
 3. probes          answered on the event loop, never queued behind Flask's threads (they still get an id);
 4. security headers and
@@ -13,7 +15,9 @@ the first added is the outermost. The order, and why:
                    otherwise try to validate brotli bytes;
 7. disconnects     tell streaming views in Flask's threads that their client has gone;
 -- Connexion's ExceptionMiddleware: everything below it that raises becomes a problem response --
-8. request limits  refuse oversized requests before Swagger UI, routing and validation parse them.
+8. request limits  refuse oversized requests before Swagger UI, routing and validation parse them;
+-- Connexion's routing --
+   APM names       a transaction by the route that matched, before security may refuse the request.
 
 Middleware above the ExceptionMiddleware must never raise: only the last-resort handler of
 `connexion_middlewares()` would see it.
@@ -28,11 +32,13 @@ import connexion
 from brotli_asgi import BrotliMiddleware
 from connexion.middleware import ConnexionMiddleware, MiddlewarePosition
 from connexion.middleware.server_error import ServerErrorMiddleware
+from elasticapm.contrib.asgi import ASGITracingMiddleware
 
 from app.database import Database
-from app.errors import handle_unexpected
+from app.errors import handle_last_resort
 from app.lifecycle import Lifecycle
 from app.middleware.access_log import AccessLogMiddleware
+from app.middleware.apm_names import TransactionNameMiddleware
 from app.middleware.cors import ProblemCORSMiddleware
 from app.middleware.disconnect import DisconnectMiddleware
 from app.middleware.probes import PROBE_PATHS, ProbesMiddleware
@@ -48,15 +54,18 @@ def connexion_middlewares() -> list[Any]:
 
     Without one, Connexion 3.3's ServerErrorMiddleware makes a coroutine it never awaits and sends a
     bare 500 (spec-first/connexion#2059)."""
-    last_resort = partial(ServerErrorMiddleware, handler=handle_unexpected)
+    last_resort = partial(ServerErrorMiddleware, handler=handle_last_resort)
     return [last_resort, *ConnexionMiddleware.default_middlewares[1:]]
 
 
 def install_middleware(
-    app: connexion.FlaskApp, settings: Settings, *, database: Database, lifecycle: Lifecycle
+    app: connexion.FlaskApp, settings: Settings, *, database: Database, lifecycle: Lifecycle, traced: bool
 ) -> None:
     outer = MiddlewarePosition.BEFORE_EXCEPTION
     app.add_middleware(RequestIdMiddleware, position=outer)
+    if traced:
+        app.add_middleware(ASGITracingMiddleware, position=outer)
+        app.add_middleware(TransactionNameMiddleware, position=MiddlewarePosition.BEFORE_SECURITY)
     app.add_middleware(AccessLogMiddleware, position=outer, quiet_paths=PROBE_PATHS)
     app.add_middleware(
         ProbesMiddleware,
