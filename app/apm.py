@@ -14,7 +14,8 @@ from app.swagger_ui import SWAGGER_UI_PATH
 from config import SERVICE_NAME, Settings
 
 # Probes every few seconds and the static pages would drown the transactions people look for.
-IGNORED_URLS = [*sorted(PROBE_PATHS), f"{SWAGGER_UI_PATH}*", "/openapi.json"]
+# The agent's ASGI middleware matches these against the whole URL, scheme and host included.
+IGNORED_URLS = [f"*{path}" for path in (*sorted(PROBE_PATHS), f"{SWAGGER_UI_PATH}*", "/openapi.json")]
 
 
 def apm_client(settings: Settings) -> elasticapm.Client | None:

@@ -12,6 +12,7 @@ from typing import Any
 import connexion
 import elasticapm
 import orjson
+import sqlalchemy.exc
 import structlog
 from connexion.exceptions import OAuthScopeProblem, ProblemException, Unauthorized
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
@@ -20,6 +21,7 @@ from starlette.exceptions import HTTPException
 from app.middleware.request_id import current_request_id
 
 PROBLEM_JSON = "application/problem+json"
+DATABASE_RETRY_AFTER_SECONDS = 10
 
 log = structlog.get_logger(__name__)
 
@@ -101,6 +103,13 @@ def handle_unavailable(_request: ConnexionRequest, exc: Exception) -> ConnexionR
     return problem_response(503, str(exc), headers={"Retry-After": str(exc.retry_after_seconds)})
 
 
+def handle_database_unavailable(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    """The database refused, dropped or did not answer: a dependency failure, not a bug."""
+    log.warning("database unavailable", error=type(exc).__name__)
+    detail = "The database is unavailable; nothing was changed. Try again shortly."
+    return problem_response(503, detail, headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
+
+
 def handle_http_exception(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     """Routing errors (404, 405) and werkzeug errors that Connexion re-raises from Flask."""
     assert isinstance(exc, HTTPException)
@@ -126,6 +135,8 @@ def install_error_handlers(app: connexion.FlaskApp) -> None:
     app.add_error_handler(OAuthScopeProblem, handle_missing_permission)
     app.add_error_handler(InvalidRequest, handle_invalid_request)
     app.add_error_handler(ServiceUnavailable, handle_unavailable)
+    app.add_error_handler(sqlalchemy.exc.OperationalError, handle_database_unavailable)
+    app.add_error_handler(sqlalchemy.exc.TimeoutError, handle_database_unavailable)
     app.add_error_handler(ProblemException, handle_problem)
     app.add_error_handler(HTTPException, handle_http_exception)
     app.add_error_handler(Exception, handle_unexpected)
