@@ -183,7 +183,7 @@ def test_no_apm_settings_means_no_connection_but_the_database(
     assert {eval(line) for line in connections.read_text().splitlines()} <= {entra_keys}
 
 
-def test_an_unexpected_error_is_captured_with_its_transaction_and_request_id(
+def test_errors_streams_and_outbound_calls_in_transactions(
     database_url: str, fake_entra: FakeEntra, apm: FakeApmServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for name, value in {"CLOUD_PROVIDER": "none", "CENTRAL_CONFIG": "false", "METRICS_INTERVAL": "0s"}.items():
@@ -192,8 +192,19 @@ def test_an_unexpected_error_is_captured_with_its_transaction_and_request_id(
     try:
         with LiveServer(build_app(settings), settings) as server:  # its lifespan's end flushes the agent
             response = httpx.get(f"{server.url}/_test/failure", timeout=10)
+            streamed = httpx.get(f"{server.url}/_test/trickle", timeout=10)
+            called_out = httpx.get(f"{server.url}/_test/outbound", params={"url": fake_entra.jwks_url}, timeout=10)
     finally:
         elasticapm.uninstrument()
+    assert streamed.text.count("line") == 5
+    assert called_out.json() == {"status": 200}
+
+    (trickle,) = [t for t in apm.of_kind("transaction") if t["name"] == "GET /_test/trickle"]
+    assert trickle["duration"] >= 1000  # ms: the transaction lasts until the stream's last byte, not the view's return
+    (outbound,) = [t for t in apm.of_kind("transaction") if t["name"] == "GET /_test/outbound"]
+    http_spans = [span for span in apm.of_kind("span") if span["transaction_id"] == outbound["id"]]
+    assert [(span["type"], span["subtype"]) for span in http_spans] == [("external", "http")]
+    assert http_spans[0]["context"]["http"]["url"] == fake_entra.jwks_url
     assert response.status_code == 500
     (transaction,) = [t for t in apm.of_kind("transaction") if t["name"] == "GET /_test/failure"]
     assert transaction["result"] == "HTTP 5xx"
