@@ -11,7 +11,7 @@ from typing import Any
 
 import flask
 
-from app.data_queries import communities
+from app import data_queries
 from app.data_types import Caller, ExportFilters
 from app.database import Database
 from app.exports import Exports, download_name
@@ -29,7 +29,8 @@ def get_directmail_csv(
     segments: str | None = None,
     bom: bool = False,
 ) -> flask.Response:
-    filters = _checked_filters(communities, rfs, rfs_date_before, rfs_date_after, business, bduk, segments)
+    filters = ExportFilters.from_query(communities, rfs, rfs_date_before, rfs_date_after, business, bduk, segments)
+    _check_communities(filters)
     exports: Exports = flask.current_app.extensions["exports"]
     body = exports.csv(filters, disconnected=disconnected_event(), bom=bom)
     disposition = f'attachment; filename="{download_name(dt.date.today())}"'
@@ -45,14 +46,15 @@ def get_directmail_summary(
     bduk: bool | None = None,
     segments: str | None = None,
 ) -> flask.Response:
-    filters = _checked_filters(communities, rfs, rfs_date_before, rfs_date_after, business, bduk, segments)
+    filters = ExportFilters.from_query(communities, rfs, rfs_date_before, rfs_date_after, business, bduk, segments)
     with _database().session() as session:
+        check_communities_exist(session, filters)
         return flask.jsonify(summary(session, filters).to_dict())
 
 
 def get_communities() -> flask.Response:
     with _database().session() as session:
-        return flask.jsonify([community.to_dict() for community in communities(session)])
+        return flask.jsonify([community.to_dict() for community in data_queries.communities(session)])
 
 
 def get_me(token_info: dict[str, Any]) -> flask.Response:
@@ -67,19 +69,9 @@ def get_me(token_info: dict[str, Any]) -> flask.Response:
     return flask.jsonify(caller.to_dict())
 
 
-def _checked_filters(
-    communities: str | None,
-    rfs: bool | None,
-    rfs_date_before: str | None,
-    rfs_date_after: str | None,
-    business: bool | None,
-    bduk: bool | None,
-    segments: str | None,
-) -> ExportFilters:
-    filters = ExportFilters.from_query(communities, rfs, rfs_date_before, rfs_date_after, business, bduk, segments)
+def _check_communities(filters: ExportFilters) -> None:
     with _database().session() as session:
         check_communities_exist(session, filters)
-    return filters
 
 
 def _database() -> Database:
