@@ -27,8 +27,9 @@ run: $(INSTALLED) ## migrate (embedded SQLite unless DATABASE_URL is set), seed 
 	$(VENV)/bin/python run.py seed-demo --premises 20000 --if-empty
 	$(VENV)/bin/python run.py serve
 
-test: $(INSTALLED) ## prepare PostgreSQL + PostGIS and run the whole suite
+test: $(INSTALLED) ## prepare PostgreSQL + PostGIS and Chromium, and run the whole suite
 	scripts/test_database.sh
+	scripts/test_browser.sh
 	$(VENV)/bin/pytest
 
 qa: $(INSTALLED) ## formatting, lint, types and known vulnerabilities
