@@ -1,7 +1,8 @@
 """The views `api-spec.yml` names: thin, each hands over to the domain code and returns its result.
 
 Views answer with Flask responses: Connexion cannot pick one media type by itself for an operation
-whose errors are declared as application/problem+json.
+whose errors are declared as application/problem+json. Views taking `**query` get every parameter the
+spec declares (validated and typed by Connexion) and the caller's `user` and `token_info`.
 """
 
 from __future__ import annotations
@@ -19,17 +20,8 @@ from app.mailing_lists import check_communities_exist, summary
 from app.middleware.disconnect import disconnected_event
 
 
-def get_directmail_csv(
-    communities: str | None = None,
-    rfs: bool | None = None,
-    rfs_date_before: str | None = None,
-    rfs_date_after: str | None = None,
-    business: bool | None = None,
-    bduk: bool | None = None,
-    segments: str | None = None,
-    bom: bool = False,
-) -> flask.Response:
-    filters = ExportFilters.from_query(communities, rfs, rfs_date_before, rfs_date_after, business, bduk, segments)
+def get_directmail_csv(bom: bool = False, **query: Any) -> flask.Response:
+    filters = ExportFilters.from_query(query)
     _check_communities(filters)
     exports: Exports = flask.current_app.extensions["exports"]
     body = exports.csv(filters, disconnected=disconnected_event(), bom=bom)
@@ -37,16 +29,8 @@ def get_directmail_csv(
     return flask.Response(body, mimetype="text/csv", headers={"Content-Disposition": disposition})
 
 
-def get_directmail_summary(
-    communities: str | None = None,
-    rfs: bool | None = None,
-    rfs_date_before: str | None = None,
-    rfs_date_after: str | None = None,
-    business: bool | None = None,
-    bduk: bool | None = None,
-    segments: str | None = None,
-) -> flask.Response:
-    filters = ExportFilters.from_query(communities, rfs, rfs_date_before, rfs_date_after, business, bduk, segments)
+def get_directmail_summary(**query: Any) -> flask.Response:
+    filters = ExportFilters.from_query(query)
     with _database().session() as session:
         check_communities_exist(session, filters)
         return flask.jsonify(summary(session, filters).to_dict())

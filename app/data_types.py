@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from dataclasses_jsonschema import JsonSchemaMixin
 from dataclasses_jsonschema.type_defs import JsonSchemaMeta
@@ -33,26 +35,22 @@ class ExportFilters:
             )
 
     @classmethod
-    def from_query(
-        cls,
-        communities: str | None = None,
-        rfs: bool | None = None,
-        rfs_date_before: str | None = None,
-        rfs_date_after: str | None = None,
-        business: bool | None = None,
-        bduk: bool | None = None,
-        segments: str | None = None,
-    ) -> ExportFilters:
-        """The filters from query parameters that the spec has already validated one by one."""
+    def from_query(cls, query: Mapping[str, Any]) -> ExportFilters:
+        """The filters among query parameters that the spec has already validated and typed one by one."""
+        communities, segments = query.get("communities"), query.get("segments")
         return cls(
             communities=community_names(communities) if communities is not None else None,
-            rfs=rfs,
-            rfs_date_before=dt.date.fromisoformat(rfs_date_before) if rfs_date_before else None,
-            rfs_date_after=dt.date.fromisoformat(rfs_date_after) if rfs_date_after else None,
-            business=business,
-            bduk=bduk,
+            rfs=query.get("rfs"),
+            rfs_date_before=_date(query.get("rfs_date_before")),
+            rfs_date_after=_date(query.get("rfs_date_after")),
+            business=query.get("business"),
+            bduk=query.get("bduk"),
             segments=tuple(sorted(set(segments.split(",")))) if segments else None,
         )
+
+
+def _date(parameter: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(parameter) if parameter else None
 
 
 def community_names(parameter: str) -> tuple[str, ...]:
