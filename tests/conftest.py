@@ -92,13 +92,22 @@ def seed(database_url: str, premises: int) -> None:
         database.dispose()
 
 
+@contextmanager
+def demo_database(server_url: str, premises: int) -> Iterator[str]:
+    """A migrated database holding the demo data with `premises` premises, dropped afterwards."""
+    url = create_database(server_url)
+    try:
+        seed(url, premises)
+        yield url
+    finally:
+        drop_database(server_url, url)
+
+
 @pytest.fixture(scope="session")
 def database_url(server_url: str) -> Iterator[str]:
     """The session's PostGIS database, built by running the alembic migrations, with the demo data."""
-    url = create_database(server_url)
-    seed(url, DEMO_PREMISES)
-    yield url
-    drop_database(server_url, url)
+    with demo_database(server_url, DEMO_PREMISES) as url:
+        yield url
 
 
 def settings_for_tests(database_url: str, **overrides: object) -> Settings:

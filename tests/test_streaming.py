@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import make_url
 
 from app.database import Database
-from tests.conftest import LiveServer, build_app, create_database, drop_database, seed, settings_for_tests, trusting
+from tests.conftest import LiveServer, build_app, demo_database, settings_for_tests, trusting
 from tests.fake_entra import FakeEntra
 
 BIG_PREMISES = 200_000
@@ -22,10 +22,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def big_database_url(server_url: str) -> Iterator[str]:
-    url = create_database(server_url)
-    seed(url, BIG_PREMISES)
-    yield url
-    drop_database(server_url, url)
+    with demo_database(server_url, BIG_PREMISES) as url:
+        yield url
 
 
 @dataclass
