@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     forwarded_allow_ips: str = "127.0.0.1"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
-    database_url: str = EMBEDDED_DATABASE_URL
+    database_url: str = Field(EMBEDDED_DATABASE_URL, repr=False)  # it may hold a password
     database_timeout_seconds: float = Field(2.0, gt=0, le=30)
 
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1_048_576, ge=0)
 
     shutdown_drain_seconds: float = Field(0.0, ge=0, le=120)
-    shutdown_timeout_seconds: float = Field(30.0, gt=0, le=3600)
+    shutdown_timeout_seconds: int = Field(30, ge=1, le=3600)
 
     auth_tenant_id: str = ""
     auth_audience: Annotated[tuple[str, ...], NoDecode] = ()
@@ -98,7 +98,8 @@ class Settings(BaseSettings):
             return self
         if "database_url" not in self.model_fields_set:
             raise ValueError("DATABASE_URL must be set outside local and test")
-        if make_url(self.database_url).password in PLACEHOLDER_SECRETS:
+        password = make_url(self.database_url).password
+        if password is not None and password.lower() in PLACEHOLDER_SECRETS:
             raise ValueError("DATABASE_URL carries a placeholder password outside local and test")
         if not self.trusts_an_issuer:
             raise ValueError("AUTH_TENANT_ID (or AUTH_ISSUER and AUTH_JWKS_URL) must be set outside local and test")

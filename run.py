@@ -38,6 +38,8 @@ def token(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def seed_demo(settings: Settings, args: argparse.Namespace) -> None:
+    if not settings.is_development:
+        raise PermissionError("seed-demo replaces all data: it runs only when ENVIRONMENT is local or test")
     configure_logging(settings)
     database = Database(settings.database_url, timeout_seconds=settings.database_timeout_seconds)
     try:

@@ -31,8 +31,8 @@ def get_directmail_csv(bom: bool = False, **query: Any) -> flask.Response:
 
 def get_directmail_summary(**query: Any) -> flask.Response:
     filters = ExportFilters.from_query(query)
+    _check_communities(filters)
     with _database().session() as session:
-        check_communities_exist(session, filters)
         return flask.jsonify(summary(session, filters).to_dict())
 
 

@@ -56,7 +56,10 @@ def _date(parameter: str | None) -> dt.date | None:
 def community_names(parameter: str) -> tuple[str, ...]:
     """Comma-separated names; a name holding a comma is given in double quotes, as in a CSV line."""
     names = next(csv.reader([parameter], skipinitialspace=True), [])
-    return tuple(dict.fromkeys(name.strip() for name in names if name.strip()))
+    unique = tuple(dict.fromkeys(name.strip() for name in names if name.strip()))
+    if not unique:
+        raise InvalidRequest(f"communities {parameter!r} names no community: leave it out to include them all")
+    return unique
 
 
 @dataclass

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import closing
 
 import structlog
+from sqlalchemy import Connection
 
 from app.data_queries import csv_pieces, mailing_list
 from app.data_types import ExportFilters
@@ -36,31 +37,56 @@ class Exports:
         self.concurrency = concurrency
         self._slots = threading.BoundedSemaphore(concurrency)
 
-    def csv(self, filters: ExportFilters, *, disconnected: threading.Event, bom: bool) -> Iterator[bytes]:
-        """The download's body; the slot is taken now (503 when none is free) and freed when it ends."""
+    def csv(self, filters: ExportFilters, *, disconnected: threading.Event, bom: bool) -> Download:
+        """The download's body. Its slot and its database connection are taken now, before any
+        header is sent, so that a busy service or an unreachable database still gets a clean 503."""
         if not self._slots.acquire(blocking=False):
             raise ServiceUnavailable(
                 f"All {self.concurrency} download slots are busy: try again shortly.", RETRY_AFTER_SECONDS
             )
-        return self._stream(filters, disconnected, bom)
-
-    def _stream(self, filters: ExportFilters, disconnected: threading.Event, bom: bool) -> Iterator[bytes]:
-        sent = 0
         try:
-            if bom:
-                yield UTF8_BOM
-            with (
-                self.database.engine.connect() as connection,
-                closing(csv_pieces(connection, mailing_list(filters))) as pieces,
-            ):
-                for chunk in chunked(pieces, disconnected):
-                    sent += len(chunk)
-                    yield chunk
-            log.info("download complete", bytes=sent)
-        except ClientDisconnected:
-            log.info("download abandoned by the client", bytes=sent)
-        finally:
+            connection = self.database.engine.connect()
+        except BaseException:
             self._slots.release()
+            raise
+        chunks = _stream(connection, filters, disconnected, bom)
+        return Download(chunks, on_close=[connection.close, self._slots.release])
+
+
+class Download:
+    """A WSGI body whose close() frees what the download holds, whether or not it was ever read:
+    a HEAD request, or a client gone before the first chunk, never starts the generator."""
+
+    def __init__(self, chunks: Generator[bytes, None, None], on_close: list[Callable[[], None]]) -> None:
+        self._chunks = chunks
+        self._on_close = on_close
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._chunks
+
+    def close(self) -> None:
+        try:
+            self._chunks.close()  # cancels the query if it is still running
+        finally:
+            callbacks, self._on_close = self._on_close, []
+            for callback in callbacks:
+                callback()
+
+
+def _stream(
+    connection: Connection, filters: ExportFilters, disconnected: threading.Event, bom: bool
+) -> Generator[bytes, None, None]:
+    sent = 0
+    try:
+        if bom:
+            yield UTF8_BOM
+        with closing(csv_pieces(connection, mailing_list(filters))) as pieces:
+            for chunk in chunked(pieces, disconnected):
+                sent += len(chunk)
+                yield chunk
+        log.info("download complete", bytes=sent)
+    except ClientDisconnected:
+        log.info("download abandoned by the client", bytes=sent)
 
 
 def chunked(pieces: Iterable[bytes], disconnected: threading.Event) -> Iterator[bytes]:

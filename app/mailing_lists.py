@@ -16,7 +16,8 @@ def check_communities_exist(session: Session, filters: ExportFilters) -> None:
     if not filters.communities:
         return
     known = community_names(session)
-    unknown = [name for name in filters.communities if name not in set(known)]
+    known_names = set(known)
+    unknown = [name for name in filters.communities if name not in known_names]
     if unknown:
         described = "; ".join(_with_suggestion(name, known) for name in unknown[:20])
         more = f" (and {len(unknown) - 20} more)" if len(unknown) > 20 else ""

@@ -44,7 +44,7 @@ def uvicorn_config(app: object, settings: Settings) -> uvicorn.Config:
         port=settings.port,
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
-        timeout_graceful_shutdown=int(settings.shutdown_timeout_seconds),
+        timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
         access_log=False,  # app/middleware/access_log.py writes the one access line
         log_config=None,  # app/logs.py has configured logging already
         server_header=False,

@@ -94,16 +94,24 @@ def service(database_url: str) -> Iterator[tuple[str, int]]:
     process = subprocess.Popen([sys.executable, "run.py", "serve"], cwd=PROJECT_ROOT, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{url}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        if not _ready(url):
+            raise RuntimeError("the service did not become ready within 30 s")
         yield url, process.pid
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def _ready(url: str, seconds: float = 30) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/readyz").status_code == 200:
+                return True
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    return False
 
 
 def rss_mb(pid: int) -> float:

@@ -37,6 +37,18 @@ def test_a_bad_setting_stops_start_up_with_one_line_naming_it() -> None:
     ]
 
 
+def test_demo_data_never_replaces_a_deployments_data() -> None:
+    result = run_cli(
+        "seed-demo",
+        ENVIRONMENT="production",
+        DATABASE_URL="postgresql://directmail:s3cure-Pa55@127.0.0.1:5432/directmail",
+        AUTH_TENANT_ID="tenant",
+        AUTH_AUDIENCE="api://directmail",
+    )
+    assert result.returncode == 2
+    assert "seed-demo replaces all data: it runs only when ENVIRONMENT is local or test" in result.stderr
+
+
 def test_migrate_builds_the_embedded_database(tmp_path) -> None:
     database = tmp_path / "embedded.sqlite3"
     result = run_cli("migrate", DATABASE_URL=f"sqlite:///{database}", ENVIRONMENT="test")

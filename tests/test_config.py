@@ -72,7 +72,7 @@ def test_deployments_must_name_their_database(environment: str) -> None:
         load_settings(_env_file=None, environment=environment)
 
 
-@pytest.mark.parametrize("password", ["changeme", "password", "placeholder"])
+@pytest.mark.parametrize("password", ["changeme", "CHANGEME", "Password", "placeholder"])
 def test_deployments_refuse_placeholder_passwords(password: str) -> None:
     url = f"postgresql://directmail:{password}@db.internal/directmail"
     with pytest.raises(SettingsError, match="placeholder password"):
@@ -106,8 +106,15 @@ def test_issuers_and_keys_derive_from_the_tenant() -> None:
 
 
 def test_secrets_do_not_show_in_settings_reprs() -> None:
-    settings = load_settings(_env_file=None, auth_client_secret="real-secret-value")
-    assert "real-secret-value" not in repr(settings)
+    settings = load_settings(
+        _env_file=None,
+        auth_client_secret="real-secret-value",
+        elastic_apm_secret_token="apm-token-value",
+        database_url="postgresql://directmail:db-password-value@db/directmail",
+    )
+    for secret in ("real-secret-value", "apm-token-value", "db-password-value"):
+        assert secret not in repr(settings)
+        assert secret not in str(settings)
 
 
 def test_local_accepts_placeholders_and_production_a_real_password() -> None:

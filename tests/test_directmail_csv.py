@@ -84,6 +84,14 @@ def test_excel_users_can_ask_for_a_byte_order_mark(client: TestClient, staff: di
     assert "Tŷ Croes".encode() in plain
 
 
+def test_head_requests_do_not_use_up_download_slots(client: TestClient, staff: dict[str, str]) -> None:
+    for _ in range(10):  # more than EXPORT_CONCURRENCY
+        head = client.head("/directmail-csv", params={"communities": "Winson"}, headers=staff)
+        assert head.status_code == 200
+        assert head.content == b""
+    assert client.get("/directmail-csv", params={"communities": "Winson"}, headers=staff).status_code == 200
+
+
 def test_no_matching_rows_is_the_header_alone(client: TestClient, staff: dict[str, str]) -> None:
     response = client.get(
         "/directmail-csv", params={"rfs_date_after": "2099-01-01", "rfs_date_before": "2099-06-01"}, headers=staff
@@ -179,6 +187,10 @@ def test_any_filters_give_the_full_list_filtered_by_the_same_rules(
         ({"communities": "Winson' OR '1'='1"}, "Unknown communities in 'communities': \"Winson' OR '1'='1\""),
         ({"communities": "Winsen"}, "'Winsen' (did you mean 'Winson'?)"),
         ({"communities": ""}, "Invalid query parameter 'communities'"),
+        ({"communities": ","}, "names no community"),
+        ({"communities": '" ", ""'}, "names no community"),
+        ({"communities": "Winson\nBibury"}, "Invalid query parameter 'communities'"),
+        ({"communities": "Winson\r"}, "Invalid query parameter 'communities'"),
         ({"communities": ",".join(f"Place {n}" for n in range(500))}, "Invalid query parameter 'communities'"),
         ({"colour": "red"}, "Extra query parameter(s) colour not in spec"),
     ],

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+
 import httpx2
 import pytest
 from starlette.testclient import TestClient
 
-from tests.conftest import build_app, settings_for_tests, socket_that_refuses, trusting
+from tests.conftest import build_app, settings_for_tests, socket_that_never_answers, socket_that_refuses, trusting
 from tests.fake_entra import FakeEntra
 from tests.fixture_views import INTERNAL_DETAIL
 
@@ -62,12 +65,18 @@ def test_a_crash_is_500_without_internals(client: TestClient) -> None:
     assert "request id" in str(body["detail"])
 
 
-def test_a_database_that_does_not_answer_is_503_not_500(fake_entra: FakeEntra) -> None:
+@pytest.mark.parametrize("database", [socket_that_refuses, socket_that_never_answers], ids=["refuses", "hangs"])
+@pytest.mark.parametrize("path", ["/communities", "/directmail-csv", "/directmail-summary"])
+def test_a_database_that_does_not_answer_is_503_not_500(
+    fake_entra: FakeEntra, database: Callable[[], AbstractContextManager[int]], path: str
+) -> None:
     token = fake_entra.make_token(roles=["Directmail.Read"])
-    with socket_that_refuses() as port:
-        settings = settings_for_tests(f"postgresql+psycopg://postgres@127.0.0.1:{port}/none", **trusting(fake_entra))
+    with database() as port:
+        settings = settings_for_tests(
+            f"postgresql+psycopg://postgres@127.0.0.1:{port}/none", database_timeout_seconds=1, **trusting(fake_entra)
+        )
         with build_app(settings).test_client() as client:
-            response = client.get("/communities", headers={"Authorization": f"Bearer {token}"})
+            response = client.get(path, headers={"Authorization": f"Bearer {token}"})
     body = assert_problem(response, 503)
     assert response.headers["retry-after"] == "10"
     assert "database is unavailable" in str(body["detail"])

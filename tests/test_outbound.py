@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -73,11 +74,32 @@ def test_calls_carry_an_app_token_fetched_once(entra: FakeEntra, other_service: 
 
 
 def test_async_clients_get_the_token_off_the_event_loop(entra: FakeEntra, other_service: str) -> None:
+    """While msal waits half a second for Entra, the event loop keeps ticking."""
+    entra.delay_seconds = 0.5
+    gaps: list[float] = []
+
     async def call() -> str:
         async with httpx.AsyncClient(auth=app_token_auth(entra)) as client:
             return (await client.get(other_service)).text
 
-    assert anyio.run(call).startswith("Bearer ey")
+    async def tick(until: anyio.Event) -> None:
+        last = time.perf_counter()
+        while not until.is_set():
+            await anyio.sleep(0.02)
+            gaps.append(time.perf_counter() - last)
+            last = time.perf_counter()
+
+    async def both() -> str:
+        done = anyio.Event()
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(tick, done)
+            header = await call()
+            done.set()
+        return header
+
+    assert anyio.run(both).startswith("Bearer ey")
+    assert sum(gaps) >= 0.5
+    assert max(gaps) < 0.25
 
 
 def test_a_refusal_names_entras_reason_and_never_the_secret(entra: FakeEntra, other_service: str) -> None:

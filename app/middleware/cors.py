@@ -15,7 +15,7 @@ class ProblemCORSMiddleware(CORSMiddleware):
         super().__init__(
             app,
             allow_origins=list(origins),
-            allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+            allow_methods=["GET", "HEAD"],  # the API reads; add methods here as operations need them
             allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
             # Browsers hide response headers from scripts unless listed here.
             expose_headers=["Content-Disposition", "Retry-After", "X-Request-ID"],

@@ -33,14 +33,17 @@ class DisconnectMiddleware:
             await self.app(scope, receive, send)
             return
         disconnected = scope[SCOPE_KEY] = threading.Event()
-        messages: asyncio.Queue[Message] = asyncio.Queue()
+        # One message at a time: the listener reads on only as the app takes, so a request body
+        # still flows at the app's pace (uvicorn reads from the socket only when asked).
+        messages: asyncio.Queue[Message] = asyncio.Queue(maxsize=1)
 
         async def listen() -> None:
             while True:
                 message = await receive()
+                if message["type"] == "http.disconnect":
+                    disconnected.set()  # before queueing: the app may never read again
                 await messages.put(message)
                 if message["type"] == "http.disconnect":
-                    disconnected.set()
                     return
 
         listener = asyncio.create_task(listen())

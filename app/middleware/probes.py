@@ -44,7 +44,8 @@ class ProbesMiddleware:
         if self.lifecycle.draining:
             return "the service is shutting down"
         try:
-            # The default executor, not Flask's pool: a readiness check must not queue behind exports.
+            # The default executor, not Flask's threads, so the check never queues behind busy views; it
+            # shares their connection pool, so a pool exhausted for DATABASE_TIMEOUT_SECONDS reads as not ready.
             return await asyncio.wait_for(asyncio.to_thread(self.database.unready_reason), self.timeout_seconds)
         except TimeoutError:
             return f"the database did not answer within {self.timeout_seconds:g} s"
