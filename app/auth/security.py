@@ -14,7 +14,7 @@ from connexion.exceptions import OAuthProblem, OAuthScopeProblem
 from connexion.lifecycle import ConnexionRequest
 
 from app.auth.signing_keys import SigningKeysUnavailable
-from app.auth.tokens import InvalidToken, TokenValidator
+from app.auth.tokens import READ_PERMISSION, InvalidToken, TokenValidator
 from app.errors import ServiceUnavailable
 
 RETRY_KEYS_AFTER_SECONDS = 30
@@ -43,11 +43,14 @@ def validate_scope(required_scopes: list[str], token_scopes: list[str]) -> bool:
     return {_short_name(scope) for scope in required_scopes} <= set(token_scopes)
 
 
-async def bearer_info(token: str, required_scopes: list[str], request: ConnexionRequest) -> dict[str, Any]:
-    """`x-bearerInfoFunc` of the `bearer` scheme, for tokens pasted into Swagger UI or sent by scripts."""
+async def bearer_info(token: str, request: ConnexionRequest) -> dict[str, Any]:
+    """`x-bearerInfoFunc` of the `bearer` scheme, for tokens pasted into Swagger UI or sent by scripts.
+
+    OpenAPI 3.0 lets only OAuth 2 schemes list scopes, so the spec cannot say what a pasted token
+    needs: every data operation needs the service's read permission, and this hook asks for it."""
     info = await token_info(token, request)
-    if not validate_scope(required_scopes, info["scope"]):
-        raise OAuthScopeProblem(token_scopes=info["scope"], required_scopes=required_scopes)
+    if not validate_scope([READ_PERMISSION], info["scope"]):
+        raise OAuthScopeProblem(token_scopes=info["scope"], required_scopes=[READ_PERMISSION])
     return info
 
 
