@@ -39,7 +39,9 @@ class Settings(BaseSettings):
     database_timeout_seconds: float = Field(2.0, gt=0, le=30)
 
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
-    compression_quality: int = Field(4, ge=0, le=11)
+    # Brotli runs on the event loop: on a 1,000,000-row CSV, 3 sent 1.6% more bytes than 4 at a
+    # clearly higher throughput (make bench).
+    compression_quality: int = Field(3, ge=0, le=11)
     hsts_max_age_seconds: int = Field(0, ge=0)
     export_concurrency: int = Field(4, ge=1, le=9)
     max_url_bytes: int = Field(8192, ge=256)

@@ -144,14 +144,14 @@ def service_run(url: str, pid: int, token: str, params: dict[str, str], encoding
     return Run(time.perf_counter() - started, first or 0.0, csv_bytes, wire, rows - 1, growth, peak)
 
 
-def psql_run(database_url: str, filters: ExportFilters, compress: bool) -> Run:
+def psql_run(database_url: str, filters: ExportFilters, brotli_quality: int | None) -> Run:
     dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
     statement = mailing_list(filters).compile(
         dialect=dialect, compile_kwargs={"literal_binds": True, "render_postcompile": True}
     )
     sql = " ".join(str(statement).split())
     command = ["psql", database_url, "-XAtq", "-c", f"\\copy ({sql}) TO STDOUT WITH (FORMAT csv, HEADER)"]
-    compressor = brotli.Compressor(quality=4) if compress else None
+    compressor = brotli.Compressor(quality=brotli_quality) if brotli_quality is not None else None
     started = time.perf_counter()
     first = None
     csv_bytes = wire = rows = 0
@@ -184,12 +184,14 @@ def report(name: str, ours: Run, reference: Run) -> None:
 
 def main() -> None:
     database_url = bench_database()
-    token = mint_dev_token(load_settings(environment="local"), roles=["Directmail.Read"], expires_in=3600)
+    settings = load_settings(environment="local")
+    token = mint_dev_token(settings, roles=["Directmail.Read"], expires_in=3600)
     with service(database_url) as (url, pid):
         for name, (params, filters) in SCENARIOS.items():
-            for encoding, compress in (("identity", False), ("br", True)):
+            # The reference compresses psql's output at the service's own brotli quality.
+            for encoding, quality in (("identity", None), ("br", settings.compression_quality)):
                 ours = service_run(url, pid, token, params, encoding)
-                reference = psql_run(database_url, filters, compress)
+                reference = psql_run(database_url, filters, quality)
                 assert ours.rows == reference.rows, (ours.rows, reference.rows)
                 report(f"{name}, {encoding}", ours, reference)
 
