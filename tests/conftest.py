@@ -116,6 +116,7 @@ def settings_for_tests(database_url: str, **overrides: object) -> Settings:
         "environment": "test",
         "database_url": database_url,
         "cors_origins": TEST_ORIGIN,
+        "elastic_apm_server_url": "",  # a developer's own APM server must not receive the tests' traffic
         "_env_file": None,
     }
     return load_settings(**(values | overrides))
