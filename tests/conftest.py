@@ -18,9 +18,11 @@ from typing import Any
 
 import connexion
 import httpx
+import jinja2
 import psycopg
 import pytest
 import uvicorn
+import yaml
 from asgi_lifespan import LifespanManager
 from sqlalchemy import Connection, make_url
 from sqlalchemy.orm import Session
@@ -33,7 +35,8 @@ from app.database import Database, migrate
 from app.demo_data import seed_demo
 from app.lifecycle import Lifecycle
 from app.server import uvicorn_config
-from config import Settings, load_settings
+from app.swagger_ui import spec_arguments
+from config import PROJECT_ROOT, Settings, load_settings
 from tests.fake_entra import API_CLIENT_ID, API_URI, FakeEntra
 
 FIXTURE_API = Path(__file__).parent / "fixture_api.yml"
@@ -108,6 +111,13 @@ def database_url(server_url: str) -> Iterator[str]:
     """The session's PostGIS database, built by running the alembic migrations, with the demo data."""
     with demo_database(server_url, DEMO_PREMISES) as url:
         yield url
+
+
+def rendered_spec(settings: Settings) -> dict[str, Any]:
+    """api-spec.yml with its Jinja placeholders filled in from `settings`, as Connexion loads it."""
+    template = jinja2.Template((PROJECT_ROOT / "api-spec.yml").read_text())
+    spec: dict[str, Any] = yaml.safe_load(template.render(spec_arguments(settings)))
+    return spec
 
 
 def settings_for_tests(database_url: str, **overrides: object) -> Settings:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import jinja2
 import pytest
-import yaml
 from connexion.json_schema import resolve_refs
 from dataclasses_jsonschema import JsonSchemaMixin
 from dataclasses_jsonschema.type_defs import SchemaType
@@ -14,14 +12,8 @@ from jsonschema import Draft4Validator
 from starlette.testclient import TestClient
 
 import app.data_types
-from app.swagger_ui import spec_arguments
-from config import PROJECT_ROOT, Settings
-
-
-def spec(settings: Settings) -> dict[str, object]:
-    template = jinja2.Template((PROJECT_ROOT / "api-spec.yml").read_text())
-    loaded: dict[str, object] = yaml.safe_load(template.render(spec_arguments(settings)))
-    return loaded
+from config import Settings
+from tests.conftest import rendered_spec
 
 
 def test_the_specs_components_are_the_dataclasses_schemas(settings: Settings) -> None:
@@ -30,7 +22,7 @@ def test_the_specs_components_are_the_dataclasses_schemas(settings: Settings) ->
         for name, schema in JsonSchemaMixin.all_json_schemas(schema_type=SchemaType.OPENAPI_3).items()
         if schema.get("x-module-name") == app.data_types.__name__
     }
-    components = spec(settings)["components"]["schemas"]  # type: ignore[index]
+    components = rendered_spec(settings)["components"]["schemas"]
     assert set(generated) == {"Caller", "Community", "CommunityCount", "MailingSummary"}
     for name, schema in generated.items():
         assert components[name] == schema, f"api-spec.yml's {name} differs from app/data_types.py"
@@ -51,7 +43,7 @@ def test_responses_match_their_schemas(
     path: str,
     status_schema: Callable[[dict[str, object]], dict[str, object]],
 ) -> None:
-    paths = resolve_refs(spec(settings))["paths"]
+    paths = resolve_refs(rendered_spec(settings))["paths"]
     schema = status_schema(paths)["content"]["application/json"]["schema"]  # type: ignore[index]
     response = client.get(path, headers=auth_headers(roles=["Directmail.Read"]))
     assert response.status_code == 200

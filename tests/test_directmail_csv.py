@@ -7,6 +7,7 @@ import datetime as dt
 import http.client
 import io
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlencode
 
 import pytest
@@ -110,12 +111,13 @@ def test_a_quoted_name_with_a_comma_selects_that_community(client: TestClient, s
 # --- Filters: the filtered list is the full list filtered by the same rules ----------------------------
 
 
-def expected(rows: list[dict[str, str]], query: dict[str, str]) -> list[dict[str, str]]:
+def expected(rows: list[dict[str, str]], query: dict[str, str], names: list[str] | None) -> list[dict[str, str]]:
+    """The rows the filters keep, worked out from the names as picked, not as the service parses them."""
+
     def keep(row: dict[str, str]) -> bool:
-        names = next(csv.reader([query["communities"]], skipinitialspace=True)) if "communities" in query else None
         return all(
             [
-                names is None or row["community"] in [name.strip() for name in names],
+                names is None or row["community"] in names,
                 "rfs" not in query or row["rfs"] == query["rfs"],
                 "rfs_date_before" not in query or ("" < row["rfs_date"] < query["rfs_date_before"]),
                 "rfs_date_after" not in query or (row["rfs_date"] >= query["rfs_date_after"] and row["rfs_date"] != ""),
@@ -135,9 +137,7 @@ def quoted(name: str) -> str:
 filter_queries = st.fixed_dictionaries(
     {},
     optional={
-        "communities": st.lists(st.sampled_from(COMMUNITY_NAMES), min_size=1, max_size=4).map(
-            lambda names: ",".join(quoted(name) for name in names)
-        ),
+        "communities": st.lists(st.sampled_from(COMMUNITY_NAMES), min_size=1, max_size=4),
         "rfs": st.sampled_from(["true", "false"]),
         "rfs_date_before": st.dates(dt.date(2014, 1, 1), dt.date(2029, 1, 1)).map(str),
         "rfs_date_after": st.dates(dt.date(2014, 1, 1), dt.date(2029, 1, 1)).map(str),
@@ -149,16 +149,18 @@ filter_queries = st.fixed_dictionaries(
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(query=filter_queries)
+@given(picked=filter_queries)
 def test_any_filters_give_the_full_list_filtered_by_the_same_rules(
-    client: TestClient, staff: dict[str, str], full_csv: bytes, query: dict[str, str]
+    client: TestClient, staff: dict[str, str], full_csv: bytes, picked: dict[str, Any]
 ) -> None:
+    names: list[str] | None = picked.get("communities")
+    query = picked | ({"communities": ",".join(quoted(name) for name in names)} if names else {})
     response = client.get("/directmail-csv", params=query, headers=staff)
     if "rfs_date_before" in query and "rfs_date_after" in query and query["rfs_date_after"] >= query["rfs_date_before"]:
         assert response.status_code == 400
         return
     assert response.status_code == 200, response.text
-    assert rows_of(response.content) == expected(rows_of(full_csv), query)
+    assert rows_of(response.content) == expected(rows_of(full_csv), query, names)
 
     summary = client.get("/directmail-summary", params=query, headers=staff).json()
     rows = rows_of(response.content)

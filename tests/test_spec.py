@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import jinja2
-import yaml
 from connexion.json_schema import resolve_refs
 from starlette.testclient import TestClient
 
-from app.swagger_ui import spec_arguments
-from config import PROJECT_ROOT, Settings
-from tests.conftest import build_app, settings_for_tests
+from config import Settings
+from tests.conftest import build_app, rendered_spec, settings_for_tests
 from tests.fake_entra import API_URI
 
 
 def test_openapi_json_is_the_spec_with_its_settings_filled_in(client: TestClient, settings: Settings) -> None:
     served = client.get("/openapi.json").json()
-    template = jinja2.Template((PROJECT_ROOT / "api-spec.yml").read_text())
-    # Connexion serves the spec with its $refs resolved in place.
-    spec = resolve_refs(yaml.safe_load(template.render(spec_arguments(settings))))
+    spec = resolve_refs(rendered_spec(settings))  # Connexion serves the spec with its $refs resolved in place
     assert spec["components"]["securitySchemes"]["entra"]["flows"]["authorizationCode"]["scopes"] == {
         f"{API_URI}/Directmail.Read": "Read mailing lists and communities"
     }
