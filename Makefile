@@ -7,38 +7,47 @@ PIPENV_VERSION := 2026.10.3
 export PIPENV_VENV_IN_PROJECT := 1
 export PIPENV_VERBOSITY := -1
 export PIPENV_NOSPIN := 1
-VENV := .venv
+VENV := $(CURDIR)/.venv
 INSTALLED := $(VENV)/.installed-from-lock
+EXAMPLE := examples/minimal-service
 
-.PHONY: help install run test qa bench clean
+.PHONY: help install run test qa bench kit clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-$(INSTALLED): Pipfile.lock
+# The kit is installed editable from ./servicekit: its code is live, its metadata (entry points,
+# dependencies) is read at install time.
+$(INSTALLED): Pipfile.lock servicekit/pyproject.toml
 	@$(PYTHON) -m pipenv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "pipenv==$(PIPENV_VERSION)"
 	$(PYTHON) -m pipenv sync --dev
 	@touch $@
 
-install: $(INSTALLED) ## install the locked dependencies into .venv (the other targets do it for you)
+install: $(INSTALLED) ## install the locked dependencies and the kit into .venv (the other targets do it for you)
 
 run: $(INSTALLED) ## migrate (embedded SQLite unless DATABASE_URL is set), seed demo data once, serve on :8080
 	$(VENV)/bin/python run.py migrate
 	$(VENV)/bin/python run.py seed-demo --premises 20000 --if-empty
 	$(VENV)/bin/python run.py serve
 
-test: $(INSTALLED) ## prepare PostgreSQL + PostGIS and Chromium, and run the whole suite
+test: $(INSTALLED) ## prepare PostgreSQL + PostGIS and Chromium; run the kit's, Directmail's and the example's suites
 	scripts/test_database.sh
 	scripts/test_browser.sh
+	cd servicekit && $(VENV)/bin/pytest
 	$(VENV)/bin/pytest
+	cd $(EXAMPLE) && $(VENV)/bin/pytest
 
 qa: $(INSTALLED) ## formatting, lint, types and known vulnerabilities
 	scripts/qa_commands.sh
 
 bench: $(INSTALLED) ## measure the service beside reference figures taken in the same run
 	scripts/test_database.sh
-	PYTHONPATH=. $(VENV)/bin/python scripts/bench.py
+	cd servicekit && $(VENV)/bin/python -m benchmarks.probes
 	PYTHONPATH=. $(VENV)/bin/python scripts/bench_csv.py
 
-clean: ## remove the virtualenv and the embedded database
-	rm -rf $(VENV) var
+kit: $(INSTALLED) ## build the servicekit wheel into dist/ (CI publishes it)
+	$(VENV)/bin/pip wheel --quiet --no-deps --wheel-dir dist ./servicekit
+	@ls dist/servicekit-*.whl
+
+clean: ## remove the virtualenv, the embedded database and built wheels
+	rm -rf $(VENV) var dist

@@ -1,4 +1,4 @@
-"""Alembic's entry point: the URL comes from the caller (app.database.migrate) or from config.py."""
+"""Alembic's entry point: the URL comes from the caller (servicekit's Migrations) or from config.py."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 
 from app.models import Base
-from config import load_settings
+from config import Settings
+from servicekit import load_settings
 
 config = context.config
-database_url = config.attributes.get("database_url") or load_settings().database_url
+database_url = config.attributes.get("database_url") or load_settings(Settings).database_url
 target_metadata = Base.metadata
 
 

@@ -19,8 +19,8 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from app.data_types import Community as CommunityInfo
 from app.data_types import CommunityCount, ExportFilters
-from app.database import psycopg_connection
 from app.models import Community, Premises
+from servicekit.database import psycopg_connection
 
 CSV_COLUMNS = (
     "uprn",

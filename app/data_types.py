@@ -1,18 +1,16 @@
 """Request and response types. The response types' JSON schemas are `api-spec.yml`'s components:
-`tests/test_data_types.py` holds the two to one definition."""
+`tests/test_data_types.py` holds the two to one definition (the caller's type, `Caller`, is the kit's)."""
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from dataclasses_jsonschema import JsonSchemaMixin
 from dataclasses_jsonschema.type_defs import JsonSchemaMeta
 
-from app.errors import InvalidRequest
+from app.errors import MailingListError
 
 
 @dataclass(frozen=True)
@@ -30,21 +28,29 @@ class ExportFilters:
     def __post_init__(self) -> None:
         before, after = self.rfs_date_before, self.rfs_date_after
         if before and after and after >= before:
-            raise InvalidRequest(
+            raise MailingListError(
                 f"rfs_date_after ({after}) must be earlier than rfs_date_before ({before}): no date is in that range"
             )
 
     @classmethod
-    def from_query(cls, query: Mapping[str, Any]) -> ExportFilters:
-        """The filters among query parameters that the spec has already validated and typed one by one."""
-        communities, segments = query.get("communities"), query.get("segments")
+    def from_parameters(
+        cls,
+        communities: str | None,
+        rfs: bool | None,
+        rfs_date_before: str | None,
+        rfs_date_after: str | None,
+        business: bool | None,
+        bduk: bool | None,
+        segments: str | None,
+    ) -> ExportFilters:
+        """The filters from their query parameters, which the spec has already validated one by one."""
         return cls(
-            communities=community_names(communities) if communities is not None else None,
-            rfs=query.get("rfs"),
-            rfs_date_before=_date(query.get("rfs_date_before")),
-            rfs_date_after=_date(query.get("rfs_date_after")),
-            business=query.get("business"),
-            bduk=query.get("bduk"),
+            communities=communities_named_in(communities) if communities is not None else None,
+            rfs=rfs,
+            rfs_date_before=_date(rfs_date_before),
+            rfs_date_after=_date(rfs_date_after),
+            business=business,
+            bduk=bduk,
             segments=tuple(sorted(set(segments.split(",")))) if segments else None,
         )
 
@@ -53,12 +59,12 @@ def _date(parameter: str | None) -> dt.date | None:
     return dt.date.fromisoformat(parameter) if parameter else None
 
 
-def community_names(parameter: str) -> tuple[str, ...]:
+def communities_named_in(parameter: str) -> tuple[str, ...]:
     """Comma-separated names; a name holding a comma is given in double quotes, as in a CSV line."""
     names = next(csv.reader([parameter], skipinitialspace=True), [])
     unique = tuple(dict.fromkeys(name.strip() for name in names if name.strip()))
     if not unique:
-        raise InvalidRequest(f"communities {parameter!r} names no community: leave it out to include them all")
+        raise MailingListError(f"communities {parameter!r} names no community: leave it out to include them all")
     return unique
 
 
@@ -88,22 +94,3 @@ class MailingSummary(JsonSchemaMixin):
 
     total: int
     communities: list[CommunityCount]
-
-
-@dataclass
-class Caller(JsonSchemaMixin):
-    """Who the service takes the caller for, from the token."""
-
-    object_id: str = field(
-        metadata=JsonSchemaMeta(description="The Entra object id of the user or the service principal")
-    )
-    roles: list[str] = field(
-        metadata=JsonSchemaMeta(description="App roles assigned to the user or granted to the service")
-    )
-    scopes: list[str] = field(
-        metadata=JsonSchemaMeta(description="Delegated scopes the user consented to for the client")
-    )
-    app_id: str | None = field(
-        default=None, metadata=JsonSchemaMeta(description="The client application the token was issued to")
-    )
-    name: str | None = None

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, delete, func, insert, select
 
-from app.database import psycopg_connection
 from app.models import SEGMENTS, Community, Premises
+from servicekit.database import psycopg_connection
 
 SEED = 20261127
 FIRST_UPRN = 10_000_000_001

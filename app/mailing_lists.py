@@ -1,14 +1,19 @@
-"""Directmail's rules for a mailing list request, beyond what the spec checks parameter by parameter."""
+"""Directmail's rules for a mailing list: which requests it can meet, its summary, and the file itself."""
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
+from collections.abc import Generator
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from app.data_queries import community_names, mailing_list_counts
+from app.data_queries import community_names, csv_pieces, mailing_list, mailing_list_counts
 from app.data_types import ExportFilters, MailingSummary
-from app.errors import InvalidRequest
+from app.errors import MailingListError
+
+UTF8_BOM = "\ufeff".encode()
 
 
 def check_communities_exist(session: Session, filters: ExportFilters) -> None:
@@ -21,12 +26,23 @@ def check_communities_exist(session: Session, filters: ExportFilters) -> None:
     if unknown:
         described = "; ".join(_with_suggestion(name, known) for name in unknown[:20])
         more = f" (and {len(unknown) - 20} more)" if len(unknown) > 20 else ""
-        raise InvalidRequest(f"Unknown communities in 'communities': {described}{more}. GET /communities lists them.")
+        raise MailingListError(f"Unknown communities in 'communities': {described}{more}. GET /communities lists them.")
 
 
 def summary(session: Session, filters: ExportFilters) -> MailingSummary:
     counts = mailing_list_counts(session, filters)
     return MailingSummary(total=sum(count.premises for count in counts), communities=counts)
+
+
+def mailing_list_csv(connection: Connection, filters: ExportFilters, bom: bool) -> Generator[bytes, None, None]:
+    """The mailing list as CSV, in pieces as the database produces them; with a byte-order mark for Excel."""
+    if bom:
+        yield UTF8_BOM
+    yield from csv_pieces(connection, mailing_list(filters))
+
+
+def download_name(today: dt.date) -> str:
+    return f"directmail-{today.isoformat()}.csv"
 
 
 def _with_suggestion(name: str, known: list[str]) -> str:

@@ -22,13 +22,14 @@ import psycopg
 from sqlalchemy import create_engine, func, make_url, select
 from sqlalchemy.dialects import postgresql
 
-from app.auth.dev_login import mint_dev_token
+from app import MIGRATIONS
 from app.data_queries import mailing_list
 from app.data_types import ExportFilters
-from app.database import migrate
 from app.demo_data import seed_demo
 from app.models import Premises
-from config import PROJECT_ROOT, load_settings
+from config import PROJECT_ROOT, Settings
+from servicekit import load_settings
+from servicekit.auth.dev_login import mint_dev_token
 
 PREMISES = 1_000_000
 PSQL_COPY = "psql \\copy"
@@ -68,7 +69,7 @@ def bench_database() -> str:
     with psycopg.connect(server.render_as_string(hide_password=False), autocommit=True) as admin:
         if not admin.execute("SELECT 1 FROM pg_database WHERE datname = 'directmail_bench'").fetchone():
             admin.execute("CREATE DATABASE directmail_bench")
-    migrate(url)
+    MIGRATIONS.upgrade(url)
     engine = create_engine(url)
     with engine.begin() as connection:
         if connection.scalar(select(func.count()).select_from(Premises)) != PREMISES:
@@ -184,7 +185,7 @@ def report(name: str, ours: Run, reference: Run) -> None:
 
 def main() -> None:
     database_url = bench_database()
-    settings = load_settings(environment="local")
+    settings = load_settings(Settings, environment="local")
     token = mint_dev_token(settings, roles=["Directmail.Read"], expires_in=3600)
     with service(database_url) as (url, pid):
         for name, (params, filters) in SCENARIOS.items():

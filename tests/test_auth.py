@@ -1,50 +1,28 @@
-"""Entra ID tokens: who gets in, who gets 401, who gets 403, and what happens when Entra is away."""
+"""Directmail's data is for Directmail.Read holders only (the kit's own tests cover token validation)."""
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import hashlib
-import hmac
-import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
-import httpx
-import httpx2
-import pytest
 import yaml
-from cryptography.hazmat.primitives import serialization
 from starlette.testclient import TestClient
 
-from config import PROJECT_ROOT, Settings
-from tests.conftest import LiveServer, build_app, settings_for_tests, trusting
-from tests.fake_entra import API_CLIENT_ID, API_URI, FakeEntra, SigningKey
+from app import SPECIFICATION
 
-READ = ["Directmail.Read"]
+Headers = Callable[..., dict[str, str]]
 
 
-def assert_unauthenticated(response: httpx2.Response, reason: str) -> None:
-    assert response.status_code == 401
-    assert response.headers["www-authenticate"] == 'Bearer error="invalid_token"'
-    assert response.headers["content-type"] == "application/problem+json"
-    assert reason in response.json()["detail"]
-    assert response.json()["request_id"] == response.headers["x-request-id"]
+def test_every_operation_in_the_spec_needs_a_token(client: TestClient) -> None:
+    spec = yaml.safe_load(SPECIFICATION.read_text())
+    operations = [(method, path) for path, item in spec["paths"].items() for method in item]
+    assert operations
+    for method, path in operations:
+        response = client.request(method.upper(), path.replace("{", "").replace("}", ""))
+        assert response.status_code == 401, f"{method.upper()} {path} answered without a token"
 
 
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-# --- Who gets in -------------------------------------------------------------------------------------
-
-
-def test_an_app_token_with_the_role_gets_in(client: TestClient, auth_headers: Callable[..., dict[str, str]]) -> None:
-    response = client.get("/me", headers=auth_headers(roles=READ))
+def test_a_token_with_the_role_shows_its_caller(client: TestClient, staff: dict[str, str]) -> None:
+    response = client.get("/me", headers=staff)
     assert response.status_code == 200
     assert response.json() == {
         "object_id": "00000000-0000-4000-8000-000000000001",
@@ -55,270 +33,17 @@ def test_an_app_token_with_the_role_gets_in(client: TestClient, auth_headers: Ca
     }
 
 
-def test_a_user_token_with_the_delegated_scope_gets_in(client: TestClient, make_token: Callable[..., str]) -> None:
-    response = client.get("/me", headers=bearer(make_token(scp="openid Directmail.Read")))
-    assert response.status_code == 200
-    assert response.json()["scopes"] == ["Directmail.Read", "openid"]
-
-
-def test_the_app_id_uri_is_an_accepted_audience(client: TestClient, make_token: Callable[..., str]) -> None:
-    assert client.get("/me", headers=bearer(make_token(aud=API_URI, roles=READ))).status_code == 200
-
-
-def test_clock_skew_within_a_minute_is_tolerated(client: TestClient, make_token: Callable[..., str]) -> None:
-    now = int(time.time())
-    token = make_token(roles=READ, iat=now + 30, nbf=now + 30, exp=now - 30 + 3600)
-    assert client.get("/me", headers=bearer(token)).status_code == 200
-
-
-# --- The negative suite: 401 -------------------------------------------------------------------------
-
-
-def test_no_header(client: TestClient) -> None:
-    assert_unauthenticated(client.get("/me"), "No authorization token provided")
-
-
-@pytest.mark.parametrize("header", ["Token abc", "Bearer", "Basic dXNlcjpwYXNz", "Bearer a b"])
-def test_malformed_header(client: TestClient, header: str) -> None:
-    assert client.get("/me", headers={"Authorization": header}).status_code == 401
-
-
-def test_garbage_token(client: TestClient) -> None:
-    assert_unauthenticated(client.get("/me", headers=bearer("not-a-jwt")), "Invalid token")
-
-
-def test_alg_none(client: TestClient, make_token: Callable[..., str]) -> None:
-    _header, payload, _signature = make_token(roles=READ).split(".")
-    forged = f"{b64url(json.dumps({'alg': 'none', 'typ': 'JWT'}).encode())}.{payload}."
-    assert_unauthenticated(client.get("/me", headers=bearer(forged)), "must be signed with RS256")
-
-
-def test_hs256_signed_with_the_public_key(client: TestClient, fake_entra: FakeEntra) -> None:
-    """The classic algorithm confusion: an HMAC 'signature' keyed with the published RSA key."""
-    public_pem = (
-        fake_entra.keys[0]
-        .private.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    )
-    _header, payload, _signature = fake_entra.make_token(roles=READ).split(".")
-    header = b64url(json.dumps({"alg": "HS256", "typ": "JWT", "kid": fake_entra.keys[0].kid}).encode())
-    signature = b64url(hmac.new(public_pem, f"{header}.{payload}".encode(), hashlib.sha256).digest())
-    forged = f"{header}.{payload}.{signature}"
-    assert_unauthenticated(client.get("/me", headers=bearer(forged)), "must be signed with RS256")
-
-
-def test_signed_by_a_key_the_tenant_does_not_publish(client: TestClient, fake_entra: FakeEntra) -> None:
-    stranger = SigningKey()
-    stranger.kid = fake_entra.keys[0].kid  # claims a real kid, signed with another key
-    token = fake_entra.make_token(key=stranger, roles=READ)
-    assert_unauthenticated(client.get("/me", headers=bearer(token)), "Signature verification failed")
-
-
-def test_expired(client: TestClient, make_token: Callable[..., str]) -> None:
-    now = int(time.time())
-    token = make_token(roles=READ, iat=now - 7200, nbf=now - 7200, exp=now - 120)
-    assert_unauthenticated(client.get("/me", headers=bearer(token)), "Signature has expired")
-
-
-def test_not_yet_valid(client: TestClient, make_token: Callable[..., str]) -> None:
-    token = make_token(roles=READ, nbf=int(time.time()) + 600)
-    assert_unauthenticated(client.get("/me", headers=bearer(token)), "The token is not yet valid")
-
-
-def test_wrong_audience(client: TestClient, make_token: Callable[..., str]) -> None:
-    token = make_token(roles=READ, aud="https://graph.microsoft.com")
-    assert_unauthenticated(client.get("/me", headers=bearer(token)), "Audience doesn't match")
-
-
-def test_wrong_issuer(client: TestClient, make_token: Callable[..., str]) -> None:
-    token = make_token(roles=READ, iss="https://login.microsoftonline.com/another-tenant/v2.0")
-    assert_unauthenticated(client.get("/me", headers=bearer(token)), "Invalid issuer")
-
-
-def test_wrong_tenant(client: TestClient, make_token: Callable[..., str]) -> None:
-    token = make_token(roles=READ, tid="another-tenant")
-    assert_unauthenticated(client.get("/me", headers=bearer(token)), "issued for another tenant")
-
-
-@pytest.mark.parametrize("claim", ["exp", "iat", "tid"])
-def test_a_required_claim_missing(client: TestClient, make_token: Callable[..., str], claim: str) -> None:
-    token = make_token(roles=READ, **{claim: None})
-    assert_unauthenticated(client.get("/me", headers=bearer(token)), f'Token is missing the "{claim}" claim')
-
-
-def test_a_token_naming_no_caller(client: TestClient, make_token: Callable[..., str]) -> None:
-    token = make_token(roles=READ, oid=None, sub=None)
-    assert_unauthenticated(client.get("/me", headers=bearer(token)), "names no caller")
-
-
-def test_unknown_kid(client: TestClient, make_token: Callable[..., str]) -> None:
-    token = make_token(roles=READ, headers={"kid": "no-such-key"})
-    assert_unauthenticated(client.get("/me", headers=bearer(token)), "is not one the tenant publishes")
-
-
-def test_v1_tokens_are_refused_unless_allowed(client: TestClient, fake_entra: FakeEntra, database_url: str) -> None:
-    v1 = fake_entra.make_token(roles=READ, iss=f"https://sts.windows.net/{fake_entra.tenant}/", aud=API_URI, ver="1.0")
-    assert_unauthenticated(client.get("/me", headers=bearer(v1)), "Invalid issuer")
-    allowing = settings_for_tests(database_url, auth_allow_v1_tokens=True, **trusting(fake_entra))
-    with build_app(allowing).test_client() as v1_client:
-        assert v1_client.get("/me", headers=bearer(v1)).status_code == 200
-
-
-# --- 403 ---------------------------------------------------------------------------------------------
-
-
-def test_a_valid_token_without_the_role_is_forbidden(client: TestClient, make_token: Callable[..., str]) -> None:
-    response = client.get("/me", headers=bearer(make_token(roles=["Directmail.Admin"], scp="User.Read")))
-    assert response.status_code == 403
-    assert response.headers["www-authenticate"] == 'Bearer error="insufficient_scope", scope="Directmail.Read"'
-    assert response.headers["content-type"] == "application/problem+json"
-    assert "Directmail.Read" in response.json()["detail"]
-    assert "Directmail.Admin" not in response.text  # the token's grants are not echoed back
-    assert "User.Read" not in response.text
-
-
-# --- Keys: caching, rotation, outages ----------------------------------------------------------------
-
-
-@pytest.fixture
-def own_entra() -> Iterator[FakeEntra]:
-    """An Entra of this test's own, free to rotate keys or go down."""
-    entra = FakeEntra().start()
-    yield entra
-    entra.stop()
-
-
-def own_client(database_url: str, entra: FakeEntra) -> TestClient:
-    client: TestClient = build_app(settings_for_tests(database_url, **trusting(entra))).test_client()
-    return client
-
-
-def test_keys_are_fetched_once_not_per_request(database_url: str, own_entra: FakeEntra) -> None:
-    with own_client(database_url, own_entra) as client:
-        for _ in range(20):
-            assert client.get("/me", headers=bearer(own_entra.make_token(roles=READ))).status_code == 200
-    assert own_entra.jwks_requests == 1
-
-
-def test_a_flood_of_unknown_kids_does_not_hammer_entra(database_url: str, own_entra: FakeEntra) -> None:
-    with own_client(database_url, own_entra) as client:
-        for n in range(50):
-            token = own_entra.make_token(roles=READ, headers={"kid": f"forged-{n}"})
-            assert client.get("/me", headers=bearer(token)).status_code == 401
-    assert own_entra.jwks_requests <= 2  # the start-up load, and at most one refetch per cooldown
-
-
-@pytest.mark.slow
-def test_a_rotated_key_is_picked_up_without_restart(database_url: str, own_entra: FakeEntra) -> None:
-    with own_client(database_url, own_entra) as client:
-        assert client.get("/me", headers=bearer(own_entra.make_token(roles=READ))).status_code == 200
-        new_key = own_entra.rotate_keys()
-        time.sleep(5.1)  # past the refetch cooldown
-        assert client.get("/me", headers=bearer(own_entra.make_token(key=new_key, roles=READ))).status_code == 200
-
-
-def test_cached_keys_keep_working_while_entra_is_down(database_url: str, own_entra: FakeEntra) -> None:
-    with own_client(database_url, own_entra) as client:
-        own_entra.down = True
-        assert client.get("/me", headers=bearer(own_entra.make_token(roles=READ))).status_code == 200
-
-
-def test_keys_never_loaded_is_503_not_500(database_url: str, own_entra: FakeEntra) -> None:
-    own_entra.down = True
-    with own_client(database_url, own_entra) as client:
-        response = client.get("/me", headers=bearer(own_entra.make_token(roles=READ)))
-        assert response.status_code == 503
-        assert response.headers["retry-after"] == "30"
-        assert "Tokens cannot be checked right now" in response.json()["detail"]
-        own_entra.down = False
-        time.sleep(5.1)  # past the refetch cooldown, Entra is asked again
-        assert client.get("/me", headers=bearer(own_entra.make_token(roles=READ))).status_code == 200
-
-
-@pytest.mark.slow
-def test_a_key_fetch_never_blocks_the_event_loop(database_url: str, own_entra: FakeEntra) -> None:
-    """While a token waits for a slow JWKS fetch, the probes (on the same event loop) still answer."""
-    settings = settings_for_tests(database_url, **trusting(own_entra))
-    with LiveServer(build_app(settings), settings) as server:
-        time.sleep(5.1)  # past the refetch cooldown that follows the start-up load
-        own_entra.delay_seconds = 2.0
-        waiting_kid = own_entra.make_token(roles=READ, headers={"kid": "makes-it-refetch"})
-
-        async def scenario() -> float:
-            async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
-                pending = asyncio.create_task(http.get("/me", headers=bearer(waiting_kid)))
-                await asyncio.sleep(0.3)
-                started = time.perf_counter()
-                assert (await http.get("/healthz")).status_code == 200
-                probe_seconds = time.perf_counter() - started
-                assert not pending.done()
-                assert (await pending).status_code == 401
-                return probe_seconds
-
-        assert asyncio.run(scenario()) < 1.0
-
-
-# --- Any issuer, configured ------------------------------------------------------------------------
-
-
-def test_a_foreign_key_server_is_trusted_when_configured(database_url: str) -> None:
-    """AUTH_ISSUER, AUTH_AUDIENCE and AUTH_JWKS_URL pointing at someone else's key server."""
-    other = FakeEntra(tenant="0c0ffee0-0000-4000-8000-000000000042").start()
-    try:
-        issuer = "https://issuer.example.net/directmail"
-        settings = settings_for_tests(
-            database_url,
-            environment="production",
-            auth_issuer=issuer,
-            auth_audience="urn:directmail-audience",
-            auth_jwks_url=other.jwks_url,
-        )
-        with build_app(settings).test_client() as client:
-            # Only what any OAuth 2 server would put in: no Entra tenant or object id.
-            good = other.make_token(iss=issuer, aud="urn:directmail-audience", roles=READ, tid=None, oid=None)
-            assert client.get("/me", headers=bearer(good)).status_code == 200
-            no_role = other.make_token(iss=issuer, aud="urn:directmail-audience")
-            assert client.get("/me", headers=bearer(no_role)).status_code == 403
-            assert client.get("/me", headers=bearer(other.make_token(iss=issuer, roles=READ))).status_code == 401
-            assert (
-                client.get(
-                    "/me", headers=bearer(other.make_token(aud="urn:directmail-audience", roles=READ))
-                ).status_code
-                == 401
-            )
-    finally:
-        other.stop()
-
-
-# --- What stays open ---------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/ui/", "/openapi.json"])
-def test_operational_endpoints_stay_open(client: TestClient, path: str) -> None:
-    assert client.get(path).status_code == 200
-
-
-def test_every_operation_in_the_spec_needs_a_token(client: TestClient) -> None:
-    spec = yaml.safe_load((PROJECT_ROOT / "api-spec.yml").read_text())
-    operations = [(method, path) for path, item in spec["paths"].items() for method in item]
-    assert operations
-    for method, path in operations:
-        response = client.request(method.upper(), path.replace("{", "").replace("}", ""))
-        assert response.status_code == 401, f"{method.upper()} {path} answered without a token"
-
-
-def test_the_caller_is_named_in_the_access_log(
-    database_url: str, fake_entra: FakeEntra, capsys: pytest.CaptureFixture[str]
+def test_staff_signed_in_through_a_client_get_in_with_the_delegated_scope(
+    client: TestClient, auth_headers: Headers
 ) -> None:
-    settings: Settings = settings_for_tests(database_url, **trusting(fake_entra))
-    token = fake_entra.make_token(roles=READ, oid="11111111-2222-4333-8444-555555555555", azp=API_CLIENT_ID)
-    with build_app(settings).test_client() as client:
-        client.get("/me", headers=bearer(token))
-    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
-    access = next(line for line in lines if line["message"] == "request")
-    assert access["user"] == {
-        "id": "11111111-2222-4333-8444-555555555555",
-        "name": "Staff Member",
-        "app_id": API_CLIENT_ID,
-    }
-    assert token not in json.dumps(lines)
+    response = client.get("/directmail-summary", headers=auth_headers(roles=[], scopes=["Directmail.Read"]))
+    assert response.status_code == 200
+
+
+def test_a_token_without_directmail_read_is_forbidden_everywhere(client: TestClient, auth_headers: Headers) -> None:
+    other_role = auth_headers(roles=["Directmail.Admin"], scopes=["User.Read"])
+    for path in ("/directmail-csv", "/directmail-summary", "/communities", "/me"):
+        response = client.get(path, headers=other_role)
+        assert response.status_code == 403, path
+        assert response.headers["www-authenticate"] == 'Bearer error="insufficient_scope", scope="Directmail.Read"'
+        assert "Directmail.Admin" not in response.text

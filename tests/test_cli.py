@@ -6,8 +6,9 @@ import os
 import subprocess
 import sys
 
+from app import MIGRATIONS
 from config import PROJECT_ROOT
-from tests.conftest import assert_migrated
+from servicekit.testing import assert_migrated
 
 
 def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -54,4 +55,4 @@ def test_migrate_builds_the_embedded_database(tmp_path) -> None:
     result = run_cli("migrate", DATABASE_URL=f"sqlite:///{database}", ENVIRONMENT="test")
     assert result.returncode == 0, result.stderr
     assert "database migrated" in result.stdout
-    assert_migrated(f"sqlite:///{database}")
+    assert_migrated(f"sqlite:///{database}", MIGRATIONS)

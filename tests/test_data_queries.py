@@ -8,16 +8,16 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine, create_engine
 
+from app import MIGRATIONS
 from app.data_queries import csv_pieces, mailing_list
 from app.data_types import ExportFilters
-from app.database import migrate
 from tests.conftest import DEMO_PREMISES, seed
 
 
 @pytest.fixture(scope="module")
 def sqlite_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     url = f"sqlite:///{tmp_path_factory.mktemp('embedded') / 'directmail.sqlite3'}"
-    migrate(url)
+    MIGRATIONS.upgrade(url)
     seed(url, DEMO_PREMISES)  # the same deterministic data as the session's PostgreSQL database
     engine = create_engine(url)
     yield engine

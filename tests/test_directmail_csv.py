@@ -7,6 +7,7 @@ import datetime as dt
 import http.client
 import io
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 from urllib.parse import urlencode
 
@@ -15,17 +16,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
+from app import create_app
 from app.data_queries import CSV_COLUMNS
 from app.demo_data import FORMULA_CELLS, PLACES
-from tests.conftest import DEMO_PREMISES, LiveServer
+from config import Settings
+from servicekit.testing import LiveServer, socket_that_never_answers, socket_that_refuses
+from tests.conftest import DEMO_PREMISES
 
-Headers = Callable[..., dict[str, str]]
 COMMUNITY_NAMES = [place[0] for place in PLACES]
-
-
-@pytest.fixture
-def staff(auth_headers: Headers) -> dict[str, str]:
-    return auth_headers(roles=["Directmail.Read"])
 
 
 def rows_of(body: bytes) -> list[dict[str, str]]:
@@ -243,3 +241,22 @@ def test_communities_lists_exact_names_with_sizes(client: TestClient, staff: dic
         assert isinstance(community["rfs"], bool)
         if "rfs_date" in community:
             dt.date.fromisoformat(community["rfs_date"])
+
+
+@pytest.mark.parametrize("database", [socket_that_refuses, socket_that_never_answers], ids=["refuses", "hangs"])
+@pytest.mark.parametrize("path", ["/communities", "/directmail-csv", "/directmail-summary"])
+def test_a_database_that_does_not_answer_is_503_not_500(
+    make_settings: Callable[..., Settings],
+    staff: dict[str, str],
+    database: Callable[[], AbstractContextManager[int]],
+    path: str,
+) -> None:
+    with database() as port:
+        url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/none"
+        with create_app(make_settings(database_url=url, database_timeout_seconds=1)).test_client() as client:
+            response = client.get(path, headers=staff)
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["retry-after"] == "10"
+    assert "database is unavailable" in response.json()["detail"]
+    assert response.json()["request_id"] == response.headers["x-request-id"]

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import socket
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import httpx
-import psycopg
 import pytest
-from sqlalchemy import make_url
 
-from app.database import Database
-from tests.conftest import LiveServer, build_app, demo_database, settings_for_tests, trusting
-from tests.fake_entra import FakeEntra
+from app import create_app
+from config import Settings
+from servicekit import Database
+from servicekit.testing import LiveServer, active_queries, eventually, slow_reader, terminate_queries
+from tests.conftest import demo_database
 
 BIG_PREMISES = 200_000
 pytestmark = pytest.mark.slow
@@ -33,42 +31,11 @@ class ExportServer:
 
 
 @pytest.fixture(scope="module")
-def export_server(big_database_url: str, fake_entra: FakeEntra) -> Iterator[ExportServer]:
-    settings = settings_for_tests(big_database_url, export_concurrency=2, **trusting(fake_entra))
-    app = build_app(settings)
+def export_server(big_database_url: str, make_settings: Callable[..., Settings]) -> Iterator[ExportServer]:
+    settings = make_settings(database_url=big_database_url, export_concurrency=2)
+    app = create_app(settings)
     with LiveServer(app, settings) as server:
-        yield ExportServer(server.url, app.app.extensions["database"])
-
-
-@pytest.fixture
-def staff(fake_entra: FakeEntra) -> dict[str, str]:
-    return {"Authorization": f"Bearer {fake_entra.make_token(roles=['Directmail.Read'])}"}
-
-
-def slow_reader(**kwargs: object) -> httpx.Client:
-    """A client with a small, fixed receive buffer: the kernel's autotuning would otherwise take in
-    tens of megabytes unread, and the server would finish a download nobody is reading."""
-    transport = httpx.HTTPTransport(socket_options=[(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)])
-    return httpx.Client(transport=transport, timeout=60, **kwargs)  # type: ignore[arg-type]
-
-
-def running_exports(database_url: str) -> int:
-    url = make_url(database_url)
-    with psycopg.connect(url.set(drivername="postgresql").render_as_string(hide_password=False)) as watcher:
-        row = watcher.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND query LIKE 'COPY%%' AND state = 'active'",
-            (url.database,),
-        ).fetchone()
-    return int(row[0]) if row else 0
-
-
-def eventually(condition: Callable[[], bool], seconds: float = 10) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
+        yield ExportServer(server.url, app.parts.get(Database))
 
 
 def test_a_large_download_streams_in_chunks(export_server: ExportServer, staff: dict[str, str]) -> None:
@@ -103,7 +70,7 @@ def test_hung_up_downloads_stop_their_queries_and_free_their_connections(
             assert response.status_code == 200
             next(response.iter_raw())
     pool = export_server.database.engine.pool
-    assert eventually(lambda: running_exports(big_database_url) == 0 and pool.checkedout() == 0)  # type: ignore[attr-defined]
+    assert eventually(lambda: active_queries(big_database_url, "COPY") == 0 and pool.checkedout() == 0)  # type: ignore[attr-defined]
     response = httpx.get(f"{export_server.url}/directmail-summary", headers=staff, timeout=10)
     assert response.json()["total"] == BIG_PREMISES  # and the service goes on serving
 
@@ -134,7 +101,6 @@ def test_a_failure_mid_stream_breaks_the_transfer(
     export_server: ExportServer, big_database_url: str, staff: dict[str, str]
 ) -> None:
     """The client must see a broken download, never a short file that looks complete."""
-    url = make_url(big_database_url).set(drivername="postgresql").render_as_string(hide_password=False)
     identity = staff | {"Accept-Encoding": "identity"}
     with (
         slow_reader() as client,
@@ -142,11 +108,7 @@ def test_a_failure_mid_stream_breaks_the_transfer(
     ):
         chunks = response.iter_raw()
         next(chunks)
-        with psycopg.connect(url, autocommit=True) as admin:
-            admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND query LIKE 'COPY%%' AND pid <> pg_backend_pid()"
-            )
+        terminate_queries(big_database_url, "COPY")
         with pytest.raises(httpx.RemoteProtocolError):
             for _ in chunks:
                 pass

@@ -9,8 +9,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
-from tests.conftest import LiveServer
-from tests.fake_entra import FakeEntra
+from servicekit.testing import FakeEntra, LiveServer
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # Headless, and nothing that reaches for the network: this machine has none.

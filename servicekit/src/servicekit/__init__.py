@@ -1,0 +1,28 @@
+"""servicekit: the plumbing of a spec-first Connexion 3 + Flask 3 service, so that a service is its spec,
+its views and its queries. `servicekit/README.md` shows a whole service built on it."""
+
+from importlib.metadata import version
+
+from servicekit.app import ServiceApp, service_app
+from servicekit.cli import ServiceCommands
+from servicekit.database import Database, Migrations
+from servicekit.downloads import Downloads
+from servicekit.parts import current
+from servicekit.problems import ServiceUnavailable
+from servicekit.settings import ServiceSettings, SettingsError, load_settings
+
+__version__ = version("servicekit")
+__all__ = [
+    "Database",
+    "Downloads",
+    "Migrations",
+    "ServiceApp",
+    "ServiceCommands",
+    "ServiceSettings",
+    "ServiceUnavailable",
+    "SettingsError",
+    "__version__",
+    "current",
+    "load_settings",
+    "service_app",
+]

@@ -1,0 +1,33 @@
+"""Elastic APM: one transaction per request, named by its route, with its SQL and outbound calls.
+
+The agent is configured by its standard ELASTIC_APM_* variables (which override what is passed
+here). With no ELASTIC_APM_SERVER_URL there is no agent at all: nothing is instrumented, no thread
+starts, and the service opens no connection for it (no cloud metadata probe, no central config).
+"""
+
+from __future__ import annotations
+
+import elasticapm
+
+from servicekit.middleware.probes import PROBE_PATHS
+from servicekit.settings import ServiceSettings
+from servicekit.swagger_ui import SWAGGER_UI_PATH
+
+# Probes every few seconds and the static pages would drown the transactions people look for.
+# The agent's ASGI middleware matches these against the whole URL, scheme and host included.
+IGNORED_URLS = [f"*{path}" for path in (*sorted(PROBE_PATHS), f"{SWAGGER_UI_PATH}*", "/openapi.json")]
+
+
+def apm_client(settings: ServiceSettings) -> elasticapm.Client | None:
+    if not settings.elastic_apm_server_url:
+        return None
+    secret_token, api_key = settings.elastic_apm_secret_token, settings.elastic_apm_api_key
+    return elasticapm.Client(
+        service_name=settings.service_name,
+        environment=settings.environment,
+        server_url=settings.elastic_apm_server_url,
+        secret_token=secret_token.get_secret_value() if secret_token else None,
+        api_key=api_key.get_secret_value() if api_key else None,
+        transaction_ignore_urls=IGNORED_URLS,
+        framework_name="connexion",
+    )

@@ -1,0 +1,75 @@
+"""A service's ASGI app: Connexion 3's FlaskApp serving the service's spec, with the kit's plumbing around it.
+
+def create_app(settings: Settings | None = None) -> ServiceApp:
+    settings = settings or load_settings(Settings)
+    database = Database.from_settings(settings, MIGRATIONS)
+    downloads = Downloads(database, settings.export_concurrency)
+    return service_app(__name__, settings, SPEC, database=database, parts=[downloads], problems={OrderError: 400})
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import connexion
+
+from servicekit.apm import apm_client
+from servicekit.auth.permissions import declared_scopes
+from servicekit.auth.tokens import TokenValidator
+from servicekit.database import Database
+from servicekit.json_bodies import jsonifier, use_orjson
+from servicekit.lifecycle import Lifecycle, lifespan_of
+from servicekit.logs import configure_logging
+from servicekit.middleware.stack import connexion_middlewares, install_middleware
+from servicekit.parts import Parts
+from servicekit.problems import install_problem_handlers
+from servicekit.settings import ServiceSettings
+from servicekit.spec import check_views, rendered_spec, spec_arguments
+from servicekit.swagger_ui import swagger_ui_options
+from servicekit.validation import validator_map
+
+
+class ServiceApp(connexion.FlaskApp):  # type: ignore[misc]
+    """Connexion's FlaskApp holding the service's parts. Serve it whole, never its `.app`: that is the
+    Flask app alone, without validation, security or any of the middleware."""
+
+    def __init__(self, import_name: str, *, parts: Parts, **options: Any) -> None:
+        super().__init__(import_name, lifespan=lifespan_of(parts), **options)
+        self.parts = parts
+
+
+def service_app(
+    import_name: str,
+    settings: ServiceSettings,
+    spec: Path,
+    *,
+    database: Database | None = None,
+    parts: Iterable[object] = (),
+    problems: Mapping[type[Exception], int] | None = None,
+) -> ServiceApp:
+    """The service's app: `spec` served with the kit's logging, middleware, security and error model.
+
+    `parts` are what the service's views reach with `current()`, besides the database; `problems` maps
+    each of the service's own errors to the HTTP status it answers with."""
+    configure_logging(settings)
+    lifecycle = Lifecycle()
+    apm = apm_client(settings)
+    service_parts = Parts(lifecycle, TokenValidator.from_settings(settings), *filter(None, (database, apm)), *parts)
+    contract = rendered_spec(spec, settings)
+    check_views(contract)
+    app = ServiceApp(
+        import_name,
+        parts=service_parts,
+        jsonifier=jsonifier(),
+        validator_map=validator_map(),
+        strict_validation=True,
+        swagger_ui_options=swagger_ui_options(settings, declared_scopes(contract)),
+        middlewares=connexion_middlewares(),
+    )
+    use_orjson(app.app)
+    install_middleware(app, settings, database=database, lifecycle=lifecycle, traced=apm is not None)
+    install_problem_handlers(app, problems or {})
+    app.add_api(spec, arguments=spec_arguments(settings))
+    return app

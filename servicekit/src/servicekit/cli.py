@@ -1,0 +1,99 @@
+"""A service's command line: `serve` (the default), `migrate`, `token`, and the service's own commands.
+
+    cli = ServiceCommands(Settings, create_app, spec=SPEC, migrations=MIGRATIONS, description="Orders.")
+    cli.add("import-orders", import_orders, "read the day's orders").add_argument("--day")
+    sys.exit(cli.main())
+
+A command is a function of the settings and the parsed arguments. A bad setting stops any of them with
+one line naming it, and exit status 2; so does a command refused in this environment (PermissionError).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Generic, TypeVar
+
+import structlog
+
+from servicekit.app import ServiceApp
+from servicekit.auth.dev_login import mint_dev_token
+from servicekit.auth.permissions import declared_permissions
+from servicekit.database import Migrations
+from servicekit.logs import configure_logging
+from servicekit.server import run_server
+from servicekit.settings import ServiceSettings, SettingsError, load_settings
+from servicekit.spec import rendered_spec
+
+AnySettings = TypeVar("AnySettings", bound=ServiceSettings)
+Command = Callable[[AnySettings, argparse.Namespace], None]
+
+log = structlog.get_logger(__name__)
+
+
+class ServiceCommands(Generic[AnySettings]):
+    def __init__(
+        self,
+        settings_class: type[AnySettings],
+        create_app: Callable[[AnySettings], ServiceApp],
+        *,
+        spec: Path,
+        migrations: Migrations | None = None,
+        description: str = "",
+    ) -> None:
+        self.settings_class = settings_class
+        self.create_app = create_app
+        self.spec = spec
+        self.migrations = migrations
+        self.parser = argparse.ArgumentParser(prog="run.py", description=description)
+        self.parser.set_defaults(run=self.serve)
+        self._commands = self.parser.add_subparsers(dest="command", metavar="COMMAND")
+        self.add("serve", self.serve, "serve the API with uvicorn (the default)")
+        if migrations:
+            migrate = self.add("migrate", self.migrate, "upgrade the database schema")
+            migrate.add_argument("revision", nargs="?", default="head", help="target revision (default: head)")
+        token = self.add("token", self.token, "print a dev login token (ENVIRONMENT=local only)")
+        token.add_argument(
+            "--role", action="append", help="an app role to grant (repeatable; default: every one the spec declares)"
+        )
+        token.add_argument("--no-roles", action="store_true", help="grant no role at all (to see a 403)")
+        token.add_argument("--expires-in", type=int, default=3600, metavar="SECONDS", help="lifetime (default 3600)")
+        token.add_argument("--expired", action="store_true", help="make a token that has already expired")
+        token.add_argument("--name", default="Local Developer", help="the caller's name in logs")
+
+    def add(self, name: str, command: Command[AnySettings], help_text: str) -> argparse.ArgumentParser:
+        """Adds a command; its parser is returned for the command's own arguments."""
+        parser = self._commands.add_parser(name, help=help_text)
+        parser.set_defaults(run=command)
+        return parser
+
+    def main(self, argv: list[str] | None = None) -> int:
+        args = self.parser.parse_args(argv)
+        try:
+            settings = load_settings(self.settings_class)
+        except SettingsError as exc:
+            print(f"{self.parser.prog}: invalid setting {exc}", file=sys.stderr)
+            return 2
+        configure_logging(settings)
+        command: Command[AnySettings] = args.run
+        try:
+            command(settings, args)
+        except PermissionError as exc:
+            print(f"{self.parser.prog}: {exc}", file=sys.stderr)
+            return 2
+        return 0
+
+    def serve(self, settings: AnySettings, _args: argparse.Namespace) -> None:
+        run_server(self.create_app(settings), settings)
+
+    def migrate(self, settings: AnySettings, args: argparse.Namespace) -> None:
+        assert self.migrations is not None
+        self.migrations.upgrade(settings.database_url, args.revision)
+        log.info("database migrated", revision=args.revision)
+
+    def token(self, settings: AnySettings, args: argparse.Namespace) -> None:
+        roles = [] if args.no_roles else args.role or declared_permissions(rendered_spec(self.spec, settings))
+        expires_in = -60 if args.expired else args.expires_in
+        print(mint_dev_token(settings, roles=roles, expires_in=expires_in, name=args.name))

@@ -1,0 +1,65 @@
+"""Kubernetes probes, answered on the event loop so they never wait behind Flask's busy worker threads.
+
+`/healthz` (liveness) touches nothing: it proves the process serves. `/readyz` (readiness) proves the
+database (for a service that has one) answers within the timeout with its migrations at head, and fails
+as soon as shutdown begins.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from servicekit.database import Database
+from servicekit.lifecycle import Lifecycle
+from servicekit.problems import PROBLEM_JSON, problem_body
+
+LIVENESS_PATH = "/healthz"
+READINESS_PATH = "/readyz"
+PROBE_PATHS = frozenset({LIVENESS_PATH, READINESS_PATH})
+_OK = b'{"status":"ok"}'
+
+log = structlog.get_logger(__name__)
+
+
+class ProbesMiddleware:
+    def __init__(
+        self, app: ASGIApp, *, database: Database | None, lifecycle: Lifecycle, timeout_seconds: float
+    ) -> None:
+        self.app = app
+        self.database = database
+        self.lifecycle = lifecycle
+        self.timeout_seconds = timeout_seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] not in PROBE_PATHS or scope["method"] not in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
+            return
+        reason = await self.unready_reason() if scope["path"] == READINESS_PATH else None
+        if reason is None:
+            await _respond(send, 200, "application/json", _OK)
+        else:
+            await _respond(send, 503, PROBLEM_JSON, problem_body(503, reason))
+
+    async def unready_reason(self) -> str | None:
+        if self.lifecycle.draining:
+            return "the service is shutting down"
+        if self.database is None:
+            return None
+        try:
+            # The default executor, not Flask's threads, so the check never queues behind busy views; it
+            # shares their connection pool, so a pool exhausted for DATABASE_TIMEOUT_SECONDS reads as not ready.
+            return await asyncio.wait_for(asyncio.to_thread(self.database.unready_reason), self.timeout_seconds)
+        except TimeoutError:
+            return f"the database did not answer within {self.timeout_seconds:g} s"
+        except Exception as exc:  # this middleware sits outside the error handlers and must never raise
+            log.warning("readiness check failed", error=repr(exc))
+            return f"the database is unavailable ({type(exc).__name__})"
+
+
+async def _respond(send: Send, status: int, content_type: str, body: bytes) -> None:
+    headers = [(b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,51 @@
+"""The spec operation that served a request: its path template (`/items/{id}`), for grouping logs and
+traces, and the security it declares, for the hooks that enforce it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from weakref import WeakKeyDictionary
+
+from starlette.types import Scope
+
+SecurityRequirement = dict[str, list[str]]  # scheme name: the scopes it needs
+
+
+@dataclass(frozen=True)
+class RoutedOperation:
+    template: str
+    security: list[SecurityRequirement]
+    schemes: dict[str, dict[str, Any]]
+
+
+# Connexion's routing says which operation served a request but not its path template or its security,
+# and the Starlette route it matched stays in a scope we never see; the specs themselves know. One index
+# per app, made at its first request, when every API has been added.
+_indexes: WeakKeyDictionary[Any, dict[tuple[str, str], RoutedOperation]] = WeakKeyDictionary()
+
+
+def routed_operation(scope: Scope) -> RoutedOperation | None:
+    """The operation Connexion routed this request to, or None when no route matched."""
+    routing = scope.get("extensions", {}).get("connexion_routing", {})
+    if routing.get("operation_id") is None:
+        return None
+    connexion_middleware = scope["app"]
+    if connexion_middleware not in _indexes:
+        _indexes[connexion_middleware] = _index(connexion_middleware)
+    return _indexes[connexion_middleware].get((routing["api_base_path"], routing["operation_id"]))
+
+
+def _index(connexion_middleware: Any) -> dict[tuple[str, str], RoutedOperation]:
+    index = {}
+    for api in connexion_middleware.apis:
+        spec = api.specification
+        base_path = spec.base_path if api.base_path is None else api.base_path
+        for path, operations in spec["paths"].items():
+            for operation in operations.values():
+                if isinstance(operation, dict) and "operationId" in operation:
+                    security = operation.get("security", spec.security or [])
+                    index[(base_path, operation["operationId"])] = RoutedOperation(
+                        f"{base_path}{path}", security, spec.security_schemes
+                    )
+    return index

@@ -1,0 +1,96 @@
+"""The ASGI middleware stack, in one place, outermost first.
+
+Connexion inserts each middleware *before* the one named by its position, so within a position
+the first added is the outermost. The order, and why:
+
+1. request id      first, so every later line and response carries it;
+   APM tracing     (when configured) a transaction around everything below, so the access line carries
+                   its trace id and a stream's transaction lasts to its last byte;
+2. access log      sees the final status and the bytes on the wire, after compression;
+3. probes          answered on the event loop, never queued behind Flask's threads (they still get an id);
+4. security headers and
+5. CORS            outside Connexion's ExceptionMiddleware, so error responses carry them too and
+                   preflights are answered before routing (spec-first/connexion#1820);
+6. compression     outside the error handlers too, and outside response validation, which would
+                   otherwise try to validate brotli bytes;
+7. disconnects     tell streaming views in Flask's threads that their client has gone;
+-- Connexion's ExceptionMiddleware: everything below it that raises becomes a problem response --
+8. request limits  refuse oversized requests before Swagger UI, routing and validation parse them;
+-- Connexion's routing --
+   APM names       a transaction by the route that matched, before security may refuse the request.
+
+Middleware above the ExceptionMiddleware must never raise: only the last-resort handler of
+`connexion_middlewares()` would see it.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import connexion
+from brotli_asgi import BrotliMiddleware
+from connexion.middleware import ConnexionMiddleware, MiddlewarePosition
+from connexion.middleware.server_error import ServerErrorMiddleware
+from elasticapm.contrib.asgi import ASGITracingMiddleware
+
+from servicekit.database import Database
+from servicekit.lifecycle import Lifecycle
+from servicekit.middleware.access_log import AccessLogMiddleware
+from servicekit.middleware.apm_names import TransactionNameMiddleware
+from servicekit.middleware.cors import ProblemCORSMiddleware
+from servicekit.middleware.disconnect import DisconnectMiddleware
+from servicekit.middleware.probes import PROBE_PATHS, ProbesMiddleware
+from servicekit.middleware.request_id import RequestIdMiddleware
+from servicekit.middleware.request_limits import RequestLimitsMiddleware
+from servicekit.middleware.security_headers import SecurityHeadersMiddleware
+from servicekit.problems import handle_last_resort
+from servicekit.settings import ServiceSettings
+from servicekit.swagger_ui import SWAGGER_UI_PATH
+
+
+def connexion_middlewares() -> list[Any]:
+    """Connexion's own stack, but with a last-resort handler that answers in our error model.
+
+    Without one, Connexion 3.3's ServerErrorMiddleware makes a coroutine it never awaits and sends a
+    bare 500 (spec-first/connexion#2059)."""
+    last_resort = partial(ServerErrorMiddleware, handler=handle_last_resort)
+    return [last_resort, *ConnexionMiddleware.default_middlewares[1:]]
+
+
+def install_middleware(
+    app: connexion.FlaskApp,
+    settings: ServiceSettings,
+    *,
+    database: Database | None,
+    lifecycle: Lifecycle,
+    traced: bool,
+) -> None:
+    outer = MiddlewarePosition.BEFORE_EXCEPTION
+    app.add_middleware(RequestIdMiddleware, position=outer)
+    if traced:
+        app.add_middleware(ASGITracingMiddleware, position=outer)
+        app.add_middleware(TransactionNameMiddleware, position=MiddlewarePosition.BEFORE_SECURITY)
+    app.add_middleware(AccessLogMiddleware, position=outer, quiet_paths=PROBE_PATHS)
+    app.add_middleware(
+        ProbesMiddleware,
+        position=outer,
+        database=database,
+        lifecycle=lifecycle,
+        timeout_seconds=settings.database_timeout_seconds,
+    )
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        position=outer,
+        swagger_ui_path=SWAGGER_UI_PATH,
+        hsts_max_age_seconds=settings.hsts_max_age_seconds,
+    )
+    app.add_middleware(ProblemCORSMiddleware, position=outer, origins=settings.cors_origins)
+    app.add_middleware(BrotliMiddleware, position=outer, quality=settings.compression_quality)
+    app.add_middleware(DisconnectMiddleware, position=outer)
+    app.add_middleware(
+        RequestLimitsMiddleware,
+        position=MiddlewarePosition.BEFORE_SWAGGER,
+        max_url_bytes=settings.max_url_bytes,
+        max_body_bytes=settings.max_body_bytes,
+    )

@@ -1,0 +1,153 @@
+"""One error model: every error the service returns is RFC 9457 `application/problem+json`.
+
+Bodies carry the request id so a user's report leads straight to the logs, and never a stack
+trace or an internal message: those go to the log line of the same request id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from http import HTTPStatus
+from typing import Any
+
+import connexion
+import elasticapm
+import orjson
+import sqlalchemy.exc
+import structlog
+from connexion.exceptions import OAuthScopeProblem, ProblemException, Unauthorized
+from connexion.lifecycle import ConnexionRequest, ConnexionResponse
+from starlette.exceptions import HTTPException
+
+from servicekit.auth.permissions import short_name
+from servicekit.middleware.request_id import current_request_id
+
+PROBLEM_JSON = "application/problem+json"
+DATABASE_RETRY_AFTER_SECONDS = 10
+
+ErrorHandler = Callable[[ConnexionRequest, Exception], ConnexionResponse]
+
+log = structlog.get_logger(__name__)
+
+
+class ServiceUnavailable(Exception):
+    """A dependency or a limit stops the service answering now: 503, with when to try again."""
+
+    def __init__(self, detail: str, retry_after_seconds: int) -> None:
+        super().__init__(detail)
+        self.retry_after_seconds = retry_after_seconds
+
+
+def problem_body(status: int, detail: str, title: str | None = None, **extensions: Any) -> bytes:
+    """The JSON body of a problem; `title` defaults to the status phrase."""
+    body = {
+        "type": "about:blank",
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        **extensions,
+        "request_id": current_request_id(),
+    }
+    return orjson.dumps(body)
+
+
+def problem_response(
+    status: int, detail: str, title: str | None = None, headers: dict[str, str] | None = None, **extensions: Any
+) -> ConnexionResponse:
+    return ConnexionResponse(
+        status_code=status,
+        mimetype=PROBLEM_JSON,
+        content_type=PROBLEM_JSON,
+        body=problem_body(status, detail, title, **extensions),
+        headers=headers or {},
+    )
+
+
+def handle_problem(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    """Problems raised by Connexion (validation, security) or by our own code."""
+    assert isinstance(exc, ProblemException)
+    _log_refusal(exc.status, str(exc.detail))
+    return problem_response(exc.status, str(exc.detail), exc.title, headers=dict(exc.headers or {}), **(exc.ext or {}))
+
+
+def handle_unauthenticated(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    """401: no token, or one that cannot be trusted (RFC 6750 asks for the challenge header)."""
+    assert isinstance(exc, Unauthorized)
+    log.info("request refused", status=401, detail=exc.detail)
+    return problem_response(401, str(exc.detail), headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+
+
+def handle_missing_permission(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    """403: a valid token without the role or scope. Connexion's own message would echo the token's scopes."""
+    assert isinstance(exc, OAuthScopeProblem)
+    needed = " ".join(sorted(short_name(scope) for scope in exc.required_scopes))
+    log.info("request refused", status=403, needed=needed)
+    return problem_response(
+        403,
+        f"The token does not grant {needed}: ask for the app role or the delegated scope.",
+        headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{needed}"'},
+    )
+
+
+def handle_unavailable(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    assert isinstance(exc, ServiceUnavailable)
+    log.warning("request refused", status=503, detail=str(exc))
+    return problem_response(503, str(exc), headers={"Retry-After": str(exc.retry_after_seconds)})
+
+
+def handle_database_unavailable(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    """The database refused, dropped or did not answer: a dependency failure, not a bug."""
+    log.warning("database unavailable", error=type(exc).__name__)
+    detail = "The database is unavailable; nothing was changed. Try again shortly."
+    return problem_response(503, detail, headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
+
+
+def handle_http_exception(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    """Routing errors (404, 405) and werkzeug errors that Connexion re-raises from Flask."""
+    assert isinstance(exc, HTTPException)
+    return problem_response(exc.status_code, exc.detail, headers=dict(exc.headers or {}))
+
+
+def handle_unexpected(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    """A bug, turned into a 500 by Connexion's error handling: the APM agent never sees it raised."""
+    apm = elasticapm.get_client()
+    if apm is not None:
+        apm.capture_exception(exc_info=(type(exc), exc, exc.__traceback__), handled=False)  # type: ignore[no-untyped-call]
+    return handle_last_resort(request, exc)
+
+
+def handle_last_resort(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    """What escapes every other handler (a stream that broke midway); the APM agent saw it pass."""
+    log.error("unhandled error", exc_info=exc)
+    return problem_response(500, "The service failed to handle this request; quote the request id when reporting it.")
+
+
+def answering_with(status: int) -> ErrorHandler:
+    """A handler for a service's own errors: `status`, with the error's message as the detail."""
+
+    def handle(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+        _log_refusal(status, str(exc))
+        return problem_response(status, str(exc))
+
+    return handle
+
+
+def _log_refusal(status: int, detail: str) -> None:
+    if status >= 500:
+        log.error("request failed", status=status, detail=detail)
+    else:
+        log.info("request refused", status=status, detail=detail)
+
+
+def install_problem_handlers(app: connexion.FlaskApp, statuses: Mapping[type[Exception], int]) -> None:
+    """The kit's handlers, and `statuses`: the one place a service says which status each of its errors gets."""
+    for error, status in statuses.items():
+        app.add_error_handler(error, answering_with(status))
+    app.add_error_handler(Unauthorized, handle_unauthenticated)
+    app.add_error_handler(OAuthScopeProblem, handle_missing_permission)
+    app.add_error_handler(ServiceUnavailable, handle_unavailable)
+    app.add_error_handler(sqlalchemy.exc.OperationalError, handle_database_unavailable)
+    app.add_error_handler(sqlalchemy.exc.TimeoutError, handle_database_unavailable)
+    app.add_error_handler(ProblemException, handle_problem)
+    app.add_error_handler(HTTPException, handle_http_exception)
+    app.add_error_handler(Exception, handle_unexpected)

@@ -1,0 +1,60 @@
+"""uvicorn serving a service, with a shutdown that Kubernetes can drain."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from types import FrameType
+
+import uvicorn
+
+from servicekit.app import ServiceApp
+from servicekit.lifecycle import Lifecycle
+from servicekit.settings import ServiceSettings
+
+
+class DrainingServer(uvicorn.Server):
+    """On SIGTERM, readiness fails at once while the server keeps serving for the drain period, so
+    Kubernetes takes the pod out of its Service before uvicorn stops accepting connections; then
+    uvicorn's own graceful shutdown lets in-flight downloads finish. A second signal skips the drain."""
+
+    def __init__(self, config: uvicorn.Config, *, lifecycle: Lifecycle, drain_seconds: float) -> None:
+        super().__init__(config)
+        self.lifecycle = lifecycle
+        self.drain_seconds = drain_seconds
+        self._drain: threading.Timer | None = None
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self._drain is None and self.drain_seconds > 0 and sig == signal.SIGTERM:
+            self.lifecycle.begin_shutdown()
+            self._drain = threading.Timer(self.drain_seconds, super().handle_exit, (sig, frame))
+            self._drain.daemon = True
+            self._drain.start()
+            return
+        if self._drain is not None:
+            self._drain.cancel()
+        self.lifecycle.begin_shutdown()
+        super().handle_exit(sig, frame)
+
+
+def uvicorn_config(app: object, settings: ServiceSettings) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,  # type: ignore[arg-type]
+        host=settings.host,
+        port=settings.port,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+        timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
+        access_log=False,  # servicekit/middleware/access_log.py writes the one access line
+        log_config=None,  # servicekit/logs.py has configured logging already
+        server_header=False,
+    )
+
+
+def run_server(app: ServiceApp, settings: ServiceSettings) -> None:
+    """Serve `app` until SIGTERM or SIGINT, then drain and stop."""
+    lifecycle = app.parts.get(Lifecycle)
+    server = DrainingServer(
+        uvicorn_config(app, settings), lifecycle=lifecycle, drain_seconds=settings.shutdown_drain_seconds
+    )
+    server.run()

@@ -1,0 +1,180 @@
+"""The settings every service has. A service subclasses `ServiceSettings`, names itself and adds its own:
+
+    class Settings(ServiceSettings):
+        model_config = SettingsConfigDict(env_file=ROOT / ".env")
+        service_name: ClassVar[str] = "hello"
+        service_root: ClassVar[Path] = ROOT
+
+    settings = load_settings(Settings)
+
+Values come from the environment first, then the `.env` file; every one is validated at start-up and
+a bad one is reported in one line naming it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, ClassVar, Literal, TypeVar
+
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+# Values that mark a secret nobody has filled in yet; refused outside local and test.
+PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "changethis", "password", "secret", "placeholder"})
+DEVELOPMENT_ENVIRONMENTS = ("local", "test")
+
+Environment = Literal["local", "test", "staging", "production"]
+AnySettings = TypeVar("AnySettings", bound="ServiceSettings")
+
+
+class SettingsError(Exception):
+    """A setting is missing or invalid; the message is one line naming it."""
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    service_name: ClassVar[str]  # in logs, traces, the dev login's issuer and the database's application_name
+    service_root: ClassVar[Path]  # the service's checkout: its var/ folder holds local-only files
+
+    environment: Environment = "local"
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    forwarded_allow_ips: str = "127.0.0.1"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    # Empty means the embedded SQLite database, in local and test only; it may hold a password.
+    database_url: str = Field("", repr=False, validate_default=True)
+    database_timeout_seconds: float = Field(2.0, gt=0, le=30)
+
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    # Brotli runs on the event loop: on a 1,000,000-row CSV, 3 sent 1.6% more bytes than 4 at a
+    # clearly higher throughput (measured by a service's make bench).
+    compression_quality: int = Field(3, ge=0, le=11)
+    hsts_max_age_seconds: int = Field(0, ge=0)
+    max_url_bytes: int = Field(8192, ge=256)
+    max_body_bytes: int = Field(1_048_576, ge=0)
+
+    shutdown_drain_seconds: float = Field(0.0, ge=0, le=120)
+    shutdown_timeout_seconds: int = Field(30, ge=1, le=3600)
+
+    auth_tenant_id: str = ""
+    auth_audience: Annotated[tuple[str, ...], NoDecode] = ()
+    auth_issuer: str = ""
+    auth_jwks_url: str = ""
+    auth_allow_v1_tokens: bool = False
+    auth_client_id: str = ""
+    auth_client_secret: SecretStr | None = None
+    swagger_ui_client_id: str = ""
+
+    elastic_apm_server_url: str = ""
+    elastic_apm_secret_token: SecretStr | None = None
+    elastic_apm_api_key: SecretStr | None = None
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_case_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        return tuple(origin.rstrip("/") for origin in _split_commas(value)) if isinstance(value, str) else value
+
+    @field_validator("auth_audience", mode="before")
+    @classmethod
+    def _split_audiences(cls, value: object) -> object:
+        return tuple(_split_commas(value)) if isinstance(value, str) else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _embedded_or_psycopg3(cls, value: str, info: ValidationInfo) -> str:
+        if not value:
+            if info.data.get("environment") not in DEVELOPMENT_ENVIRONMENTS:
+                raise ValueError("must be set outside local and test")
+            return f"sqlite:///{cls.local_files() / f'{cls.service_name}.sqlite3'}"
+        url = make_url(value)
+        if url.drivername in {"postgres", "postgresql"}:
+            url = url.set(drivername="postgresql+psycopg")
+        if url.drivername not in {"postgresql+psycopg", "sqlite"}:
+            raise ValueError("must be a postgresql:// (psycopg 3) or sqlite:// URL")
+        return url.render_as_string(hide_password=False)
+
+    @model_validator(mode="after")
+    def _audience_with_issuer(self) -> ServiceSettings:
+        if self.trusts_an_issuer and not self.auth_audience:
+            raise ValueError("AUTH_AUDIENCE must name this API when a token issuer is configured")
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_deployments(self) -> ServiceSettings:
+        if self.is_development:
+            return self
+        password = make_url(self.database_url).password
+        if password is not None and password.lower() in PLACEHOLDER_SECRETS:
+            raise ValueError("DATABASE_URL carries a placeholder password outside local and test")
+        if not self.trusts_an_issuer:
+            raise ValueError("AUTH_TENANT_ID (or AUTH_ISSUER and AUTH_JWKS_URL) must be set outside local and test")
+        for name in ("auth_client_secret", "elastic_apm_secret_token", "elastic_apm_api_key"):
+            secret = getattr(self, name)
+            if secret is not None and secret.get_secret_value().lower() in PLACEHOLDER_SECRETS:
+                raise ValueError(f"{name.upper()} is a placeholder outside local and test")
+        return self
+
+    @classmethod
+    def local_files(cls) -> Path:
+        """The folder for what only a developer's machine holds (the embedded database, the dev login's key)."""
+        return cls.service_root / "var"
+
+    @property
+    def is_development(self) -> bool:
+        return self.environment in DEVELOPMENT_ENVIRONMENTS
+
+    @property
+    def logs_as_json(self) -> bool:
+        return self.environment != "local"
+
+    @property
+    def trusts_an_issuer(self) -> bool:
+        """An Entra tenant, or any issuer whose keys are named explicitly."""
+        return bool(self.auth_tenant_id or (self.auth_issuer and self.auth_jwks_url))
+
+    @property
+    def entra_issuers(self) -> tuple[str, ...]:
+        """The `iss` values accepted: v2 unless AUTH_ISSUER says otherwise, v1 only when allowed."""
+        v2 = self.auth_issuer or f"https://login.microsoftonline.com/{self.auth_tenant_id}/v2.0"
+        if self.auth_allow_v1_tokens and self.auth_tenant_id:
+            return (v2, f"https://sts.windows.net/{self.auth_tenant_id}/")
+        return (v2,)
+
+    @property
+    def entra_jwks_url(self) -> str:
+        return self.auth_jwks_url or f"https://login.microsoftonline.com/{self.auth_tenant_id}/discovery/v2.0/keys"
+
+    @property
+    def api_scope_prefix(self) -> str:
+        """What Entra puts before a delegated scope's name: the API's App ID URI (`api://...`)."""
+        uris = [audience for audience in self.auth_audience if "://" in audience]
+        if uris:
+            return uris[0]
+        return f"api://{self.auth_audience[0]}" if self.auth_audience else f"api://{self.service_name}"
+
+
+def _split_commas(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def load_settings(settings_class: type[AnySettings], **overrides: object) -> AnySettings:
+    """Settings from the environment and `.env`, with `overrides` on top (tests use them)."""
+    try:
+        return settings_class(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    setting = "_".join(str(part) for part in error["loc"]).upper()
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{setting}: {message}" if setting else message

@@ -1,0 +1,41 @@
+"""Testing a service built on the kit: the pytest plugin (`servicekit.testing.plugin`, loaded by itself)
+and the real peers its fixtures stand on, to use directly where a test needs its own."""
+
+from servicekit.testing.databases import (
+    active_queries,
+    assert_migrated,
+    create_database,
+    drop_database,
+    temporary_database,
+    terminate_queries,
+)
+from servicekit.testing.fake_apm import FakeApmServer
+from servicekit.testing.fake_entra import API_CLIENT_ID, API_URI, FakeEntra, SigningKey
+from servicekit.testing.network import slow_reader, socket_that_never_answers, socket_that_refuses
+from servicekit.testing.servers import LiveServer, ServiceProcess, environment_without, eventually
+from servicekit.testing.service import TEST_ORIGIN, ServiceUnderTest, documented_settings, settings_for_tests
+
+__all__ = [
+    "API_CLIENT_ID",
+    "API_URI",
+    "TEST_ORIGIN",
+    "FakeApmServer",
+    "FakeEntra",
+    "LiveServer",
+    "ServiceProcess",
+    "ServiceUnderTest",
+    "SigningKey",
+    "active_queries",
+    "assert_migrated",
+    "create_database",
+    "documented_settings",
+    "drop_database",
+    "environment_without",
+    "eventually",
+    "settings_for_tests",
+    "slow_reader",
+    "socket_that_never_answers",
+    "socket_that_refuses",
+    "temporary_database",
+    "terminate_queries",
+]

@@ -1,0 +1,75 @@
+"""Test databases on a real PostgreSQL + PostGIS server: made per run from a service's migrations, dropped after."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from sqlalchemy import make_url
+
+from servicekit.database import Database, Migrations
+
+DEFAULT_SERVER_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def libpq_url(url: str) -> str:
+    """A URL psycopg and psql understand (no SQLAlchemy driver suffix)."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def create_database(server_url: str, migrations: Migrations | None = None) -> str:
+    """A new, uniquely named database on the test server, migrated to head when `migrations` are given."""
+    name = f"servicekit_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(libpq_url(server_url), autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = make_url(server_url).set(drivername="postgresql+psycopg", database=name)
+    database_url = url.render_as_string(hide_password=False)
+    if migrations:
+        migrations.upgrade(database_url)
+    return database_url
+
+
+def drop_database(server_url: str, database_url: str) -> None:
+    with psycopg.connect(libpq_url(server_url), autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{make_url(database_url).database}" WITH (FORCE)')
+
+
+@contextmanager
+def temporary_database(server_url: str, migrations: Migrations | None = None) -> Iterator[str]:
+    """A database made for the block (migrated when `migrations` are given), dropped afterwards."""
+    url = create_database(server_url, migrations)
+    try:
+        yield url
+    finally:
+        drop_database(server_url, url)
+
+
+def assert_migrated(database_url: str, migrations: Migrations) -> None:
+    database = Database(database_url, migrations, timeout_seconds=2, application_name="servicekit-tests")
+    try:
+        assert database.unready_reason() is None
+    finally:
+        database.dispose()
+
+
+def active_queries(database_url: str, starting_with: str) -> int:
+    """How many statements starting with `starting_with` (say "COPY") the database is running now."""
+    name = make_url(database_url).database
+    with psycopg.connect(libpq_url(database_url)) as watcher:
+        row = watcher.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND query LIKE %s AND state = 'active'",
+            (name, f"{starting_with}%"),
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def terminate_queries(database_url: str, starting_with: str) -> None:
+    """Kills the backends running statements starting with `starting_with`, as a database failure would."""
+    with psycopg.connect(libpq_url(database_url), autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND query LIKE %s AND pid <> pg_backend_pid()",
+            (f"{starting_with}%",),
+        )

@@ -1,0 +1,205 @@
+"""The kit's pytest plugin (loaded through the `pytest11` entry point): a service's tests get a real
+PostgreSQL + PostGIS database, Entra ID and APM stand-ins on loopback, tokens, and the app behind sync,
+async and live clients. A service's `conftest.py` only says what to test:
+
+    @pytest.fixture(scope="session")
+    def service_under_test() -> ServiceUnderTest[Settings]:
+        return ServiceUnderTest(Settings, create_app, spec=SPEC, migrations=MIGRATIONS)
+
+No PostgreSQL means a failed run, never a skipped one.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from asgi_lifespan import LifespanManager
+from sqlalchemy import Connection, make_url
+from sqlalchemy.orm import Session
+from starlette.testclient import TestClient
+
+from servicekit.app import ServiceApp
+from servicekit.auth.permissions import declared_permissions
+from servicekit.database import Database
+from servicekit.settings import ServiceSettings
+from servicekit.spec import rendered_spec
+from servicekit.testing.databases import DEFAULT_SERVER_URL, libpq_url, temporary_database
+from servicekit.testing.fake_apm import FakeApmServer
+from servicekit.testing.fake_entra import FakeEntra
+from servicekit.testing.servers import LiveServer
+from servicekit.testing.service import ServiceUnderTest, settings_for_tests
+
+Headers = dict[str, str]
+
+
+@pytest.fixture(scope="session")
+def service_under_test() -> ServiceUnderTest[Any]:
+    """What the fixtures test: override it in the service's conftest.py."""
+    raise pytest.UsageError("define a `service_under_test` fixture in conftest.py (see servicekit.testing.plugin)")
+
+
+@pytest.fixture(scope="session")
+def server_url() -> str:
+    """The PostgreSQL server the run may create databases on (TEST_DATABASE_URL, else the local one)."""
+    url = os.environ.get("TEST_DATABASE_URL", DEFAULT_SERVER_URL)
+    try:
+        psycopg.connect(libpq_url(url), connect_timeout=5).close()
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"no PostgreSQL at {make_url(url)!r}; start one or set TEST_DATABASE_URL: {exc}")
+    return url
+
+
+@pytest.fixture(scope="session")
+def database_url(server_url: str, service_under_test: ServiceUnderTest[Any]) -> Iterator[str]:
+    """The run's database, built by the service's migrations (override it to add data)."""
+    with temporary_database(server_url, service_under_test.migrations) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def fake_entra() -> Iterator[FakeEntra]:
+    """Entra ID's stand-in for the run: the tenant whose tokens the `settings` trust."""
+    entra = FakeEntra().start()
+    yield entra
+    entra.stop()
+
+
+@pytest.fixture
+def fake_apm() -> Iterator[FakeApmServer]:
+    """An Elastic APM intake server on loopback, keeping what the agent sends."""
+    server = FakeApmServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def make_settings(
+    request: pytest.FixtureRequest, service_under_test: ServiceUnderTest[Any], fake_entra: FakeEntra
+) -> Callable[..., ServiceSettings]:
+    """`make_settings(**overrides)`: the service's settings for tests, trusting `fake_entra`'s tokens, on
+    the run's database when the service has one."""
+    database = request.getfixturevalue("database_url") if service_under_test.migrations else ""
+
+    def settings(**overrides: object) -> ServiceSettings:
+        values = {"database_url": database, **fake_entra.trusted_by(), **overrides}
+        made: ServiceSettings = settings_for_tests(service_under_test.settings_class, **values)
+        return made
+
+    return settings
+
+
+@pytest.fixture(scope="session")
+def settings(make_settings: Callable[..., ServiceSettings]) -> ServiceSettings:
+    return make_settings()
+
+
+@pytest.fixture(scope="session")
+def app(service_under_test: ServiceUnderTest[Any], settings: ServiceSettings) -> Iterator[ServiceApp]:
+    app = service_under_test.create_app(settings)
+    yield app
+    database = app.parts.find(Database)
+    if database:
+        database.dispose()  # what db_session borrowed outside any lifespan
+
+
+@pytest.fixture
+def client(app: ServiceApp) -> Iterator[TestClient]:
+    """Connexion's test client, with the app's lifespan running."""
+    with app.test_client() as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+async def async_client(app: ServiceApp) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx AsyncClient over ASGI with the app's lifespan (use with `@pytest.mark.anyio`).
+
+    Like the sync client it buffers whole bodies: streaming, timing and disconnects need `live_server`."""
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://service.test") as async_client:
+            yield async_client
+
+
+@pytest.fixture(scope="session")
+def live_server(service_under_test: ServiceUnderTest[Any], settings: ServiceSettings) -> Iterator[LiveServer]:
+    """A real uvicorn on a loopback port, serving an app of its own, so its lifespan overlaps no other."""
+    with LiveServer(service_under_test.create_app(settings), settings) as server:
+        yield server
+
+
+@pytest.fixture
+def database(app: ServiceApp) -> Database:
+    """The app's database."""
+    return app.parts.get(Database)
+
+
+@pytest.fixture
+def db_connection(database: Database) -> Iterator[Connection]:
+    """A connection in a transaction rolled back after the test; the app's sessions join it."""
+    original = dict(database.sessions.kw)
+    with database.engine.connect() as connection:
+        transaction = connection.begin()
+        database.sessions.configure(bind=connection, join_transaction_mode="create_savepoint")
+        try:
+            yield connection
+        finally:
+            database.sessions.kw.clear()
+            database.sessions.kw.update(original)
+            transaction.rollback()
+
+
+@pytest.fixture
+def db_session(database: Database, db_connection: Connection) -> Iterator[Session]:
+    """A session whose writes vanish after the test, seen by the app's own sessions too."""
+    with database.sessions() as session:
+        yield session
+
+
+@pytest.fixture
+def make_token(fake_entra: FakeEntra) -> Callable[..., str]:
+    """`make_token(**claims)`: a token the app trusts, with claims overridden (or removed with None)."""
+    return fake_entra.make_token
+
+
+@pytest.fixture(scope="session")
+def declared_roles(service_under_test: ServiceUnderTest[Any], settings: ServiceSettings) -> list[str]:
+    """Every permission the service's spec declares."""
+    return declared_permissions(rendered_spec(service_under_test.spec, settings))
+
+
+@pytest.fixture
+def auth_headers(fake_entra: FakeEntra, declared_roles: list[str]) -> Callable[..., Headers]:
+    """`auth_headers(roles=[...], scopes=[...], expires_in=3600, wrong_key=False, **claims)`: request
+    headers carrying a token with those app roles (default: every permission the spec declares) and
+    delegated scopes, expiring after `expires_in` seconds (negative: already expired), signed by the
+    tenant's key or, with `wrong_key`, by one it never published."""
+
+    def headers(
+        roles: Sequence[str] | None = None,
+        *,
+        scopes: Sequence[str] = (),
+        expires_in: int = 3600,
+        wrong_key: bool = False,
+        **claims: Any,
+    ) -> Headers:
+        token = fake_entra.make_token(
+            key=fake_entra.forged_key() if wrong_key else None,
+            roles=list(declared_roles if roles is None else roles),
+            scp=" ".join(scopes) or None,
+            exp=int(time.time()) + expires_in,
+            **claims,
+        )
+        return {"Authorization": f"Bearer {token}"}
+
+    return headers

@@ -1,0 +1,101 @@
+"""Real servers for tests: the app on uvicorn in a thread, or the service in a process of its own."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import httpx
+import uvicorn
+from starlette.types import ASGIApp
+
+from servicekit.server import uvicorn_config
+from servicekit.settings import ServiceSettings
+
+
+def eventually(condition: Callable[[], bool], seconds: float = 10) -> bool:
+    """Whether `condition` holds within `seconds`, asked every few milliseconds."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+class LiveServer:
+    """A real uvicorn serving an app on a free loopback port, in a thread of the test process."""
+
+    def __init__(self, app: ASGIApp, settings: ServiceSettings) -> None:
+        self.socket = socket.create_server(("127.0.0.1", 0))
+        host, port = self.socket.getsockname()
+        self.url = f"http://{host}:{port}"
+        self.server = uvicorn.Server(uvicorn_config(app, settings))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        while not self.server.started:
+            if not self.thread.is_alive():
+                raise RuntimeError("the live server failed to start")
+            threading.Event().wait(0.01)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+        self.socket.close()
+
+
+class ServiceProcess:
+    """The service as its deployment runs it (`python run.py serve`, say), on a free port, its output kept."""
+
+    def __init__(self, command: Sequence[str], *, cwd: Path, env: dict[str, str]) -> None:
+        with socket.create_server(("127.0.0.1", 0)) as probe:
+            port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        self.process = subprocess.Popen(
+            list(command),
+            cwd=cwd,
+            env=env | {"PORT": str(port)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.output = ""
+
+    def wait_until_live(self, seconds: float = 30) -> ServiceProcess:
+        if eventually(self._answers_or_exited, seconds) and self.process.poll() is None:
+            return self
+        self.process.kill()
+        raise RuntimeError(f"the service did not start:\n{self.process.communicate()[0]}")
+
+    def _answers_or_exited(self) -> bool:
+        if self.process.poll() is not None:
+            return True
+        try:
+            return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    def stop(self, timeout: float = 30) -> str:
+        """SIGTERM, as Kubernetes stops a pod; the whole output once the process has exited."""
+        self.process.send_signal(signal.SIGTERM)
+        self.output, _ = self.process.communicate(timeout=timeout)
+        return self.output
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.communicate()
+
+
+def environment_without(*prefixes: str) -> dict[str, str]:
+    """This process's environment less the variables starting with any of `prefixes`."""
+    return {name: value for name, value in os.environ.items() if not name.startswith(prefixes)}

@@ -1,0 +1,42 @@
+"""What the kit's pytest plugin tests: a service's settings, app factory, spec and migrations."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Generic, TypeVar
+
+from servicekit.app import ServiceApp
+from servicekit.database import Migrations
+from servicekit.settings import ServiceSettings, load_settings
+
+TEST_ORIGIN = "https://portal.example"  # the one browser origin test settings allow
+
+AnySettings = TypeVar("AnySettings", bound=ServiceSettings)
+
+
+@dataclass(frozen=True)
+class ServiceUnderTest(Generic[AnySettings]):
+    settings_class: type[AnySettings]
+    create_app: Callable[[AnySettings], ServiceApp]
+    spec: Path
+    migrations: Migrations | None = None  # None: a service without a database
+
+
+def settings_for_tests(settings_class: type[AnySettings], **overrides: object) -> AnySettings:
+    """Settings for tests: the test environment, no `.env`, nothing of the developer's own APM server,
+    one allowed browser origin, and the given overrides."""
+    values: dict[str, object] = {
+        "environment": "test",
+        "cors_origins": TEST_ORIGIN,
+        "elastic_apm_server_url": "",
+        "_env_file": None,
+    }
+    return load_settings(settings_class, **(values | overrides))
+
+
+def documented_settings(env_example: Path) -> set[str]:
+    """The setting names an example env file gives, whether set or left commented out at their default."""
+    return set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", env_example.read_text(), flags=re.MULTILINE))

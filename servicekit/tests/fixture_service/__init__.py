@@ -1,0 +1,33 @@
+"""A small service for the kit's own tests, built on the kit alone as any service is (settings, spec,
+views, migrations), whose operations exercise the plumbing: slow, failing, streaming, large and
+authenticated ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import ClassVar
+
+from pydantic import Field
+
+from servicekit import Database, Downloads, Migrations, ServiceApp, ServiceSettings, load_settings, service_app
+from tests.fixture_service.views import Conflict
+
+ROOT = Path(__file__).parent
+SPECIFICATION = ROOT / "api.yml"
+MIGRATIONS = Migrations(ROOT / "alembic.ini")
+
+
+class FixtureSettings(ServiceSettings):
+    service_name: ClassVar[str] = "fixture-service"
+    service_root: ClassVar[Path] = ROOT
+
+    download_concurrency: int = Field(2, ge=1, le=9)
+
+
+def create_app(settings: FixtureSettings | None = None) -> ServiceApp:
+    settings = settings or load_settings(FixtureSettings)
+    database = Database.from_settings(settings, MIGRATIONS)
+    downloads = Downloads(database, settings.download_concurrency)
+    return service_app(
+        __name__, settings, SPECIFICATION, database=database, parts=[downloads], problems={Conflict: 409}
+    )

@@ -1,0 +1,77 @@
+"""Views of the fixture service's api.yml."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Generator, Iterator
+from typing import Any
+
+import flask
+import httpx
+from sqlalchemy import Connection, text
+
+from servicekit import Database, Downloads, current
+from servicekit.database import psycopg_connection
+
+INTERNAL_DETAIL = "KeyError in premises_query at line 42"
+
+
+class Conflict(Exception):
+    """The fixture service's own error, which it maps to 409."""
+
+
+def slow(seconds: float) -> dict[str, Any]:
+    time.sleep(seconds)
+    return {"slept": seconds}
+
+
+def failure() -> dict[str, Any]:
+    raise RuntimeError(INTERNAL_DETAIL)
+
+
+def conflict() -> dict[str, Any]:
+    raise Conflict("The note was changed by someone else: fetch it again.")
+
+
+def trickle() -> flask.Response:
+    def lines() -> Iterator[bytes]:
+        for number in range(5):
+            time.sleep(0.2)
+            yield f"line {number}\n".encode()
+
+    return flask.Response(lines(), mimetype="text/csv")
+
+
+def outbound(url: str) -> dict[str, Any]:
+    return {"status": httpx.get(url, timeout=5).status_code}
+
+
+def big() -> dict[str, Any]:
+    return {"rows": [{"uprn": n, "town": "Llanfair Caereinion", "segment": "S1"} for n in range(1000)]}
+
+
+def caller(token_info: dict[str, Any]) -> flask.Response:
+    return flask.jsonify(token_info["caller"].to_dict())
+
+
+def add_note(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    with current(Database).session() as session:
+        note_id = session.scalar(text("INSERT INTO notes (body) VALUES (:body) RETURNING id"), body)
+    return {"id": note_id}, 201
+
+
+def count_notes() -> dict[str, Any]:
+    with current(Database).session() as session:
+        return {"notes": session.scalar(text("SELECT count(*) FROM notes"))}
+
+
+def numbers(rows: int) -> flask.Response:
+    """1 to `rows`, one a line, streamed from PostgreSQL's COPY through the kit's downloads."""
+
+    def copy_out(connection: Connection) -> Generator[bytes, None, None]:
+        copy_sql = "COPY (SELECT n FROM generate_series(1, %s) AS n) TO STDOUT"
+        with psycopg_connection(connection).cursor() as cursor, cursor.copy(copy_sql, (rows,)) as copy:
+            for data in copy:
+                yield bytes(data)
+
+    return flask.Response(current(Downloads).open(copy_out), mimetype="text/plain")

@@ -1,0 +1,46 @@
+"""Local dev login: trusted with ENVIRONMENT=local, and nowhere else."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy import make_url
+
+from servicekit.auth.dev_login import dev_key_path, mint_dev_token
+from tests.fixture_service import FixtureSettings, create_app
+
+MakeSettings = Callable[..., FixtureSettings]
+
+
+def test_a_dev_token_logs_in_locally(make_settings: MakeSettings) -> None:
+    local = make_settings(environment="local")
+    token = mint_dev_token(local, roles=["Fixture.Read"], expires_in=3600, name="Dev Person")
+    with create_app(local).test_client() as client:
+        response = client.get("/caller", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+    assert response.json()["roles"] == ["Fixture.Read"]
+    assert response.json()["name"] == "Dev Person"
+
+
+def test_the_dev_key_is_readable_by_its_owner_alone(make_settings: MakeSettings) -> None:
+    local = make_settings(environment="local")
+    mint_dev_token(local, roles=[], expires_in=60)
+    assert dev_key_path(local).stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.parametrize("environment", ["test", "staging", "production"])
+def test_dev_tokens_are_refused_outside_local(make_settings: MakeSettings, database_url: str, environment: str) -> None:
+    token = mint_dev_token(make_settings(environment="local"), roles=["Fixture.Read"], expires_in=3600)
+    with_password = make_url(database_url).set(password="s3cure-Pa55").render_as_string(hide_password=False)
+    with create_app(make_settings(database_url=with_password, environment=environment)).test_client() as client:
+        response = client.get("/caller", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401
+    assert "Invalid issuer 'urn:fixture-service:local-dev-login'" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("environment", ["test", "staging", "production"])
+def test_no_dev_token_is_minted_outside_local(make_settings: MakeSettings, environment: str) -> None:
+    settings = make_settings(environment=environment, database_url="postgresql://svc:s3cure-Pa55@db/svc")
+    with pytest.raises(PermissionError, match="dev tokens exist only when ENVIRONMENT=local"):
+        mint_dev_token(settings, roles=["Fixture.Read"], expires_in=3600)

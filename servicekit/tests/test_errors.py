@@ -1,0 +1,88 @@
+"""One error model: every error is problem+json with the request id, and nothing internal."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+
+import httpx2
+import pytest
+from starlette.testclient import TestClient
+
+from servicekit.testing import socket_that_never_answers, socket_that_refuses
+from tests.fixture_service import FixtureSettings, create_app
+from tests.fixture_service.views import INTERNAL_DETAIL
+
+
+def assert_problem(response: httpx2.Response, status: int) -> dict[str, object]:
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/problem+json"
+    body: dict[str, object] = response.json()
+    assert body["status"] == status
+    assert body["type"] == "about:blank"
+    assert body["title"]
+    assert body["request_id"] == response.headers["x-request-id"]
+    return body
+
+
+def test_unknown_path_is_404(client: TestClient) -> None:
+    assert_problem(client.get("/no-such-thing"), 404)
+
+
+def test_wrong_method_is_405(client: TestClient) -> None:
+    assert_problem(client.post("/slow?seconds=0"), 405)
+
+
+@pytest.mark.parametrize(
+    ("query", "names"),
+    [
+        ("seconds=soon", ["Invalid query parameter 'seconds': 'soon' is not of type 'number'"]),
+        ("seconds=11", ["Invalid query parameter 'seconds': 11.0 is greater than the maximum of 10"]),
+        ("", ["Missing query parameter 'seconds'"]),
+        ("seconds=0&extra=1", ["Extra query parameter(s) extra not in spec"]),
+    ],
+)
+def test_bad_parameters_are_400_naming_the_parameter_and_rule(client: TestClient, query: str, names: list[str]) -> None:
+    body = assert_problem(client.get(f"/slow?{query}"), 400)
+    assert body["detail"] in names
+
+
+def test_oversized_query_string_is_414(client: TestClient) -> None:
+    body = assert_problem(client.get("/slow", params={"seconds": "0", "pad": "x" * 9000}), 414)
+    assert "the limit is 8192" in str(body["detail"])
+
+
+def test_oversized_body_is_413(client: TestClient) -> None:
+    body = assert_problem(client.post("/slow?seconds=0", content=b"x" * 1_048_577), 413)
+    assert "the limit is 1048576" in str(body["detail"])
+
+
+def test_a_crash_is_500_without_internals(client: TestClient) -> None:
+    response = client.get("/failure")
+    body = assert_problem(response, 500)
+    assert INTERNAL_DETAIL not in response.text
+    assert "Traceback" not in response.text
+    assert "request id" in str(body["detail"])
+
+
+def test_a_services_own_error_gets_the_status_it_maps_it_to(client: TestClient) -> None:
+    body = assert_problem(client.get("/conflict"), 409)
+    assert body["detail"] == "The note was changed by someone else: fetch it again."
+
+
+@pytest.mark.parametrize("database", [socket_that_refuses, socket_that_never_answers], ids=["refuses", "hangs"])
+@pytest.mark.parametrize("path", ["/notes", "/numbers?rows=10"])
+def test_a_database_that_does_not_answer_is_503_not_500(
+    make_settings: Callable[..., FixtureSettings],
+    auth_headers: Callable[..., dict[str, str]],
+    database: Callable[[], AbstractContextManager[int]],
+    path: str,
+) -> None:
+    with database() as port:
+        url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/none"
+        settings = make_settings(database_url=url, database_timeout_seconds=1)
+        with create_app(settings).test_client() as client:
+            response = client.get(path, headers=auth_headers())
+    body = assert_problem(response, 503)
+    assert response.headers["retry-after"] == "10"
+    assert "database is unavailable" in str(body["detail"])

@@ -1,0 +1,116 @@
+"""Logs: ECS JSON lines outside local, one access line per request, and never a secret."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import pytest
+import structlog
+
+from servicekit.logs import REDACTED, configure_logging
+from servicekit.testing import settings_for_tests
+from tests.fixture_service import FixtureSettings, create_app
+
+# A JWT-shaped token and a password, neither of which may ever be printed.
+TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzdGFmZiJ9.c2lnbmF0dXJlLWJ5dGVz"
+PASSWORD = "Tr0ub4dor-and-3"
+
+
+def json_lines(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+@pytest.fixture
+def json_logs(make_settings, capsys: pytest.CaptureFixture[str]):
+    """Requests against an app logging JSON to the captured stdout, and the lines it wrote."""
+
+    def requests(*paths: str, headers: dict[str, str] | None = None) -> list[dict[str, Any]]:
+        # Built here, inside the test, so that its logging writes to the captured stdout.
+        app = create_app(make_settings())
+        with app.test_client() as client:
+            for path in paths:
+                client.get(path, headers=headers)
+        return json_lines(capsys.readouterr().out)
+
+    return requests
+
+
+def access_lines(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [line for line in lines if line["message"] == "request"]
+
+
+def test_every_line_is_ecs_json(json_logs) -> None:
+    lines = json_logs("/slow?seconds=0")
+    assert lines
+    for line in lines:
+        assert line["ecs.version"]
+        assert line["log.level"] in {"debug", "info", "warning", "error"}
+        assert line["service"] == {"name": "fixture-service", "environment": "test"}
+        assert "@timestamp" in line
+
+
+def test_one_access_line_per_request_with_route_status_bytes_and_id(json_logs) -> None:
+    lines = access_lines(json_logs("/slow?seconds=0.01", "/no-such-thing", headers={"X-Request-ID": "trace-me-1"}))
+    assert len(lines) == 2
+    served, missing = lines
+    assert served["http"] == {
+        "request": {"id": "trace-me-1", "method": "GET"},
+        "response": {"status_code": 200, "body": {"bytes": 19}},
+        "route": "/slow",
+    }
+    assert served["url"] == {"path": "/slow"}
+    assert served["event"]["duration"] >= 10_000_000
+    assert missing["http"]["response"]["status_code"] == 404
+    assert missing["http"]["route"] is None
+
+
+def test_successful_probes_are_not_access_logged(json_logs) -> None:
+    assert access_lines(json_logs("/healthz", "/readyz")) == []
+
+
+def test_every_line_of_a_request_carries_its_id(json_logs) -> None:
+    lines = json_logs("/failure", headers={"X-Request-ID": "failing-request-7"})
+    during_request = [line for line in lines if line["log"]["logger"] in {"servicekit.problems", "servicekit.access"}]
+    assert {line["message"] for line in during_request} == {"unhandled error", "request"}
+    assert all(line["http"]["request"]["id"] == "failing-request-7" for line in during_request)
+    error = next(line for line in lines if line["message"] == "unhandled error")
+    assert "RuntimeError" in error["error"]["stack_trace"]
+
+
+def test_tokens_in_headers_never_reach_the_logs(json_logs) -> None:
+    text = json.dumps(json_logs("/slow?seconds=0", headers={"Authorization": f"Bearer {TOKEN}"}))
+    assert TOKEN not in text
+
+
+@pytest.mark.parametrize(
+    ("event", "fields"),
+    [
+        ("calling out", {"authorization": f"Bearer {TOKEN}"}),
+        ("calling out", {"headers": {"Authorization": f"Bearer {TOKEN}"}}),
+        (f"refused token {TOKEN}", {}),
+        ("connecting", {"url": f"postgresql://svc:{PASSWORD}@db/svc"}),
+        ("app login", {"client_secret": PASSWORD}),
+        ("settings", {"values": [f"password={PASSWORD}", {"password": PASSWORD}]}),
+    ],
+)
+def test_secrets_are_redacted_wherever_they_appear(
+    event: str, fields: dict[str, object], capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure_logging(settings_for_tests(FixtureSettings, database_url="sqlite://"))
+    structlog.get_logger("test").warning(event, **fields)
+    logging.getLogger("stdlib").warning("stdlib says %s", f"Bearer {TOKEN}")
+    out = capsys.readouterr().out
+    assert TOKEN not in out
+    assert PASSWORD not in out
+    assert REDACTED in out
+
+
+def test_local_logs_are_for_people(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging(settings_for_tests(FixtureSettings, database_url="sqlite://", environment="local"))
+    structlog.get_logger("test").info("hello", town="Llanfair")
+    out = capsys.readouterr().out
+    assert "hello" in out
+    assert "town" in out
+    assert not out.lstrip().startswith("{")

@@ -1,0 +1,98 @@
+"""Request id, CORS, compression and security headers, on successes and errors alike."""
+
+from __future__ import annotations
+
+import pytest
+from starlette.testclient import TestClient
+
+from servicekit.testing import TEST_ORIGIN
+from tests.fixture_service import create_app
+
+PREFLIGHT = {"Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization"}
+
+
+def test_a_request_id_is_made_when_none_is_given(client: TestClient) -> None:
+    first = client.get("/openapi.json").headers["x-request-id"]
+    second = client.get("/openapi.json").headers["x-request-id"]
+    assert len(first) == 32
+    assert first != second
+
+
+def test_a_sane_request_id_is_kept(client: TestClient) -> None:
+    response = client.get("/no-such-thing", headers={"X-Request-ID": "edge-7f3a.42"})
+    assert response.headers["x-request-id"] == "edge-7f3a.42"
+    assert response.json()["request_id"] == "edge-7f3a.42"
+
+
+@pytest.mark.parametrize("offered", ["has spaces", "x" * 200, "back\\slash", "<script>", 'quote"s'])
+def test_an_unsafe_request_id_is_replaced(client: TestClient, offered: str) -> None:
+    assert client.get("/healthz", headers={"X-Request-ID": offered}).headers["x-request-id"] != offered
+
+
+def test_preflight_from_an_allowed_origin_is_granted(client: TestClient) -> None:
+    response = client.options("/slow", headers={"Origin": TEST_ORIGIN, **PREFLIGHT})
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == TEST_ORIGIN
+    assert "authorization" in response.headers["access-control-allow-headers"].lower()
+    assert "GET" in response.headers["access-control-allow-methods"]
+
+
+def test_preflight_from_another_origin_gets_no_grant(client: TestClient) -> None:
+    response = client.options("/slow", headers={"Origin": "https://evil.example", **PREFLIGHT})
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "origin" in response.json()["detail"]
+    assert "access-control-allow-origin" not in response.headers
+
+
+def test_errors_carry_cors_headers_for_allowed_origins(client: TestClient) -> None:
+    response = client.get("/no-such-thing", headers={"Origin": TEST_ORIGIN})
+    assert response.status_code == 404
+    assert response.headers["access-control-allow-origin"] == TEST_ORIGIN
+    assert "X-Request-ID" in response.headers["access-control-expose-headers"]
+
+
+def test_simple_requests_from_another_origin_get_no_grant(client: TestClient) -> None:
+    response = client.get("/slow?seconds=0", headers={"Origin": "https://evil.example"})
+    assert response.status_code == 200
+    assert "access-control-allow-origin" not in response.headers
+
+
+def test_brotli_for_clients_that_accept_it(client: TestClient) -> None:
+    response = client.get("/big", headers={"Accept-Encoding": "br"})
+    assert response.status_code == 200
+    assert response.headers["content-encoding"] == "br"
+    raw = client.get("/big", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in raw.headers
+    assert response.json() == raw.json()  # the test client decodes br transparently
+    assert response.num_bytes_downloaded < raw.num_bytes_downloaded / 5
+
+
+def test_gzip_for_clients_without_brotli(client: TestClient) -> None:
+    response = client.get("/big", headers={"Accept-Encoding": "gzip"})
+    assert response.headers["content-encoding"] == "gzip"
+    assert len(response.json()["rows"]) == 1000
+
+
+def test_security_headers_on_data_and_errors(client: TestClient) -> None:
+    for response in (client.get("/slow?seconds=0"), client.get("/no-such-thing")):
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["referrer-policy"] == "no-referrer"
+        assert response.headers["content-security-policy"].startswith("default-src 'none'")
+        assert response.headers["cache-control"] == "no-store"
+        assert "strict-transport-security" not in response.headers
+
+
+def test_swagger_ui_gets_a_policy_it_can_run_under_and_may_be_cached(client: TestClient) -> None:
+    response = client.get("/ui/")
+    assert response.status_code == 200
+    assert "swagger-ui" in response.text
+    assert "script-src 'self' 'unsafe-inline'" in response.headers["content-security-policy"]
+    assert "cache-control" not in response.headers
+
+
+def test_hsts_when_configured(make_settings) -> None:
+    app = create_app(make_settings(hsts_max_age_seconds=31536000))
+    with app.test_client() as client:
+        response = client.get("/openapi.json")
+    assert response.headers["strict-transport-security"] == "max-age=31536000; includeSubDomains"

@@ -1,0 +1,129 @@
+"""Settings: the environment, then `.env`, validated at start-up into one-line errors, failing closed."""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+
+from servicekit.settings import SettingsError
+from servicekit.settings import load_settings as load_any_settings
+from tests.fixture_service import FixtureSettings
+
+PRODUCTION_DB = "postgresql://svc:s3cure-Pa55@db.internal/svc"
+PRODUCTION_AUTH = {"auth_tenant_id": "tenant-guid", "auth_audience": "api://fixture-service"}
+
+load_settings = functools.partial(load_any_settings, FixtureSettings)
+
+
+def test_defaults_serve_locally_on_the_embedded_database() -> None:
+    settings = load_settings(_env_file=None)
+    assert settings.environment == "local"
+    assert settings.port == 8080
+    assert settings.database_url == f"sqlite:///{FixtureSettings.service_root / 'var' / 'fixture-service.sqlite3'}"
+    assert settings.api_scope_prefix == "api://fixture-service"
+
+
+def test_a_services_own_settings_are_validated_alike() -> None:
+    with pytest.raises(SettingsError, match="DOWNLOAD_CONCURRENCY: Input should be less than or equal to 9"):
+        load_settings(_env_file=None, download_concurrency=10)
+
+
+def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORT", "9090")
+    monkeypatch.setenv("CORS_ORIGINS", "https://a.example, https://b.example/")
+    settings = load_settings(_env_file=None)
+    assert settings.port == 9090
+    assert settings.cors_origins == ("https://a.example", "https://b.example")
+
+
+def test_dotenv_is_read_after_the_environment(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("PORT=7000\nLOG_LEVEL=debug\n")
+    monkeypatch.setenv("PORT", "7100")
+    settings = load_settings(_env_file=env_file)
+    assert settings.port == 7100
+    assert settings.log_level == "DEBUG"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"environment": "prod"}, "ENVIRONMENT: Input should be 'local', 'test', 'staging' or 'production'"),
+        ({"port": "eighty"}, "PORT: Input should be a valid integer"),
+        ({"compression_quality": 12}, "COMPRESSION_QUALITY: Input should be less than or equal to 11"),
+        ({"database_url": "mysql://x@y/z"}, "DATABASE_URL: must be a postgresql:// (psycopg 3) or sqlite:// URL"),
+    ],
+)
+def test_a_bad_setting_is_named_in_one_line(overrides: dict[str, object], message: str) -> None:
+    with pytest.raises(SettingsError) as error:
+        load_settings(_env_file=None, **overrides)
+    assert str(error.value).startswith(message)
+    assert "\n" not in str(error.value)
+
+
+def test_postgres_urls_use_psycopg_3() -> None:
+    settings = load_settings(_env_file=None, database_url="postgres://u:p@h:5432/d")
+    assert settings.database_url == "postgresql+psycopg://u:p@h:5432/d"
+
+
+@pytest.mark.parametrize("environment", ["staging", "production"])
+def test_deployments_must_name_their_database(environment: str) -> None:
+    with pytest.raises(SettingsError, match="DATABASE_URL: must be set outside local and test"):
+        load_settings(_env_file=None, environment=environment, **PRODUCTION_AUTH)
+
+
+@pytest.mark.parametrize("password", ["changeme", "CHANGEME", "Password", "placeholder"])
+def test_deployments_refuse_placeholder_passwords(password: str) -> None:
+    url = f"postgresql://svc:{password}@db.internal/svc"
+    with pytest.raises(SettingsError, match="placeholder password"):
+        load_settings(_env_file=None, environment="production", database_url=url, **PRODUCTION_AUTH)
+
+
+def test_deployments_must_name_their_token_issuer() -> None:
+    with pytest.raises(SettingsError, match=r"AUTH_TENANT_ID \(or AUTH_ISSUER and AUTH_JWKS_URL\) must be set"):
+        load_settings(_env_file=None, environment="staging", database_url=PRODUCTION_DB)
+
+
+def test_deployments_refuse_a_placeholder_client_secret() -> None:
+    with pytest.raises(SettingsError, match="AUTH_CLIENT_SECRET is a placeholder"):
+        load_settings(
+            _env_file=None,
+            environment="production",
+            database_url=PRODUCTION_DB,
+            auth_client_secret="changeme",
+            **PRODUCTION_AUTH,
+        )
+
+
+def test_issuers_and_keys_derive_from_the_tenant() -> None:
+    settings = load_settings(_env_file=None, auth_tenant_id="t1", auth_audience="abc-guid, api://svc")
+    assert settings.auth_audience == ("abc-guid", "api://svc")
+    assert settings.entra_issuers == ("https://login.microsoftonline.com/t1/v2.0",)
+    assert settings.entra_jwks_url == "https://login.microsoftonline.com/t1/discovery/v2.0/keys"
+    assert settings.api_scope_prefix == "api://svc"
+    v1 = load_settings(_env_file=None, auth_tenant_id="t1", auth_audience="abc-guid", auth_allow_v1_tokens="true")
+    assert v1.entra_issuers == ("https://login.microsoftonline.com/t1/v2.0", "https://sts.windows.net/t1/")
+
+
+def test_secrets_do_not_show_in_settings_reprs() -> None:
+    settings = load_settings(
+        _env_file=None,
+        auth_client_secret="real-secret-value",
+        elastic_apm_secret_token="apm-token-value",
+        database_url="postgresql://svc:db-password-value@db/svc",
+    )
+    for secret in ("real-secret-value", "apm-token-value", "db-password-value"):
+        assert secret not in repr(settings)
+        assert secret not in str(settings)
+
+
+def test_local_accepts_placeholders_and_production_a_real_password() -> None:
+    load_settings(_env_file=None, environment="local", database_url="postgresql://u:changeme@localhost/d")
+    production = load_settings(_env_file=None, environment="production", database_url=PRODUCTION_DB, **PRODUCTION_AUTH)
+    assert production.logs_as_json
+
+
+def test_an_issuer_without_an_audience_is_refused() -> None:
+    with pytest.raises(SettingsError, match="AUTH_AUDIENCE must name this API"):
+        load_settings(_env_file=None, auth_tenant_id="t1")

@@ -1,0 +1,51 @@
+"""The real process under SIGTERM, as Kubernetes stops a pod: readiness fails first, then it exits."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import make_url
+
+from servicekit.testing import ServiceProcess, environment_without
+
+DRAIN_SECONDS = 2.0
+DB_PASSWORD = "pw-that-must-not-be-logged"  # the test server trusts any password
+KIT_ROOT = Path(__file__).parents[1]
+
+
+@pytest.fixture
+def service(database_url: str) -> Iterator[ServiceProcess]:
+    env = environment_without("ELASTIC_APM_") | {
+        "ENVIRONMENT": "test",
+        "DATABASE_URL": make_url(database_url).set(password=DB_PASSWORD).render_as_string(hide_password=False),
+        "SHUTDOWN_DRAIN_SECONDS": str(DRAIN_SECONDS),
+    }
+    process = ServiceProcess([sys.executable, "-m", "tests.fixture_service", "serve"], cwd=KIT_ROOT, env=env)
+    try:
+        yield process.wait_until_live()
+    finally:
+        process.kill()
+
+
+@pytest.mark.slow
+def test_sigterm_fails_readiness_at_once_then_drains_and_exits(service: ServiceProcess) -> None:
+    assert httpx.get(f"{service.url}/readyz").status_code == 200
+
+    service.process.send_signal(signal.SIGTERM)
+    signalled = time.monotonic()
+    readiness = httpx.get(f"{service.url}/readyz")
+    assert readiness.status_code == 503
+    assert readiness.json()["detail"] == "the service is shutting down"
+    assert httpx.get(f"{service.url}/healthz").status_code == 200
+    assert httpx.get(f"{service.url}/openapi.json").status_code == 200  # still serving while it drains
+
+    output, _ = service.process.communicate(timeout=DRAIN_SECONDS + 20)
+    assert time.monotonic() - signalled >= DRAIN_SECONDS - 0.2
+    assert "service stopped" in output
+    assert DB_PASSWORD not in output

@@ -1,0 +1,70 @@
+"""The spec as the kit reads it: Swagger UI's login asks for its scopes, and views must take exactly the
+parameters their operations declare, or the service does not start."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from servicekit.spec import ViewMismatch, check_views
+from servicekit.testing import API_URI
+from tests.fixture_service import FixtureSettings, create_app
+
+
+def test_swagger_ui_loads_the_spec(client: TestClient) -> None:
+    page = client.get("/ui/")
+    assert page.status_code == 200
+    assert "/openapi.json" in page.text
+    assert client.get("/ui/swagger-ui-bundle.js").status_code == 200
+    assert client.get("/ui/oauth2-redirect.html").status_code == 200
+
+
+def test_swagger_ui_logs_in_with_pkce_for_every_scope_the_spec_declares(
+    make_settings: Callable[..., FixtureSettings],
+) -> None:
+    settings = make_settings(swagger_ui_client_id="swagger-spa-id", auth_audience=API_URI)
+    with create_app(settings).test_client() as client:
+        page = client.get("/ui/").text
+    assert '"clientId": "swagger-spa-id"' in page
+    assert '"usePkceWithAuthorizationCodeGrant": true' in page
+    assert f"openid profile offline_access {API_URI}/Fixture.Read {API_URI}/Fixture.Write" in page
+
+
+def renamed(seconds_before_the_rename: float) -> dict[str, Any]:
+    return {}
+
+
+def takes_anything(**query: Any) -> dict[str, Any]:
+    return query
+
+
+def takes_its_parameter(seconds: float, token_info: dict[str, Any]) -> dict[str, Any]:
+    return {}
+
+
+def spec_of(view: Callable[..., Any]) -> dict[str, Any]:
+    operation = {
+        "operationId": f"{__name__}.{view.__name__}",
+        "parameters": [{"$ref": "#/components/parameters/seconds"}],
+    }
+    seconds = {"name": "seconds", "in": "query", "schema": {"type": "number"}}
+    return {"paths": {"/slow": {"get": operation}}, "components": {"parameters": {"seconds": seconds}}}
+
+
+def test_a_view_that_takes_its_parameters_by_name_passes() -> None:
+    check_views(spec_of(takes_its_parameter))
+
+
+def test_a_parameter_renamed_in_the_spec_stops_start_up() -> None:
+    with pytest.raises(
+        ViewMismatch, match=r"parameters it does not take \['seconds'\].*\['seconds_before_the_rename'\]"
+    ):
+        check_views(spec_of(renamed))
+
+
+def test_a_view_taking_any_keyword_is_refused() -> None:
+    with pytest.raises(ViewMismatch, match=r"takes \*\*kwargs: name its parameters instead"):
+        check_views(spec_of(takes_anything))
