@@ -21,16 +21,9 @@ def test_every_operation_in_the_spec_needs_a_token(client: TestClient) -> None:
         assert response.status_code == 401, f"{method.upper()} {path} answered without a token"
 
 
-def test_a_token_with_the_role_shows_its_caller(client: TestClient, staff: dict[str, str]) -> None:
-    response = client.get("/me", headers=staff)
-    assert response.status_code == 200
-    assert response.json() == {
-        "object_id": "00000000-0000-4000-8000-000000000001",
-        "app_id": "swagger-ui-client",
-        "name": "Staff Member",
-        "roles": ["Directmail.Read"],
-        "scopes": [],
-    }
+def test_me_shows_who_the_token_belongs_to_and_what_it_grants(client: TestClient, auth_headers: Headers) -> None:
+    caller = client.get("/me", headers=auth_headers(roles=["Directmail.Read"], name="Marketing Person")).json()
+    assert (caller["name"], caller["roles"], caller["scopes"]) == ("Marketing Person", ["Directmail.Read"], [])
 
 
 def test_staff_signed_in_through_a_client_get_in_with_the_delegated_scope(

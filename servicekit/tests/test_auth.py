@@ -8,7 +8,7 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import httpx
 import httpx2
@@ -189,14 +189,6 @@ def test_each_operation_needs_the_permission_it_declares(
 
 
 # --- Keys: caching, rotation, outages ----------------------------------------------------------------
-
-
-@pytest.fixture
-def own_entra() -> Iterator[FakeEntra]:
-    """An Entra of this test's own, free to rotate keys or go down."""
-    entra = FakeEntra().start()
-    yield entra
-    entra.stop()
 
 
 @pytest.fixture

@@ -20,13 +20,6 @@ OTHER_SERVICE = "api://other-service/.default"
 
 
 @pytest.fixture
-def entra() -> Iterator[FakeEntra]:
-    fake = FakeEntra().start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
 def other_service() -> Iterator[str]:
     """A service on loopback that answers with the Authorization header it received."""
 
@@ -63,24 +56,24 @@ def app_token_auth(entra: FakeEntra, secret: str = SERVICE_SECRET) -> AppTokenAu
     return AppTokenAuth(service_settings(entra, secret), OTHER_SERVICE, http_client=msal_http)
 
 
-def test_calls_carry_an_app_token_fetched_once(entra: FakeEntra, other_service: str) -> None:
-    auth = app_token_auth(entra)
-    assert entra.token_requests == 0  # nothing is asked of Entra until the first call
+def test_calls_carry_an_app_token_fetched_once(own_entra: FakeEntra, other_service: str) -> None:
+    auth = app_token_auth(own_entra)
+    assert own_entra.token_requests == 0  # nothing is asked of Entra until the first call
     with httpx.Client(auth=auth) as client:
         first = client.get(other_service).text
         second = client.get(other_service).text
     assert first.startswith("Bearer ey")
     assert first == second
-    assert entra.token_requests == 1
+    assert own_entra.token_requests == 1
 
 
-def test_async_clients_get_the_token_off_the_event_loop(entra: FakeEntra, other_service: str) -> None:
+def test_async_clients_get_the_token_off_the_event_loop(own_entra: FakeEntra, other_service: str) -> None:
     """While msal waits half a second for Entra, the event loop keeps ticking."""
-    entra.delay_seconds = 0.5
+    own_entra.delay_seconds = 0.5
     gaps: list[float] = []
 
     async def call() -> str:
-        async with httpx.AsyncClient(auth=app_token_auth(entra)) as client:
+        async with httpx.AsyncClient(auth=app_token_auth(own_entra)) as client:
             return (await client.get(other_service)).text
 
     async def tick(until: anyio.Event) -> None:
@@ -103,9 +96,9 @@ def test_async_clients_get_the_token_off_the_event_loop(entra: FakeEntra, other_
     assert max(gaps) < 0.25
 
 
-def test_a_refusal_names_entras_reason_and_never_the_secret(entra: FakeEntra, other_service: str) -> None:
+def test_a_refusal_names_entras_reason_and_never_the_secret(own_entra: FakeEntra, other_service: str) -> None:
     wrong_secret = "wrong-secret-value"
-    with httpx.Client(auth=app_token_auth(entra, wrong_secret)) as client, pytest.raises(AppTokenError) as error:
+    with httpx.Client(auth=app_token_auth(own_entra, wrong_secret)) as client, pytest.raises(AppTokenError) as error:
         client.get(other_service)
     assert "AADSTS7000215" in str(error.value)
     assert wrong_secret not in str(error.value)

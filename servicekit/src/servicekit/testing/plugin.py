@@ -71,6 +71,14 @@ def fake_entra() -> Iterator[FakeEntra]:
 
 
 @pytest.fixture
+def own_entra() -> Iterator[FakeEntra]:
+    """An Entra ID stand-in of the test's own, free to rotate its keys, slow down or go down."""
+    entra = FakeEntra().start()
+    yield entra
+    entra.stop()
+
+
+@pytest.fixture
 def fake_apm() -> Iterator[FakeApmServer]:
     """An Elastic APM intake server on loopback, keeping what the agent sends."""
     server = FakeApmServer()
