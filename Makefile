@@ -21,6 +21,7 @@ help: ## list the targets
 $(INSTALLED): Pipfile.lock servicekit/pyproject.toml
 	@$(PYTHON) -m pipenv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "pipenv==$(PIPENV_VERSION)"
 	$(PYTHON) -m pipenv sync --dev
+	$(PYTHON) -m pipenv clean  # what the lock no longer holds (a renamed package, a dropped one) goes
 	@touch $@
 
 install: $(INSTALLED) ## install the locked dependencies and the kit into .venv (the other targets do it for you)
@@ -47,7 +48,7 @@ bench: $(INSTALLED) ## measure the service beside reference figures taken in the
 
 kit: $(INSTALLED) ## build the servicekit wheel into dist/ (CI publishes it)
 	$(VENV)/bin/pip wheel --quiet --no-deps --wheel-dir dist ./servicekit
-	@ls dist/servicekit-*.whl
+	@ls dist/gigaclear_servicekit-*.whl
 
 clean: ## remove the virtualenv, the embedded database and built wheels
 	rm -rf $(VENV) var dist

@@ -11,7 +11,7 @@ from servicekit.parts import current
 from servicekit.problems import ServiceUnavailable
 from servicekit.settings import ServiceSettings, SettingsError, load_settings
 
-__version__ = version("servicekit")
+__version__ = version("gigaclear-servicekit")
 __all__ = [
     "Database",
     "Downloads",
