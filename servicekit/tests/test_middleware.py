@@ -37,6 +37,13 @@ def test_preflight_from_an_allowed_origin_is_granted(client: TestClient) -> None
     assert "GET" in response.headers["access-control-allow-methods"]
 
 
+def test_preflight_grants_the_methods_the_spec_declares_and_no_other(client: TestClient) -> None:
+    write = {**PREFLIGHT, "Access-Control-Request-Method": "POST"}
+    assert client.options("/notes", headers={"Origin": TEST_ORIGIN, **write}).status_code == 200
+    delete = {**PREFLIGHT, "Access-Control-Request-Method": "DELETE"}
+    assert client.options("/notes", headers={"Origin": TEST_ORIGIN, **delete}).status_code == 400
+
+
 def test_preflight_from_another_origin_gets_no_grant(client: TestClient) -> None:
     response = client.options("/slow", headers={"Origin": "https://evil.example", **PREFLIGHT})
     assert response.status_code == 400

@@ -26,7 +26,7 @@ from servicekit.middleware.stack import connexion_middlewares, install_middlewar
 from servicekit.parts import Parts
 from servicekit.problems import install_problem_handlers
 from servicekit.settings import ServiceSettings
-from servicekit.spec import check_views, rendered_spec, spec_arguments
+from servicekit.spec import check_views, declared_methods, rendered_spec, spec_arguments
 from servicekit.swagger_ui import swagger_ui_options
 from servicekit.validation import validator_map
 
@@ -69,7 +69,14 @@ def service_app(
         middlewares=connexion_middlewares(),
     )
     use_orjson(app.app)
-    install_middleware(app, settings, database=database, lifecycle=lifecycle, traced=apm is not None)
+    install_middleware(
+        app,
+        settings,
+        database=database,
+        lifecycle=lifecycle,
+        methods=declared_methods(contract),
+        traced=apm is not None,
+    )
     install_problem_handlers(app, problems or {})
     app.add_api(spec, arguments=spec_arguments(settings))
     return app

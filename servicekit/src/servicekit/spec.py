@@ -39,6 +39,12 @@ def rendered_spec(path: Path, settings: ServiceSettings) -> dict[str, Any]:
     return spec
 
 
+def declared_methods(spec: dict[str, Any]) -> list[str]:
+    """The HTTP methods the spec's operations answer to, and HEAD wherever GET is."""
+    methods = {method.upper() for item in spec["paths"].values() for method in item if method in HTTP_METHODS}
+    return sorted(methods | ({"HEAD"} if "GET" in methods else set()))
+
+
 def check_views(spec: dict[str, Any]) -> None:
     """Raises ViewMismatch unless every operation's view takes its parameters by name, and nothing else."""
     for path, item in resolve_refs(spec)["paths"].items():

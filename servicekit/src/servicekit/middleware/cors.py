@@ -1,4 +1,5 @@
-"""CORS from the `CORS_ORIGINS` setting; refused preflights answer in the service's one error model."""
+"""CORS from the `CORS_ORIGINS` setting, for the methods the spec declares; refused preflights answer in
+the service's one error model."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ from servicekit.problems import PROBLEM_JSON, problem_body
 
 
 class ProblemCORSMiddleware(CORSMiddleware):
-    def __init__(self, app: ASGIApp, *, origins: tuple[str, ...]) -> None:
+    def __init__(self, app: ASGIApp, *, origins: tuple[str, ...], methods: list[str]) -> None:
         super().__init__(
             app,
             allow_origins=list(origins),
-            allow_methods=["GET", "HEAD"],  # the API reads; add methods here as operations need them
+            allow_methods=methods,
             allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
             # Browsers hide response headers from scripts unless listed here.
             expose_headers=["Content-Disposition", "Retry-After", "X-Request-ID"],

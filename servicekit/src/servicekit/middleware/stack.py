@@ -64,8 +64,10 @@ def install_middleware(
     *,
     database: Database | None,
     lifecycle: Lifecycle,
+    methods: list[str],
     traced: bool,
 ) -> None:
+    """`methods`: what the service's operations answer to, for CORS."""
     outer = MiddlewarePosition.BEFORE_EXCEPTION
     app.add_middleware(RequestIdMiddleware, position=outer)
     if traced:
@@ -85,7 +87,7 @@ def install_middleware(
         swagger_ui_path=SWAGGER_UI_PATH,
         hsts_max_age_seconds=settings.hsts_max_age_seconds,
     )
-    app.add_middleware(ProblemCORSMiddleware, position=outer, origins=settings.cors_origins)
+    app.add_middleware(ProblemCORSMiddleware, position=outer, origins=settings.cors_origins, methods=methods)
     app.add_middleware(BrotliMiddleware, position=outer, quality=settings.compression_quality)
     app.add_middleware(DisconnectMiddleware, position=outer)
     app.add_middleware(
