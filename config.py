@@ -1,6 +1,7 @@
 """The one place Directmail's settings are read: the environment first, then `.env`.
 
-The settings every service has come from `servicekit.ServiceSettings`; Directmail adds its own here.
+The settings every service with a database has come from `servicekit.DatabaseSettings`; Directmail adds
+its own here.
 Every setting is documented in `.env.example`; `tests/test_config.py` keeps the two in step.
 """
 
@@ -12,12 +13,12 @@ from typing import ClassVar
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from servicekit import ServiceSettings
+from servicekit import DatabaseSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parent
 
 
-class Settings(ServiceSettings):
+class Settings(DatabaseSettings):
     model_config = SettingsConfigDict(env_file=PROJECT_ROOT / ".env")
 
     service_name: ClassVar[str] = "directmail"

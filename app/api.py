@@ -15,7 +15,7 @@ import flask
 
 from app import data_queries
 from app.data_types import ExportFilters
-from app.mailing_lists import check_communities_exist, download_name, mailing_list_csv, summary
+from app.mailing_lists import EXCEL_BOM, check_communities_exist, download_name, mailing_list_csv, summary
 from servicekit import Database, Downloads, current
 
 
@@ -32,7 +32,7 @@ def get_directmail_csv(
     filters = ExportFilters.from_parameters(communities, rfs, rfs_date_before, rfs_date_after, business, bduk, segments)
     with current(Database).session() as session:
         check_communities_exist(session, filters)
-    body = current(Downloads).open(partial(mailing_list_csv, filters=filters, bom=bom))
+    body = current(Downloads).open(partial(mailing_list_csv, filters=filters), prefix=EXCEL_BOM if bom else b"")
     disposition = f'attachment; filename="{download_name(dt.date.today())}"'
     return flask.Response(body, mimetype="text/csv", headers={"Content-Disposition": disposition})
 

@@ -13,7 +13,8 @@ from app.data_queries import community_names, csv_pieces, mailing_list, mailing_
 from app.data_types import ExportFilters, MailingSummary
 from app.errors import MailingListError
 
-UTF8_BOM = "\ufeff".encode()
+# Excel reads a CSV file as UTF-8 only when it starts with a byte-order mark.
+EXCEL_BOM = "\ufeff".encode()
 
 
 def check_communities_exist(session: Session, filters: ExportFilters) -> None:
@@ -34,11 +35,9 @@ def summary(session: Session, filters: ExportFilters) -> MailingSummary:
     return MailingSummary(total=sum(count.premises for count in counts), communities=counts)
 
 
-def mailing_list_csv(connection: Connection, filters: ExportFilters, bom: bool) -> Generator[bytes, None, None]:
-    """The mailing list as CSV, in pieces as the database produces them; with a byte-order mark for Excel."""
-    if bom:
-        yield UTF8_BOM
-    yield from csv_pieces(connection, mailing_list(filters))
+def mailing_list_csv(connection: Connection, filters: ExportFilters) -> Generator[bytes, None, None]:
+    """The mailing list as CSV, in pieces as the database produces them."""
+    return csv_pieces(connection, mailing_list(filters))
 
 
 def download_name(today: dt.date) -> str:

@@ -7,6 +7,7 @@ import pytest
 from app import create_app
 from config import Settings
 from servicekit import ServiceApp
+from servicekit.auth.dev_login import dev_key_path
 from servicekit.testing import API_CLIENT_ID, settings_for_tests
 from tests.test_cli import run_cli
 
@@ -43,8 +44,11 @@ def test_role_less_and_expired_cli_tokens_are_refused_locally(local_app: Service
         assert "expired" in response.json()["detail"]
 
 
-def test_the_dev_key_stays_out_of_git() -> None:
+def test_the_dev_key_stays_in_the_folder_git_ignores() -> None:
     cli_token()
+    key = dev_key_path(settings_for_tests(Settings, environment="local"))
+    assert key.exists()
+    assert key.parent == Settings.service_root / "var"
     assert "var/" in (Settings.service_root / ".gitignore").read_text().splitlines()
 
 

@@ -13,12 +13,17 @@ from collections.abc import Callable
 import httpx
 import httpx2
 import pytest
+from connexion.exceptions import OAuthProblem
+from connexion.lifecycle import ConnexionRequest
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
+from servicekit.auth.security import bearer_info
+from servicekit.auth.tokens import TokenValidator
+from servicekit.parts import STATE_KEY, Parts
 from servicekit.testing import API_CLIENT_ID, API_URI, FakeEntra, LiveServer
-from tests.fixture_service import create_app
+from tests.fixture_service import FixtureSettings, create_app
 
 READ = ["Fixture.Read"]
 
@@ -317,3 +322,16 @@ def test_the_caller_is_named_in_the_access_log(
         "app_id": API_CLIENT_ID,
     }
     assert token not in json.dumps(lines)
+
+
+@pytest.mark.anyio
+async def test_the_bearer_hook_refuses_a_request_no_operation_was_routed_to(
+    settings: FixtureSettings, make_token: Callable[..., str]
+) -> None:
+    """Connexion runs security only on routed operations; should that ever change, the hook fails closed."""
+    parts = Parts(TokenValidator.from_settings(settings))
+    unrouted = ConnexionRequest(
+        {"type": "http", "method": "GET", "path": "/", "headers": [], "state": {STATE_KEY: parts}}
+    )
+    with pytest.raises(OAuthProblem, match="No operation matched"):
+        await bearer_info(make_token(roles=READ), unrouted)

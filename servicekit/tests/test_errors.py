@@ -9,8 +9,9 @@ import httpx2
 import pytest
 from starlette.testclient import TestClient
 
+from servicekit import ServiceUnavailable, service_app
 from servicekit.testing import socket_that_never_answers, socket_that_refuses
-from tests.fixture_service import FixtureSettings, create_app
+from tests.fixture_service import SPECIFICATION, FixtureSettings, create_app
 from tests.fixture_service.views import INTERNAL_DETAIL
 
 
@@ -68,6 +69,11 @@ def test_a_crash_is_500_without_internals(client: TestClient) -> None:
 def test_a_services_own_error_gets_the_status_it_maps_it_to(client: TestClient) -> None:
     body = assert_problem(client.get("/conflict"), 409)
     assert body["detail"] == "The note was changed by someone else: fetch it again."
+
+
+def test_a_service_cannot_remap_an_error_the_kit_answers(make_settings: Callable[..., FixtureSettings]) -> None:
+    with pytest.raises(ValueError, match="the kit answers ServiceUnavailable itself"):
+        service_app(__name__, make_settings(), SPECIFICATION, problems={ServiceUnavailable: 500})
 
 
 @pytest.mark.parametrize("database", [socket_that_refuses, socket_that_never_answers], ids=["refuses", "hangs"])

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import anyio
 import httpx
@@ -14,6 +12,7 @@ import pytest
 from servicekit.auth.outbound import AppTokenAuth, AppTokenError
 from servicekit.testing import settings_for_tests
 from servicekit.testing.fake_entra import API_CLIENT_ID, SERVICE_CLIENT_ID, SERVICE_SECRET, FakeEntra, LoopbackTransport
+from servicekit.testing.loopback import LoopbackHandler, LoopbackServer
 from tests.fixture_service import FixtureSettings
 
 OTHER_SERVICE = "api://other-service/.default"
@@ -23,22 +22,13 @@ OTHER_SERVICE = "api://other-service/.default"
 def other_service() -> Iterator[str]:
     """A service on loopback that answers with the Authorization header it received."""
 
-    class Echo(BaseHTTPRequestHandler):
+    class Echo(LoopbackHandler):
         def do_GET(self) -> None:
-            body = self.headers.get("Authorization", "").encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self.reply(200, self.headers.get("Authorization", "").encode(), "text/plain")
 
-        def log_message(self, *_args: object) -> None:
-            """Quiet."""
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    server = LoopbackServer(Echo).start()
+    yield server.url
+    server.stop()
 
 
 def service_settings(entra: FakeEntra, secret: str = SERVICE_SECRET) -> FixtureSettings:

@@ -12,10 +12,10 @@ Headers = Callable[..., dict[str, str]]
 
 
 def test_by_default_a_token_grants_every_permission_the_spec_declares(
-    client: TestClient, auth_headers: Headers, declared_roles: list[str]
+    client: TestClient, auth_headers: Headers, declared_permissions: list[str]
 ) -> None:
-    assert declared_roles == ["Fixture.Read", "Fixture.Write"]
-    assert client.get("/caller", headers=auth_headers()).json()["roles"] == declared_roles
+    assert declared_permissions == ["Fixture.Read", "Fixture.Write"]
+    assert client.get("/caller", headers=auth_headers()).json()["roles"] == declared_permissions
 
 
 def test_delegated_scopes_instead_of_roles(client: TestClient, auth_headers: Headers) -> None:

@@ -7,8 +7,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import yaml
 from starlette.testclient import TestClient
 
+from servicekit import service_app
 from servicekit.spec import ViewMismatch, check_views
 from servicekit.testing import API_URI
 from tests.fixture_service import FixtureSettings, create_app
@@ -33,7 +35,7 @@ def test_swagger_ui_logs_in_with_pkce_for_every_scope_the_spec_declares(
     assert f"openid profile offline_access {API_URI}/Fixture.Read {API_URI}/Fixture.Write" in page
 
 
-def renamed(seconds_before_the_rename: float) -> dict[str, Any]:
+def renamed(seconds_before_the_rename: float, note: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
@@ -41,21 +43,25 @@ def takes_anything(**query: Any) -> dict[str, Any]:
     return query
 
 
-def takes_its_parameter(seconds: float, token_info: dict[str, Any]) -> dict[str, Any]:
+def takes_its_parameters(seconds: float, note: dict[str, Any], token_info: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
 def spec_of(view: Callable[..., Any]) -> dict[str, Any]:
     operation = {
         "operationId": f"{__name__}.{view.__name__}",
-        "parameters": [{"$ref": "#/components/parameters/seconds"}],
+        "parameters": [
+            {"$ref": "#/components/parameters/seconds"},
+            {"name": "X-Tenant", "in": "header", "schema": {"type": "string"}},  # Connexion passes no headers
+        ],
+        "requestBody": {"x-body-name": "note", "content": {"application/json": {"schema": {"type": "object"}}}},
     }
     seconds = {"name": "seconds", "in": "query", "schema": {"type": "number"}}
-    return {"paths": {"/slow": {"get": operation}}, "components": {"parameters": {"seconds": seconds}}}
+    return {"paths": {"/slow": {"post": operation}}, "components": {"parameters": {"seconds": seconds}}}
 
 
-def test_a_view_that_takes_its_parameters_by_name_passes() -> None:
-    check_views(spec_of(takes_its_parameter))
+def test_a_view_that_takes_its_parameters_and_body_by_name_passes() -> None:
+    check_views(spec_of(takes_its_parameters))
 
 
 def test_a_parameter_renamed_in_the_spec_stops_start_up() -> None:
@@ -68,3 +74,14 @@ def test_a_parameter_renamed_in_the_spec_stops_start_up() -> None:
 def test_a_view_taking_any_keyword_is_refused() -> None:
     with pytest.raises(ViewMismatch, match=r"takes \*\*kwargs: name its parameters instead"):
         check_views(spec_of(takes_anything))
+
+
+def test_a_service_whose_view_does_not_match_its_spec_does_not_start(
+    make_settings: Callable[..., FixtureSettings], tmp_path
+) -> None:
+    spec = tmp_path / "api.yml"
+    spec.write_text(
+        yaml.safe_dump({"openapi": "3.0.3", "info": {"title": "Renamed", "version": "1"}} | spec_of(renamed))
+    )
+    with pytest.raises(ViewMismatch, match="seconds_before_the_rename"):
+        service_app(__name__, make_settings(), spec)

@@ -9,11 +9,12 @@ from servicekit.database import Database, Migrations
 from servicekit.downloads import Downloads
 from servicekit.parts import current
 from servicekit.problems import ServiceUnavailable
-from servicekit.settings import ServiceSettings, SettingsError, load_settings
+from servicekit.settings import DatabaseSettings, ServiceSettings, SettingsError, load_settings
 
 __version__ = version("gigaclear-servicekit")
 __all__ = [
     "Database",
+    "DatabaseSettings",
     "Downloads",
     "Migrations",
     "ServiceApp",

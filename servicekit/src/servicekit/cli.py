@@ -14,7 +14,7 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Generic
 
 import structlog
 
@@ -24,10 +24,9 @@ from servicekit.auth.permissions import declared_permissions
 from servicekit.database import Migrations
 from servicekit.logs import configure_logging
 from servicekit.server import run_server
-from servicekit.settings import ServiceSettings, SettingsError, load_settings
+from servicekit.settings import AnySettings, DatabaseSettings, SettingsError, load_settings
 from servicekit.spec import rendered_spec
 
-AnySettings = TypeVar("AnySettings", bound=ServiceSettings)
 Command = Callable[[AnySettings, argparse.Namespace], None]
 
 log = structlog.get_logger(__name__)
@@ -90,6 +89,7 @@ class ServiceCommands(Generic[AnySettings]):
 
     def migrate(self, settings: AnySettings, args: argparse.Namespace) -> None:
         assert self.migrations is not None
+        assert isinstance(settings, DatabaseSettings)
         self.migrations.upgrade(settings.database_url, args.revision)
         log.info("database migrated", revision=args.revision)
 

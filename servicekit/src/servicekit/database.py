@@ -18,7 +18,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from servicekit.settings import ServiceSettings
+from servicekit.settings import DatabaseSettings
 
 # Connexion's FlaskApp runs every Flask view on a2wsgi's default pool (spec-first/connexion#1979),
 # so that many threads can want a connection at once; a bigger pool would only hold idle connections.
@@ -70,6 +70,7 @@ class Database:
         self, database_url: str, migrations: Migrations, *, timeout_seconds: float, application_name: str
     ) -> None:
         _create_sqlite_folder(database_url)
+        self.timeout_seconds = timeout_seconds
         self.engine: Engine = create_engine(
             database_url,
             pool_size=FLASK_THREADS,
@@ -82,7 +83,7 @@ class Database:
         self._migration_heads = migrations.heads()
 
     @classmethod
-    def from_settings(cls, settings: ServiceSettings, migrations: Migrations) -> Database:
+    def from_settings(cls, settings: DatabaseSettings, migrations: Migrations) -> Database:
         return cls(
             settings.database_url,
             migrations,

@@ -8,7 +8,8 @@ a queue, and the probes and the other endpoints keep their threads.
     def get_report() -> flask.Response:
         return flask.Response(current(Downloads).open(report_csv), mimetype="text/csv")
 
-where `report_csv(connection)` is a generator of the file's bytes, as the database produces them.
+where `report_csv(connection)` is a generator of the file's bytes, as the database produces them: the
+download's producer.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ CHUNK_BYTES = 64 * 1024  # one cross-thread hand-over per chunk, not per row; an
 RETRY_AFTER_SECONDS = 30
 
 Chunks = Generator[bytes, None, None]
-Pieces = Callable[[Connection], Chunks]
+Producer = Callable[[Connection], Chunks]
 
 log = structlog.get_logger(__name__)
 
@@ -43,9 +44,10 @@ class Downloads:
         self.concurrency = concurrency
         self._slots = threading.BoundedSemaphore(concurrency)
 
-    def open(self, pieces: Pieces) -> DownloadBody:
-        """The download's body. Its slot and its database connection are taken now, before any header is
-        sent, so that a busy service or an unreachable database still gets a clean 503."""
+    def open(self, producer: Producer, *, prefix: bytes = b"") -> DownloadBody:
+        """The download's body: `prefix` at once (a byte-order mark, say), then what `producer` makes of a
+        connection. Its slot and its database connection are taken now, before any header is sent, so
+        that a busy service or an unreachable database still gets a clean 503."""
         if not self._slots.acquire(blocking=False):
             raise ServiceUnavailable(
                 f"All {self.concurrency} download slots are busy: try again shortly.", RETRY_AFTER_SECONDS
@@ -54,7 +56,7 @@ class Downloads:
             held.callback(self._slots.release)
             connection = self.database.engine.connect()
             held.callback(connection.close)
-            return DownloadBody(_stream(connection, pieces, disconnected_event()), held.pop_all())
+            return DownloadBody(_stream(connection, producer, prefix, disconnected_event()), held.pop_all())
 
 
 class DownloadBody:
@@ -73,10 +75,12 @@ class DownloadBody:
             self._chunks.close()  # cancels the query if it is still running
 
 
-def _stream(connection: Connection, pieces: Pieces, disconnected: threading.Event) -> Chunks:
+def _stream(connection: Connection, producer: Producer, prefix: bytes, disconnected: threading.Event) -> Chunks:
     sent = 0
     try:
-        with closing(pieces(connection)) as produced:
+        if prefix:
+            yield prefix
+        with closing(producer(connection)) as produced:
             for chunk in chunked(produced, disconnected):
                 sent += len(chunk)
                 yield chunk

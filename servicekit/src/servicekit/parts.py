@@ -8,7 +8,7 @@ threads alike, with nothing stored in a global.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import connexion.context
 from starlette.types import Scope
@@ -19,17 +19,17 @@ Part = TypeVar("Part")
 
 
 class Parts:
-    """One object of each kind, looked up by its class."""
+    """One object of each kind, looked up by its class or one of its bases."""
 
     def __init__(self, *parts: object) -> None:
-        self._by_kind: dict[type[Any], object] = {}
+        self._parts: list[object] = []
         for part in parts:
             self.add(part)
 
     def add(self, part: object) -> None:
-        if type(part) in self._by_kind:
+        if self.find(type(part)) is not None:
             raise ValueError(f"the service already has a {type(part).__name__}")
-        self._by_kind[type(part)] = part
+        self._parts.append(part)
 
     def get(self, kind: type[Part]) -> Part:
         part = self.find(kind)
@@ -39,9 +39,7 @@ class Parts:
 
     def find(self, kind: type[Part]) -> Part | None:
         """The part of this kind, or None for a service without one (no database, no APM)."""
-        part = self._by_kind.get(kind)
-        assert part is None or isinstance(part, kind)
-        return part
+        return next((part for part in self._parts if isinstance(part, kind)), None)
 
     @staticmethod
     def of(scope: Scope) -> Parts:

@@ -139,15 +139,25 @@ def _log_refusal(status: int, detail: str) -> None:
         log.info("request refused", status=status, detail=detail)
 
 
+KIT_HANDLERS: dict[type[Exception], ErrorHandler] = {
+    Unauthorized: handle_unauthenticated,
+    OAuthScopeProblem: handle_missing_permission,
+    ServiceUnavailable: handle_unavailable,
+    sqlalchemy.exc.OperationalError: handle_database_unavailable,
+    sqlalchemy.exc.TimeoutError: handle_database_unavailable,
+    ProblemException: handle_problem,
+    HTTPException: handle_http_exception,
+    Exception: handle_unexpected,
+}
+
+
 def install_problem_handlers(app: connexion.FlaskApp, statuses: Mapping[type[Exception], int]) -> None:
-    """The kit's handlers, and `statuses`: the one place a service says which status each of its errors gets."""
+    """The kit's handlers, and `statuses`: the one place a service says which status each of its errors gets.
+    A service's subclass of an error the kit handles gets its own status; the kit's own classes keep theirs."""
+    taken = sorted(error.__name__ for error in statuses.keys() & KIT_HANDLERS.keys())
+    if taken:
+        raise ValueError(f"the kit answers {', '.join(taken)} itself: map a subclass of your own instead")
+    for error, handler in KIT_HANDLERS.items():
+        app.add_error_handler(error, handler)
     for error, status in statuses.items():
         app.add_error_handler(error, answering_with(status))
-    app.add_error_handler(Unauthorized, handle_unauthenticated)
-    app.add_error_handler(OAuthScopeProblem, handle_missing_permission)
-    app.add_error_handler(ServiceUnavailable, handle_unavailable)
-    app.add_error_handler(sqlalchemy.exc.OperationalError, handle_database_unavailable)
-    app.add_error_handler(sqlalchemy.exc.TimeoutError, handle_database_unavailable)
-    app.add_error_handler(ProblemException, handle_problem)
-    app.add_error_handler(HTTPException, handle_http_exception)
-    app.add_error_handler(Exception, handle_unexpected)

@@ -17,7 +17,9 @@ from connexion.utils import get_function_from_name
 from servicekit.settings import ServiceSettings
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
-# What Connexion passes a view besides its parameters, when the view names it.
+# Connexion passes a view its path and query parameters (headers and cookies stay in the request), the
+# body, and these when the view names them.
+PASSED_PARAMETERS = ("path", "query")
 CONTEXT_ARGUMENTS = frozenset({"user", "token_info"})
 
 
@@ -59,9 +61,9 @@ def _check_view(name: str, operation: dict[str, Any], parameters: list[dict[str,
     arguments = inspect.signature(view).parameters
     if any(argument.kind is inspect.Parameter.VAR_KEYWORD for argument in arguments.values()):
         raise ViewMismatch(f"{operation['operationId']} ({name}) takes **kwargs: name its parameters instead")
-    declared = {sanitized(parameter["name"]) for parameter in parameters}
+    declared = {sanitized(parameter["name"]) for parameter in parameters if parameter["in"] in PASSED_PARAMETERS}
     if "requestBody" in operation:
-        declared.add(operation.get("x-body-name", "body"))
+        declared.add(operation["requestBody"].get("x-body-name", "body"))
     missing = sorted(declared - arguments.keys())
     unknown = sorted(arguments.keys() - declared - CONTEXT_ARGUMENTS)
     if missing or unknown:

@@ -9,7 +9,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from servicekit import Database, Downloads, Migrations, ServiceApp, ServiceSettings, load_settings, service_app
+from servicekit import Database, DatabaseSettings, Downloads, Migrations, ServiceApp, load_settings, service_app
 from tests.fixture_service.views import Conflict
 
 ROOT = Path(__file__).parent
@@ -17,7 +17,7 @@ SPECIFICATION = ROOT / "api.yml"
 MIGRATIONS = Migrations(ROOT / "alembic.ini")
 
 
-class FixtureSettings(ServiceSettings):
+class FixtureSettings(DatabaseSettings):
     service_name: ClassVar[str] = "fixture-service"
     service_root: ClassVar[Path] = ROOT
 

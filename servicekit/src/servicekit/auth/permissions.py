@@ -37,11 +37,16 @@ def declared_permissions(spec: dict[str, Any]) -> list[str]:
 
 def permission_sets(operation: RoutedOperation) -> list[frozenset[str]]:
     """What the operation's OAuth 2 requirements ask for, as alternatives: a token holding all of any one
-    set may call it. OpenAPI 3.0 lets only OAuth 2 schemes list scopes, so a pasted bearer token is held to
-    these too; an operation that declares none asks only for a valid token."""
-    return [
-        frozenset(short_name(scope) for scope in scopes)
-        for requirement in operation.security
-        for scheme, scopes in requirement.items()
-        if operation.schemes.get(scheme, {}).get("type") == "oauth2"
-    ]
+    set may call it (within a requirement every scheme must be met, so their scopes add up). OpenAPI 3.0
+    lets only OAuth 2 schemes list scopes, so a pasted bearer token is held to these too; an operation
+    that names no OAuth 2 scheme asks only for a valid token."""
+    sets = []
+    for requirement in operation.security:
+        oauth2 = [scopes for scheme, scopes in requirement.items() if _is_oauth2(operation, scheme)]
+        if oauth2:
+            sets.append(frozenset(short_name(scope) for scopes in oauth2 for scope in scopes))
+    return sets
+
+
+def _is_oauth2(operation: RoutedOperation, scheme: str) -> bool:
+    return bool(operation.schemes.get(scheme, {}).get("type") == "oauth2")

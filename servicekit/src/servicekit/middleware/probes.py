@@ -25,13 +25,10 @@ log = structlog.get_logger(__name__)
 
 
 class ProbesMiddleware:
-    def __init__(
-        self, app: ASGIApp, *, database: Database | None, lifecycle: Lifecycle, timeout_seconds: float
-    ) -> None:
+    def __init__(self, app: ASGIApp, *, database: Database | None, lifecycle: Lifecycle) -> None:
         self.app = app
         self.database = database
         self.lifecycle = lifecycle
-        self.timeout_seconds = timeout_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] not in PROBE_PATHS or scope["method"] not in ("GET", "HEAD"):
@@ -48,12 +45,13 @@ class ProbesMiddleware:
             return "the service is shutting down"
         if self.database is None:
             return None
+        timeout = self.database.timeout_seconds
         try:
             # The default executor, not Flask's threads, so the check never queues behind busy views; it
             # shares their connection pool, so a pool exhausted for DATABASE_TIMEOUT_SECONDS reads as not ready.
-            return await asyncio.wait_for(asyncio.to_thread(self.database.unready_reason), self.timeout_seconds)
+            return await asyncio.wait_for(asyncio.to_thread(self.database.unready_reason), timeout)
         except TimeoutError:
-            return f"the database did not answer within {self.timeout_seconds:g} s"
+            return f"the database did not answer within {timeout:g} s"
         except Exception as exc:  # this middleware sits outside the error handlers and must never raise
             log.warning("readiness check failed", error=repr(exc))
             return f"the database is unavailable ({type(exc).__name__})"

@@ -79,7 +79,6 @@ def install_middleware(
         position=outer,
         database=database,
         lifecycle=lifecycle,
-        timeout_seconds=settings.database_timeout_seconds,
     )
     app.add_middleware(
         SecurityHeadersMiddleware,

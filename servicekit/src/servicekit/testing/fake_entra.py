@@ -7,16 +7,16 @@ token endpoints msal uses for client credentials, and can rotate its keys or go 
 from __future__ import annotations
 
 import json
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+from servicekit.testing.loopback import LoopbackHandler, LoopbackServer
 
 TENANT = "72f988bf-0000-4000-8000-0000000000aa"
 API_CLIENT_ID = "0b2c3d4e-0000-4000-8000-0000000000bb"
@@ -45,9 +45,8 @@ class FakeEntra:
         self.delay_seconds = 0.0
         self.jwks_requests = 0
         self.token_requests = 0
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.server = LoopbackServer(_handler_for(self))
+        self.port = self.server.port
 
     @property
     def jwks_url(self) -> str:
@@ -58,12 +57,11 @@ class FakeEntra:
         return f"https://login.microsoftonline.com/{self.tenant}/v2.0"
 
     def start(self) -> FakeEntra:
-        self.thread.start()
+        self.server.start()
         return self
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.stop()
 
     def rotate_keys(self) -> SigningKey:
         """Publish a new key in place of the old ones, as Entra does on a key rollover."""
@@ -131,25 +129,17 @@ class FakeEntra:
         return 200, {"token_type": "Bearer", "expires_in": 3599, "access_token": token}
 
 
-def _handler_for(entra: FakeEntra) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
+def _handler_for(entra: FakeEntra) -> type[LoopbackHandler]:
+    class Handler(LoopbackHandler):
         def do_GET(self) -> None:
-            self._reply(*entra._answer("GET", urlsplit(self.path).path, {}))
+            self._answer("GET", {})
 
         def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
-            self._reply(*entra._answer("POST", urlsplit(self.path).path, parse_qs(body)))
+            self._answer("POST", parse_qs(self.request_body().decode()))
 
-        def _reply(self, status: int, body: dict[str, Any]) -> None:
-            payload = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *_args: Any) -> None:
-            """Quiet: the tests read their own output."""
+        def _answer(self, method: str, form: dict[str, list[str]]) -> None:
+            status, body = entra._answer(method, urlsplit(self.path).path, form)
+            self.reply(status, json.dumps(body).encode())
 
     return Handler
 

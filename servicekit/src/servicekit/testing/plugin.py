@@ -19,13 +19,12 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from asgi_lifespan import LifespanManager
 from sqlalchemy import Connection, make_url
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from servicekit.app import ServiceApp
-from servicekit.auth.permissions import declared_permissions
+from servicekit.auth import permissions
 from servicekit.database import Database
 from servicekit.settings import ServiceSettings
 from servicekit.spec import rendered_spec
@@ -133,6 +132,9 @@ async def async_client(app: ServiceApp) -> AsyncIterator[httpx.AsyncClient]:
     """An httpx AsyncClient over ASGI with the app's lifespan (use with `@pytest.mark.anyio`).
 
     Like the sync client it buffers whole bodies: streaming, timing and disconnects need `live_server`."""
+    # Imported here: it comes with the kit's `testing` extra, and the plugin loads wherever pytest runs.
+    from asgi_lifespan import LifespanManager
+
     async with LifespanManager(app) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://service.test") as async_client:
@@ -181,13 +183,13 @@ def make_token(fake_entra: FakeEntra) -> Callable[..., str]:
 
 
 @pytest.fixture(scope="session")
-def declared_roles(service_under_test: ServiceUnderTest[Any], settings: ServiceSettings) -> list[str]:
+def declared_permissions(service_under_test: ServiceUnderTest[Any], settings: ServiceSettings) -> list[str]:
     """Every permission the service's spec declares."""
-    return declared_permissions(rendered_spec(service_under_test.spec, settings))
+    return permissions.declared_permissions(rendered_spec(service_under_test.spec, settings))
 
 
 @pytest.fixture
-def auth_headers(fake_entra: FakeEntra, declared_roles: list[str]) -> Callable[..., Headers]:
+def auth_headers(fake_entra: FakeEntra, declared_permissions: list[str]) -> Callable[..., Headers]:
     """`auth_headers(roles=[...], scopes=[...], expires_in=3600, wrong_key=False, **claims)`: request
     headers carrying a token with those app roles (default: every permission the spec declares) and
     delegated scopes, expiring after `expires_in` seconds (negative: already expired), signed by the
@@ -203,7 +205,7 @@ def auth_headers(fake_entra: FakeEntra, declared_roles: list[str]) -> Callable[.
     ) -> Headers:
         token = fake_entra.make_token(
             key=fake_entra.forged_key() if wrong_key else None,
-            roles=list(declared_roles if roles is None else roles),
+            roles=list(declared_permissions if roles is None else roles),
             scp=" ".join(scopes) or None,
             exp=int(time.time()) + expires_in,
             **claims,

@@ -6,15 +6,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Generic
 
 from servicekit.app import ServiceApp
 from servicekit.database import Migrations
-from servicekit.settings import ServiceSettings, load_settings
+from servicekit.settings import AnySettings, load_settings
 
 TEST_ORIGIN = "https://portal.example"  # the one browser origin test settings allow
-
-AnySettings = TypeVar("AnySettings", bound=ServiceSettings)
 
 
 @dataclass(frozen=True)
