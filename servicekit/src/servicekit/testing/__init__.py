@@ -4,8 +4,6 @@ and the real peers its fixtures stand on, to use directly where a test needs its
 from servicekit.testing.databases import (
     active_queries,
     assert_migrated,
-    create_database,
-    drop_database,
     temporary_database,
     terminate_queries,
 )
@@ -27,9 +25,7 @@ __all__ = [
     "SigningKey",
     "active_queries",
     "assert_migrated",
-    "create_database",
     "documented_settings",
-    "drop_database",
     "environment_without",
     "eventually",
     "settings_for_tests",
