@@ -26,6 +26,8 @@ $(INSTALLED): Pipfile.lock servicekit/pyproject.toml
 
 install: $(INSTALLED) ## install the locked dependencies and the kit into .venv (the other targets do it for you)
 
+# The service's own default is the strictest environment; `make run` is a developer's machine.
+run: export ENVIRONMENT ?= local
 run: $(INSTALLED) ## migrate (embedded SQLite unless DATABASE_URL is set), seed demo data once, serve on :8080
 	$(VENV)/bin/python run.py migrate
 	$(VENV)/bin/python run.py seed-demo --premises 20000 --if-empty

@@ -13,9 +13,13 @@ def test_env_example_documents_every_setting_and_nothing_else() -> None:
     assert documented_settings(PROJECT_ROOT / ".env.example") == {name.upper() for name in Settings.model_fields}
 
 
-def test_defaults_serve_locally_on_the_embedded_database() -> None:
-    settings = load_settings(Settings, _env_file=None)
-    assert settings.environment == "local"
+def test_without_environment_it_refuses_to_start_on_the_embedded_database() -> None:
+    with pytest.raises(SettingsError, match=r"^DATABASE_URL: must be set outside local and test$"):
+        load_settings(Settings, _env_file=None)
+
+
+def test_local_serves_on_the_embedded_database() -> None:
+    settings = load_settings(Settings, _env_file=None, environment="local")
     assert settings.database_url == f"sqlite:///{PROJECT_ROOT / 'var' / 'directmail.sqlite3'}"
     assert settings.export_concurrency == 4
     assert settings.api_scope_prefix == "api://directmail"
@@ -23,4 +27,4 @@ def test_defaults_serve_locally_on_the_embedded_database() -> None:
 
 def test_downloads_always_leave_flask_a_thread() -> None:
     with pytest.raises(SettingsError, match="EXPORT_CONCURRENCY: Input should be less than or equal to 9"):
-        load_settings(Settings, _env_file=None, export_concurrency=10)
+        load_settings(Settings, _env_file=None, environment="local", export_concurrency=10)

@@ -12,8 +12,9 @@ from tests.fixture_service import MIGRATIONS, SPECIFICATION, FixtureSettings, cr
 
 @pytest.fixture
 def cli(monkeypatch: pytest.MonkeyPatch) -> ServiceCommands[FixtureSettings]:
-    for name in ("ENVIRONMENT", "PORT", "DATABASE_URL"):
+    for name in ("PORT", "DATABASE_URL"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ENVIRONMENT", "local")  # as `make run` says it
     return ServiceCommands(FixtureSettings, create_app, spec=SPECIFICATION, migrations=MIGRATIONS)
 
 

@@ -8,6 +8,8 @@ import pytest
 from sqlalchemy import make_url
 
 from servicekit.auth.dev_login import dev_key_path, mint_dev_token
+from servicekit.settings import load_settings
+from servicekit.testing import FakeEntra
 from tests.fixture_service import FixtureSettings, create_app
 
 MakeSettings = Callable[..., FixtureSettings]
@@ -44,3 +46,14 @@ def test_no_dev_token_is_minted_outside_local(make_settings: MakeSettings, envir
     settings = make_settings(environment=environment, database_url="postgresql://svc:s3cure-Pa55@db/svc")
     with pytest.raises(PermissionError, match="dev tokens exist only when ENVIRONMENT=local"):
         mint_dev_token(settings, roles=["Fixture.Read"], expires_in=3600)
+
+
+def test_a_deployment_that_forgets_environment_refuses_dev_tokens(
+    make_settings: MakeSettings, database_url: str, fake_entra: FakeEntra
+) -> None:
+    token = mint_dev_token(make_settings(environment="local"), roles=["Fixture.Read"], expires_in=3600)
+    with_password = make_url(database_url).set(password="s3cure-Pa55").render_as_string(hide_password=False)
+    unnamed = load_settings(FixtureSettings, _env_file=None, database_url=with_password, **fake_entra.trusted_by())
+    with create_app(unnamed).test_client() as client:
+        response = client.get("/caller", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401

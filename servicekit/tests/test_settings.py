@@ -14,11 +14,24 @@ PRODUCTION_DB = "postgresql://svc:s3cure-Pa55@db.internal/svc"
 PRODUCTION_AUTH = {"auth_tenant_id": "tenant-guid", "auth_audience": "api://fixture-service"}
 
 load_settings = functools.partial(load_any_settings, FixtureSettings)
+local_settings = functools.partial(load_settings, environment="local")
 
 
-def test_defaults_serve_locally_on_the_embedded_database() -> None:
-    settings = load_settings(_env_file=None)
-    assert settings.environment == "local"
+def test_a_forgotten_environment_is_the_strictest_and_has_no_embedded_database() -> None:
+    with pytest.raises(SettingsError, match=r"^DATABASE_URL: must be set outside local and test$"):
+        load_settings(_env_file=None)
+    settings = load_settings(_env_file=None, database_url=PRODUCTION_DB, **PRODUCTION_AUTH)
+    assert settings.environment == "production"
+    assert not settings.is_development
+
+
+def test_a_forgotten_environment_still_refuses_placeholder_secrets() -> None:
+    with pytest.raises(SettingsError, match="placeholder"):
+        load_settings(_env_file=None, database_url="postgresql://svc:changeme@db/svc", **PRODUCTION_AUTH)
+
+
+def test_local_serves_on_the_embedded_database() -> None:
+    settings = load_settings(_env_file=None, environment="local")
     assert settings.port == 8080
     assert settings.database_url == f"sqlite:///{FixtureSettings.service_root / 'var' / 'fixture-service.sqlite3'}"
     assert settings.api_scope_prefix == "api://fixture-service"
@@ -26,13 +39,22 @@ def test_defaults_serve_locally_on_the_embedded_database() -> None:
 
 def test_a_services_own_settings_are_validated_alike() -> None:
     with pytest.raises(SettingsError, match="DOWNLOAD_CONCURRENCY: Input should be less than or equal to 9"):
-        load_settings(_env_file=None, download_concurrency=10)
+        local_settings(_env_file=None, download_concurrency=10)
+
+
+def test_an_empty_variable_means_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "")
+    monkeypatch.setenv("PORT", "")
+    with pytest.raises(SettingsError, match=r"^DATABASE_URL: must be set outside local and test$"):
+        load_settings(_env_file=None, **PRODUCTION_AUTH)
+    monkeypatch.setenv("ENVIRONMENT", "local")
+    assert load_settings(_env_file=None).port == 8080
 
 
 def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PORT", "9090")
     monkeypatch.setenv("CORS_ORIGINS", "https://a.example, https://b.example/")
-    settings = load_settings(_env_file=None)
+    settings = local_settings(_env_file=None)
     assert settings.port == 9090
     assert settings.cors_origins == ("https://a.example", "https://b.example")
 
@@ -41,7 +63,7 @@ def test_dotenv_is_read_after_the_environment(tmp_path, monkeypatch: pytest.Monk
     env_file = tmp_path / ".env"
     env_file.write_text("PORT=7000\nLOG_LEVEL=debug\n")
     monkeypatch.setenv("PORT", "7100")
-    settings = load_settings(_env_file=env_file)
+    settings = local_settings(_env_file=env_file)
     assert settings.port == 7100
     assert settings.log_level == "DEBUG"
 
@@ -53,17 +75,27 @@ def test_dotenv_is_read_after_the_environment(tmp_path, monkeypatch: pytest.Monk
         ({"port": "eighty"}, "PORT: Input should be a valid integer"),
         ({"compression_quality": 12}, "COMPRESSION_QUALITY: Input should be less than or equal to 11"),
         ({"database_url": "mysql://x@y/z"}, "DATABASE_URL: must be a postgresql:// (psycopg 3) or sqlite:// URL"),
+        (
+            {"database_url": "db.internal:5432"},
+            "DATABASE_URL: is not a database URL (postgresql://user:password@host/name)",
+        ),
+        ({"database_url": "postgresql://u@db:5432x/d"}, "DATABASE_URL: is not a database URL"),
+        ({"cors_origins": "*"}, "CORS_ORIGINS: '*' is not an origin (https://host[:port]); no wildcard"),
+        ({"cors_origins": "https://a.example/app"}, "CORS_ORIGINS: 'https://a.example/app' is not an origin"),
+        ({"forwarded_allow_ips": "10.0.0.0/8, proxy"}, "FORWARDED_ALLOW_IPS: 'proxy' is not an IP address or CIDR"),
+        ({"auth_jwks_url": "keys.example/jwks"}, "AUTH_JWKS_URL: 'keys.example/jwks' is not an http(s) URL"),
+        ({"elastic_apm_server_url": "apm:8200"}, "ELASTIC_APM_SERVER_URL: 'apm:8200' is not an http(s) URL"),
     ],
 )
 def test_a_bad_setting_is_named_in_one_line(overrides: dict[str, object], message: str) -> None:
     with pytest.raises(SettingsError) as error:
-        load_settings(_env_file=None, **overrides)
+        local_settings(_env_file=None, **overrides)
     assert str(error.value).startswith(message)
     assert "\n" not in str(error.value)
 
 
 def test_postgres_urls_use_psycopg_3() -> None:
-    settings = load_settings(_env_file=None, database_url="postgres://u:p@h:5432/d")
+    settings = local_settings(_env_file=None, database_url="postgres://u:p@h:5432/d")
     assert settings.database_url == "postgresql+psycopg://u:p@h:5432/d"
 
 
@@ -81,12 +113,15 @@ def test_deployments_refuse_placeholder_passwords(password: str) -> None:
 
 
 def test_deployments_must_name_their_token_issuer() -> None:
-    with pytest.raises(SettingsError, match=r"AUTH_TENANT_ID \(or AUTH_ISSUER and AUTH_JWKS_URL\) must be set"):
+    with pytest.raises(
+        SettingsError,
+        match=r"^AUTH_TENANT_ID: must be set outside local and test \(or AUTH_ISSUER and AUTH_JWKS_URL\)$",
+    ):
         load_settings(_env_file=None, environment="staging", database_url=PRODUCTION_DB)
 
 
 def test_deployments_refuse_a_placeholder_client_secret() -> None:
-    with pytest.raises(SettingsError, match="AUTH_CLIENT_SECRET is a placeholder"):
+    with pytest.raises(SettingsError, match=r"^AUTH_CLIENT_SECRET: is a placeholder outside local and test$"):
         load_settings(
             _env_file=None,
             environment="production",
@@ -97,17 +132,17 @@ def test_deployments_refuse_a_placeholder_client_secret() -> None:
 
 
 def test_issuers_and_keys_derive_from_the_tenant() -> None:
-    settings = load_settings(_env_file=None, auth_tenant_id="t1", auth_audience="abc-guid, api://svc")
+    settings = local_settings(_env_file=None, auth_tenant_id="t1", auth_audience="abc-guid, api://svc")
     assert settings.auth_audience == ("abc-guid", "api://svc")
     assert settings.entra_issuers == ("https://login.microsoftonline.com/t1/v2.0",)
     assert settings.entra_jwks_url == "https://login.microsoftonline.com/t1/discovery/v2.0/keys"
     assert settings.api_scope_prefix == "api://svc"
-    v1 = load_settings(_env_file=None, auth_tenant_id="t1", auth_audience="abc-guid", auth_allow_v1_tokens="true")
+    v1 = local_settings(_env_file=None, auth_tenant_id="t1", auth_audience="abc-guid", auth_allow_v1_tokens="true")
     assert v1.entra_issuers == ("https://login.microsoftonline.com/t1/v2.0", "https://sts.windows.net/t1/")
 
 
 def test_secrets_do_not_show_in_settings_reprs() -> None:
-    settings = load_settings(
+    settings = local_settings(
         _env_file=None,
         auth_client_secret="real-secret-value",
         elastic_apm_secret_token="apm-token-value",
@@ -125,5 +160,5 @@ def test_local_accepts_placeholders_and_production_a_real_password() -> None:
 
 
 def test_an_issuer_without_an_audience_is_refused() -> None:
-    with pytest.raises(SettingsError, match="AUTH_AUDIENCE must name this API"):
-        load_settings(_env_file=None, auth_tenant_id="t1")
+    with pytest.raises(SettingsError, match=r"^AUTH_AUDIENCE: must name this API"):
+        local_settings(_env_file=None, auth_tenant_id="t1")

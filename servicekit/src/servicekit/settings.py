@@ -14,12 +14,15 @@ a bad one is reported in one line naming it.
 
 from __future__ import annotations
 
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 # Values that mark a secret nobody has filled in yet; refused outside local and test.
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "changethis", "password", "secret", "placeholder"})
@@ -34,12 +37,14 @@ class SettingsError(Exception):
 
 
 class ServiceSettings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+    # An empty variable (`DATABASE_URL=`, as compose and Kubernetes pass an unset one) means unset.
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, env_ignore_empty=True)
 
     service_name: ClassVar[str]  # in logs, traces, the dev login's issuer and the database's application_name
     service_root: ClassVar[Path]  # the service's checkout: its var/ folder holds local-only files
 
-    environment: Environment = "local"
+    # A deployment that forgets ENVIRONMENT gets the strictest checks; `make run` and tests name theirs.
+    environment: Environment = "production"
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
     forwarded_allow_ips: str = "127.0.0.1"
@@ -79,6 +84,35 @@ class ServiceSettings(BaseSettings):
     def _split_origins(cls, value: object) -> object:
         return tuple(origin.rstrip("/") for origin in _split_commas(value)) if isinstance(value, str) else value
 
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins_are_named(cls, origins: tuple[str, ...]) -> tuple[str, ...]:
+        # A wildcard would let any web page read personal data with a staff member's token.
+        for origin in origins:
+            parts = urlsplit(origin)
+            if parts.scheme not in {"http", "https"} or not parts.hostname or parts.path or parts.query:
+                raise ValueError(f"{_excerpt(origin)} is not an origin (https://host[:port]); no wildcard")
+        return origins
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxies_are_addresses(cls, value: str) -> str:
+        for proxy in _split_commas(value):
+            if proxy != "*":
+                try:
+                    ip_network(proxy, strict=False)
+                except ValueError:
+                    raise ValueError(f"{_excerpt(proxy)} is not an IP address or CIDR") from None
+        return value
+
+    @field_validator("auth_issuer", "auth_jwks_url", "elastic_apm_server_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if value and (parts.scheme not in {"http", "https"} or not parts.hostname):
+            raise ValueError(f"{_excerpt(value)} is not an http(s) URL")
+        return value
+
     @field_validator("auth_audience", mode="before")
     @classmethod
     def _split_audiences(cls, value: object) -> object:
@@ -87,7 +121,7 @@ class ServiceSettings(BaseSettings):
     @model_validator(mode="after")
     def _audience_with_issuer(self) -> ServiceSettings:
         if self.trusts_an_issuer and not self.auth_audience:
-            raise ValueError("AUTH_AUDIENCE must name this API when a token issuer is configured")
+            raise ValueError("AUTH_AUDIENCE: must name this API when a token issuer is configured")
         return self
 
     @model_validator(mode="after")
@@ -95,11 +129,11 @@ class ServiceSettings(BaseSettings):
         if self.is_development:
             return self
         if not self.trusts_an_issuer:
-            raise ValueError("AUTH_TENANT_ID (or AUTH_ISSUER and AUTH_JWKS_URL) must be set outside local and test")
+            raise ValueError("AUTH_TENANT_ID: must be set outside local and test (or AUTH_ISSUER and AUTH_JWKS_URL)")
         for name in ("auth_client_secret", "elastic_apm_secret_token", "elastic_apm_api_key"):
             secret = getattr(self, name)
             if secret is not None and secret.get_secret_value().lower() in PLACEHOLDER_SECRETS:
-                raise ValueError(f"{name.upper()} is a placeholder outside local and test")
+                raise ValueError(f"{name.upper()}: is a placeholder outside local and test")
         return self
 
     @classmethod
@@ -155,7 +189,10 @@ class DatabaseSettings(ServiceSettings):
             if info.data.get("environment") not in DEVELOPMENT_ENVIRONMENTS:
                 raise ValueError("must be set outside local and test")
             return f"sqlite:///{cls.local_files() / f'{cls.service_name}.sqlite3'}"
-        url = make_url(value)
+        try:
+            url = make_url(value)
+        except (ArgumentError, ValueError):
+            raise ValueError("is not a database URL (postgresql://user:password@host/name)") from None
         if url.drivername in {"postgres", "postgresql"}:
             url = url.set(drivername="postgresql+psycopg")
         if url.drivername not in {"postgresql+psycopg", "sqlite"}:
@@ -166,8 +203,13 @@ class DatabaseSettings(ServiceSettings):
     def _refuse_a_placeholder_password(self) -> DatabaseSettings:
         password = make_url(self.database_url).password
         if not self.is_development and password is not None and password.lower() in PLACEHOLDER_SECRETS:
-            raise ValueError("DATABASE_URL carries a placeholder password outside local and test")
+            raise ValueError("DATABASE_URL: carries a placeholder password outside local and test")
         return self
+
+
+def _excerpt(value: str) -> str:
+    """A bad value as an error quotes it: short, so a secret pasted into the wrong setting stays mostly unseen."""
+    return repr(value if len(value) <= 40 else f"{value[:37]}...")
 
 
 def _split_commas(value: str) -> list[str]:
