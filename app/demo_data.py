@@ -175,6 +175,7 @@ def seed_demo(connection: Connection, premises: int) -> None:
     connection.execute(delete(Premises))
     connection.execute(delete(Community))
     connection.execute(insert(Community), demo_communities())
+    _continue_community_ids(connection)
     rows = demo_premises(premises)
     if connection.dialect.name == "postgresql":
         _copy_premises(connection, rows)
@@ -184,6 +185,15 @@ def seed_demo(connection: Connection, premises: int) -> None:
 
 def has_premises(connection: Connection) -> bool:
     return bool(connection.scalar(select(func.count()).select_from(Premises)))
+
+
+def _continue_community_ids(connection: Connection) -> None:
+    """The demo communities bring their own ids, which PostgreSQL's id sequence never handed out: moved past
+    them, it gives the next community inserted without an id a free one. (SQLite takes the highest id plus
+    one by itself.)"""
+    if connection.dialect.name == "postgresql":
+        sequence = func.pg_get_serial_sequence(Community.__tablename__, "id")
+        connection.execute(select(func.setval(sequence, func.coalesce(func.max(Community.id), 0) + 1, False)))
 
 
 def _copy_premises(connection: Connection, rows: Iterator[DemoPremises]) -> None:

@@ -11,7 +11,7 @@ import datetime as dt
 from typing import Any
 
 from geoalchemy2 import Geometry
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, Date, ForeignKey, Index, MetaData, String, Text
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, Date, ForeignKey, Index, MetaData, String, Text, column
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeEngine
 
@@ -25,10 +25,12 @@ def spatial(geometry_type: str) -> TypeEngine[Any]:
     return Text().with_variant(geometry, "postgresql")
 
 
-def binary_ordered(text_type: TypeEngine[str]) -> TypeEngine[str]:
+def binary_ordered(text_type: String) -> TypeEngine[str]:
     """Text that sorts by code point on both databases, so both export in the same order
     (SQLite compares bytes; PostgreSQL's default collation would follow the locale)."""
-    return text_type.with_variant(type(text_type)(collation="C"), "postgresql")  # type: ignore[call-arg]
+    # adapt() copies every constructor argument (a String's length too) and overrides only the collation.
+    code_point_order = text_type.adapt(type(text_type), collation="C")
+    return text_type.with_variant(code_point_order, "postgresql")
 
 
 class Base(DeclarativeBase):
@@ -62,7 +64,8 @@ class Community(Base):
 class Premises(Base):
     __tablename__ = "premises"
     __table_args__ = (
-        CheckConstraint(f"segment IN {SEGMENTS}", name="segment_known"),
+        # An expression, rendered with each segment as an SQL literal: the same CHECK on both databases.
+        CheckConstraint(column("segment").in_(SEGMENTS), name="segment_known"),
         # The export reads a community's premises in postcode, UPRN order: this index hands them over sorted.
         Index("premises_community_postcode_uprn", "community_id", "postcode", "uprn"),
     )
