@@ -191,6 +191,8 @@ def test_any_filters_give_the_full_list_filtered_by_the_same_rules(
         ({"communities": '" ", ""'}, "names no community"),
         ({"communities": "Winson\nBibury"}, "Invalid query parameter 'communities'"),
         ({"communities": "Winson\r"}, "Invalid query parameter 'communities'"),
+        ({"communities": "Winson\n"}, "Invalid query parameter 'communities'"),
+        ({"segments": "S1\n"}, "Invalid query parameter 'segments'"),
         ({"communities": ",".join(f"Place {n}" for n in range(500))}, "Invalid query parameter 'communities'"),
         ({"colour": "red"}, "Extra query parameter(s) colour not in spec"),
     ],
@@ -203,6 +205,43 @@ def test_bad_filters_are_400_problems(
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/problem+json"
     assert detail in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "query", ["communities=Winson&communities=Bibury", "rfs=maybe&rfs=true", "segments=S1&segments=S2"]
+)
+def test_a_repeated_filter_is_a_400_not_a_shorter_list(client: TestClient, staff: dict[str, str], query: str) -> None:
+    response = client.get(f"/directmail-csv?{query}", headers=staff)
+    assert response.status_code == 400
+    assert "is given 2 times; it takes one value" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("path", ["//directmail-csv", "//me", "/%2Fme"])
+def test_paths_the_spec_does_not_declare_are_404s_even_with_a_token(
+    live_server: LiveServer, staff: dict[str, str], path: str
+) -> None:
+    status, content_type, _body = raw_get(live_server, path, staff)
+    assert (status, content_type) == (404, "application/problem+json")
+
+
+def test_the_trailing_slash_redirect_stays_on_the_services_own_host(live_server: LiveServer) -> None:
+    host, port = live_server.url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    connection.request("GET", "/me/", headers={"Host": "evil.example"})
+    assert connection.getresponse().getheader("location") == "/me"
+    connection.close()
+
+
+def test_undecodable_bytes_are_a_400(client: TestClient, staff: dict[str, str]) -> None:
+    response = client.get("/directmail-csv?communities=Winson%FF", headers=staff)
+    assert response.status_code == 400
+    assert "not UTF-8 once percent-decoded" in response.json()["detail"]
+
+
+def test_a_client_that_refuses_brotli_gets_none(client: TestClient, staff: dict[str, str]) -> None:
+    response = client.get("/directmail-csv", headers=staff | {"Accept-Encoding": "br;q=0"})
+    assert response.status_code == 200
+    assert "content-encoding" not in response.headers
 
 
 def raw_get(server: LiveServer, path: str, headers: dict[str, str]) -> tuple[int, str, bytes]:

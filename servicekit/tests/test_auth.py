@@ -240,6 +240,7 @@ def test_keys_never_loaded_is_503_not_500(own_client: TestClient, own_entra: Fak
         assert response.status_code == 503
         assert response.headers["retry-after"] == "30"
         assert "Tokens cannot be checked right now" in response.json()["detail"]
+        assert own_entra.jwks_url not in response.text  # the keys' URL is internal: it goes to the log only
         own_entra.down = False
         time.sleep(5.1)  # past the refetch cooldown, Entra is asked again
         assert client.get("/caller", headers=bearer(own_entra.make_token(roles=READ))).status_code == 200

@@ -93,6 +93,7 @@ def test_tokens_in_headers_never_reach_the_logs(json_logs) -> None:
         ("connecting", {"url": f"postgresql://svc:{PASSWORD}@db/svc"}),
         ("app login", {"client_secret": PASSWORD}),
         ("settings", {"values": [f"password={PASSWORD}", {"password": PASSWORD}]}),
+        ("login failed", {"detail": f"wrong password: {PASSWORD}"}),
     ],
 )
 def test_secrets_are_redacted_wherever_they_appear(
@@ -105,6 +106,12 @@ def test_secrets_are_redacted_wherever_they_appear(
     assert TOKEN not in out
     assert PASSWORD not in out
     assert REDACTED in out
+
+
+def test_the_redactor_redacts_secrets_not_words(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging(settings_for_tests(FixtureSettings, database_url="sqlite://"))
+    structlog.get_logger("test").info("request refused", detail="Invalid token: Not enough segments")
+    assert "Invalid token: Not enough segments" in capsys.readouterr().out
 
 
 def test_local_logs_are_for_people(capsys: pytest.CaptureFixture[str]) -> None:

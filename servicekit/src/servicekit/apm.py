@@ -14,8 +14,9 @@ from servicekit.settings import ServiceSettings
 from servicekit.swagger_ui import SWAGGER_UI_PATH
 
 # Probes every few seconds and the static pages would drown the transactions people look for.
-# The agent's ASGI middleware matches these against the whole URL, scheme and host included.
-IGNORED_URLS = [f"*{path}" for path in (*sorted(PROBE_PATHS), f"{SWAGGER_UI_PATH}*", "/openapi.json")]
+# The agent's ASGI middleware matches these against the whole URL, scheme and host included; `/ui` and
+# what is under `/ui/`, not `/uiadmin`.
+IGNORED_URLS = [f"*{path}" for path in (*sorted(PROBE_PATHS), SWAGGER_UI_PATH, f"{SWAGGER_UI_PATH}/*", "/openapi.json")]
 
 
 def apm_client(settings: ServiceSettings) -> elasticapm.Client | None:

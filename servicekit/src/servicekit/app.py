@@ -28,7 +28,7 @@ from servicekit.problems import install_problem_handlers
 from servicekit.settings import ServiceSettings
 from servicekit.spec import check_views, declared_methods, rendered_spec, spec_arguments
 from servicekit.swagger_ui import swagger_ui_options
-from servicekit.validation import validator_map
+from servicekit.validation import SingleValueURIParser, validator_map
 
 
 class ServiceApp(connexion.FlaskApp):  # type: ignore[misc]
@@ -64,6 +64,7 @@ def service_app(
         parts=service_parts,
         jsonifier=jsonifier(),
         validator_map=validator_map(),
+        uri_parser_class=SingleValueURIParser,
         strict_validation=True,
         swagger_ui_options=swagger_ui_options(settings, declared_scopes(contract)),
         middlewares=connexion_middlewares(),

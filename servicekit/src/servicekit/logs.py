@@ -20,11 +20,14 @@ from servicekit.settings import ServiceSettings
 
 REDACTED = "[REDACTED]"
 _SECRET_KEY = re.compile(r"authorization|token|secret|password|passwd|cookie|api[_-]?key|assertion", re.IGNORECASE)
+_CREDENTIAL_NAME = r"(?:password|passwd|secret|token|api[_-]?key)"
 _SECRET_TEXT = (
     (re.compile(r"(?i)\b(bearer\s+)\S+"), rf"\g<1>{REDACTED}"),
     (re.compile(r"\beyJ[\w-]+\.[\w-]+\.[\w-]*"), REDACTED),  # a JWT, wherever it appears
     (re.compile(r"(://[^:/@\s]+:)[^@\s]+@"), rf"\g<1>{REDACTED}@"),  # a password inside a URL
-    (re.compile(r"(?i)\b((?:password|passwd|secret|token|api[_-]?key)\s*[=:]\s*)[^\s,;&]+"), rf"\g<1>{REDACTED}"),
+    (re.compile(rf"(?i)\b({_CREDENTIAL_NAME}\s*=\s*)[^\s,;&]+"), rf"\g<1>{REDACTED}"),  # name=value: a query, a DSN
+    # "name: value" is also how prose reads ("invalid token: Not enough segments"): a plain word is kept.
+    (re.compile(rf"(?i)\b({_CREDENTIAL_NAME}\s*:\s*)(?![a-z]+(?:[\s,;.!?]|$))[^\s,;&]+"), rf"\g<1>{REDACTED}"),
 )
 
 

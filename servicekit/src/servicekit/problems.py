@@ -38,27 +38,33 @@ class ServiceUnavailable(Exception):
         self.retry_after_seconds = retry_after_seconds
 
 
-def problem_body(status: int, detail: str, title: str | None = None, **extensions: Any) -> bytes:
-    """The JSON body of a problem; `title` defaults to the status phrase."""
+def problem_body(
+    status: int, detail: str, title: str | None = None, extensions: Mapping[str, Any] | None = None
+) -> bytes:
+    """The JSON body of a problem; `title` defaults to the status phrase. Extensions add members, never
+    replace the standard ones (a `status` of 200 in a 500's body, say)."""
     body = {
         "type": "about:blank",
         "title": title or HTTPStatus(status).phrase,
         "status": status,
         "detail": detail,
-        **extensions,
         "request_id": current_request_id(),
     }
-    return orjson.dumps(body)
+    return orjson.dumps(body | {name: value for name, value in (extensions or {}).items() if name not in body})
 
 
 def problem_response(
-    status: int, detail: str, title: str | None = None, headers: dict[str, str] | None = None, **extensions: Any
+    status: int,
+    detail: str,
+    title: str | None = None,
+    headers: dict[str, str] | None = None,
+    extensions: Mapping[str, Any] | None = None,
 ) -> ConnexionResponse:
     return ConnexionResponse(
         status_code=status,
         mimetype=PROBLEM_JSON,
         content_type=PROBLEM_JSON,
-        body=problem_body(status, detail, title, **extensions),
+        body=problem_body(status, detail, title, extensions),
         headers=headers or {},
     )
 
@@ -67,7 +73,7 @@ def handle_problem(_request: ConnexionRequest, exc: Exception) -> ConnexionRespo
     """Problems raised by Connexion (validation, security) or by our own code."""
     assert isinstance(exc, ProblemException)
     _log_refusal(exc.status, str(exc.detail))
-    return problem_response(exc.status, str(exc.detail), exc.title, headers=dict(exc.headers or {}), **(exc.ext or {}))
+    return problem_response(exc.status, str(exc.detail), exc.title, dict(exc.headers or {}), exc.ext)
 
 
 def handle_unauthenticated(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:

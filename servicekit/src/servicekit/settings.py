@@ -24,6 +24,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from servicekit.excerpts import excerpt
+
 # Values that mark a secret nobody has filled in yet; refused outside local and test.
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "changethis", "password", "secret", "placeholder"})
 DEVELOPMENT_ENVIRONMENTS = ("local", "test")
@@ -91,7 +93,7 @@ class ServiceSettings(BaseSettings):
         for origin in origins:
             parts = urlsplit(origin)
             if parts.scheme not in {"http", "https"} or not parts.hostname or parts.path or parts.query:
-                raise ValueError(f"{_excerpt(origin)} is not an origin (https://host[:port]); no wildcard")
+                raise ValueError(f"{excerpt(origin)} is not an origin (https://host[:port]); no wildcard")
         return origins
 
     @field_validator("forwarded_allow_ips")
@@ -102,7 +104,7 @@ class ServiceSettings(BaseSettings):
                 try:
                     ip_network(proxy, strict=False)
                 except ValueError:
-                    raise ValueError(f"{_excerpt(proxy)} is not an IP address or CIDR") from None
+                    raise ValueError(f"{excerpt(proxy)} is not an IP address or CIDR") from None
         return value
 
     @field_validator("auth_issuer", "auth_jwks_url", "elastic_apm_server_url")
@@ -110,7 +112,7 @@ class ServiceSettings(BaseSettings):
     def _http_url(cls, value: str) -> str:
         parts = urlsplit(value)
         if value and (parts.scheme not in {"http", "https"} or not parts.hostname):
-            raise ValueError(f"{_excerpt(value)} is not an http(s) URL")
+            raise ValueError(f"{excerpt(value)} is not an http(s) URL")
         return value
 
     @field_validator("auth_audience", mode="before")
@@ -205,11 +207,6 @@ class DatabaseSettings(ServiceSettings):
         if not self.is_development and password is not None and password.lower() in PLACEHOLDER_SECRETS:
             raise ValueError("DATABASE_URL: carries a placeholder password outside local and test")
         return self
-
-
-def _excerpt(value: str) -> str:
-    """A bad value as an error quotes it: short, so a secret pasted into the wrong setting stays mostly unseen."""
-    return repr(value if len(value) <= 40 else f"{value[:37]}...")
 
 
 def _split_commas(value: str) -> list[str]:

@@ -1,16 +1,31 @@
-"""Request validation as Connexion does it, with messages that name the parameter and the rule."""
+"""Request validation as Connexion does it, with three things put right:
+
+- messages name the parameter and the rule, and quote only an excerpt of the value;
+- a spec's `pattern` means what JSON Schema (ECMA-262) says: `$` ends the value, where Python's `$`
+  would also accept a trailing newline (`S1\\n` for `^S[1-5]$`);
+- a single-valued query parameter given twice is refused, where Connexion silently kept the last one.
+"""
 
 from __future__ import annotations
 
 import copy
 import datetime as dt
+import functools
 import re
+from collections.abc import Iterator
 from typing import Any
 
+from connexion.datastructures import MediaTypeDict
+from connexion.exceptions import BadRequestProblem
+from connexion.json_schema import Draft4RequestValidator, format_error_with_path
+from connexion.uri_parsing import OpenAPIURIParser
 from connexion.utils import is_null, is_nullable
-from connexion.validators import VALIDATOR_MAP
+from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator
 from connexion.validators import ParameterValidator as ConnexionParameterValidator
 from jsonschema import Draft4Validator, ValidationError
+from jsonschema.validators import extend
+
+from servicekit.excerpts import excerpt
 
 # Draft 4, which Connexion validates parameters with, knows no `date` format: a YYYY-MM-DD string that
 # names a real day (no 2026-02-30, no year 0).
@@ -27,6 +42,41 @@ def is_date(value: object) -> bool:
 FORMATS.checks("date", raises=ValueError)(is_date)
 
 
+@functools.lru_cache(maxsize=256)
+def python_pattern(ecma_pattern: str) -> re.Pattern[str]:
+    """The spec's pattern with each `$` outside a character class made `\\Z`, Python's end of string."""
+    translated, escaped, in_class = [], False, False
+    for character in ecma_pattern:
+        if escaped:
+            escaped = False
+        elif character == "\\":
+            escaped = True
+        elif character == "[":
+            in_class = True
+        elif character == "]":
+            in_class = False
+        elif character == "$" and not in_class:
+            character = r"\Z"
+        translated.append(character)
+    return re.compile("".join(translated))
+
+
+def _matches_pattern(
+    validator: Any, pattern: str, instance: object, _schema: dict[str, Any]
+) -> Iterator[ValidationError]:
+    if validator.is_type(instance, "string") and not python_pattern(pattern).search(str(instance)):
+        yield ValidationError(f"{excerpt(instance)} does not match {pattern!r}")
+
+
+SchemaValidator = extend(Draft4Validator, {"pattern": _matches_pattern})
+BodySchemaValidator = extend(Draft4RequestValidator, {"pattern": _matches_pattern})
+
+
+def described(error: ValidationError) -> str:
+    """jsonschema's message, quoting an excerpt of the value instead of all of it."""
+    return error.message.replace(repr(error.instance), excerpt(error.instance), 1)
+
+
 class ParameterValidator(ConnexionParameterValidator):  # type: ignore[misc]
     """Connexion's own validator reports a bare jsonschema dump that never names the parameter."""
 
@@ -40,11 +90,52 @@ class ParameterValidator(ConnexionParameterValidator):  # type: ignore[misc]
         if value is None:
             return f"Missing {parameter_type} parameter '{name}'" if param.get("required") else None
         try:
-            Draft4Validator(param.get("schema", param), format_checker=FORMATS).validate(value)
+            SchemaValidator(param.get("schema", param), format_checker=FORMATS).validate(value)
         except ValidationError as error:
-            return f"Invalid {parameter_type} parameter '{name}': {error.message}"
+            return f"Invalid {parameter_type} parameter '{name}': {described(error)}"
         return None
 
 
+class BodyValidator(JSONRequestBodyValidator):  # type: ignore[misc]
+    @property
+    def _validator(self) -> Any:
+        return BodySchemaValidator(self._schema, format_checker=FORMATS)
+
+    async def _parse(self, stream: Any, scope: Any) -> Any:
+        try:
+            return await super()._parse(stream, scope)
+        except UnicodeDecodeError:
+            raise BadRequestProblem(detail=f"The body is not {self._encoding}.") from None
+
+    def _validate(self, body: Any) -> None:
+        if not self._nullable and body is None:
+            raise BadRequestProblem(detail="Request body must not be empty")
+        try:
+            self._validator.validate(body)
+        except ValidationError as error:
+            raise BadRequestProblem(detail=f"{described(error)}{format_error_with_path(exception=error)}") from None
+
+
+class SingleValueURIParser(OpenAPIURIParser):  # type: ignore[misc]
+    """A query parameter given more than once is refused unless it is an exploded array
+    (`?id=1&id=2`): Connexion would keep only the last value, a silently shorter mailing list."""
+
+    def resolve_query(self, query_data: dict[str, list[str]]) -> dict[str, Any]:
+        for name, values in query_data.items():
+            if len(values) > 1 and not self._takes_repeats(name):
+                raise BadRequestProblem(
+                    detail=f"Query parameter '{name}' is given {len(values)} times; it takes one value."
+                )
+        return super().resolve_query(query_data)  # type: ignore[no-any-return]
+
+    def _takes_repeats(self, name: str) -> bool:
+        definition = self.param_defns.get(name)
+        if definition is None:  # strict validation refuses it as an unknown parameter
+            return True
+        style = definition.get("style", "form")
+        return bool(definition.get("schema", {}).get("type") == "array" and definition.get("explode", style == "form"))
+
+
 def validator_map() -> dict[str, Any]:
-    return {**VALIDATOR_MAP, "parameter": ParameterValidator}
+    bodies = MediaTypeDict({**VALIDATOR_MAP["body"], "*/*json": BodyValidator})
+    return {**VALIDATOR_MAP, "parameter": ParameterValidator, "body": bodies}

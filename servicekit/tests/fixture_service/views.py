@@ -65,6 +65,10 @@ def count_notes() -> dict[str, Any]:
         return {"notes": session.scalar(text("SELECT count(*) FROM notes"))}
 
 
+def echo(code: str | None = None, word: str | None = None, tags: list[str] | None = None) -> dict[str, Any]:
+    return {"code": code, "word": word, "tags": tags}
+
+
 def numbers(rows: int) -> flask.Response:
     """1 to `rows`, one a line, streamed from PostgreSQL's COPY through the kit's downloads."""
 

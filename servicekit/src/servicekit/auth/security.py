@@ -34,6 +34,8 @@ from servicekit.problems import ServiceUnavailable
 
 RETRY_KEYS_AFTER_SECONDS = 30
 
+log = structlog.get_logger(__name__)
+
 
 async def token_info(token: str, request: ConnexionRequest) -> dict[str, Any]:
     """`x-tokenInfoFunc` of the OAuth 2 scheme."""
@@ -43,7 +45,11 @@ async def token_info(token: str, request: ConnexionRequest) -> dict[str, Any]:
     except InvalidToken as exc:
         raise OAuthProblem(detail=f"Invalid token: {exc}") from None
     except SigningKeysUnavailable as exc:
-        raise ServiceUnavailable(f"Tokens cannot be checked right now: {exc}", RETRY_KEYS_AFTER_SECONDS) from None
+        log.warning("token not checked", reason=str(exc))
+        raise ServiceUnavailable(
+            "Tokens cannot be checked right now: the token issuer's signing keys are unavailable.",
+            RETRY_KEYS_AFTER_SECONDS,
+        ) from None
     # Every later log line of this request, the access line included, names the caller; so does its trace.
     structlog.contextvars.bind_contextvars(
         **{"user.id": caller.object_id, "user.name": caller.name, "user.app_id": caller.app_id}

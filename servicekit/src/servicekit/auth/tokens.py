@@ -12,6 +12,7 @@ from dataclasses_jsonschema.type_defs import JsonSchemaMeta
 
 from servicekit.auth.dev_login import DEV_TENANT, dev_audience, dev_issuer, dev_key_path, dev_signing_key
 from servicekit.auth.signing_keys import SigningKeys, UnknownSigningKey
+from servicekit.excerpts import excerpt
 from servicekit.settings import ServiceSettings
 
 ALGORITHMS = ["RS256"]  # never taken from the token's own header
@@ -118,7 +119,7 @@ class TokenValidator:
         if self.entra and self.keys:
             if claimed_issuer not in self.entra.issuers:
                 # Refused before any key lookup: a stranger's token never costs a trip to Entra.
-                raise InvalidToken(f"Invalid issuer {claimed_issuer!r}")
+                raise InvalidToken(f"Invalid issuer {excerpt(claimed_issuer)}")
             try:
                 return self.entra, (await self.keys.key(kid)).key
             except UnknownSigningKey as exc:

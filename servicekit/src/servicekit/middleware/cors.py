@@ -19,7 +19,7 @@ class ProblemCORSMiddleware(CORSMiddleware):
             allow_methods=methods,
             allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
             # Browsers hide response headers from scripts unless listed here.
-            expose_headers=["Content-Disposition", "Retry-After", "X-Request-ID"],
+            expose_headers=["Content-Disposition", "Retry-After", "WWW-Authenticate", "X-Request-ID"],
             max_age=600,
         )
 

@@ -2,7 +2,8 @@
 
 `/healthz` (liveness) touches nothing: it proves the process serves. `/readyz` (readiness) proves the
 database (for a service that has one) answers within the timeout with its migrations at head, and fails
-as soon as shutdown begins.
+as soon as shutdown begins. Anyone may call them, so their reasons name no revision, URL or library:
+the log line does.
 """
 
 from __future__ import annotations
@@ -49,12 +50,17 @@ class ProbesMiddleware:
         try:
             # The default executor, not Flask's threads, so the check never queues behind busy views; it
             # shares their connection pool, so a pool exhausted for DATABASE_TIMEOUT_SECONDS reads as not ready.
-            return await asyncio.wait_for(asyncio.to_thread(self.database.unready_reason), timeout)
+            reason = await asyncio.wait_for(asyncio.to_thread(self.database.unready_reason), timeout)
         except TimeoutError:
             return f"the database did not answer within {timeout:g} s"
-        except Exception as exc:  # this middleware sits outside the error handlers and must never raise
+        except Exception as exc:  # an answer must come, whatever the database does
             log.warning("readiness check failed", error=repr(exc))
-            return f"the database is unavailable ({type(exc).__name__})"
+            return "the database is unavailable"
+        if reason is None:
+            return None
+        # Probes answer anyone: revisions and commands go to the log, not to the caller.
+        log.warning("not ready", reason=reason)
+        return "the database schema is not at the version this service needs"
 
 
 async def _respond(send: Send, status: int, content_type: str, body: bytes) -> None:

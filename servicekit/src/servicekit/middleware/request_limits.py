@@ -1,6 +1,12 @@
-"""Refuse oversized requests before any parsing: 414 for a long URL, 413 for a declared large body."""
+"""Refuse requests nothing after this should parse: 414 for a long URL, 413 for a declared large body,
+400 for a URL that is not UTF-8 once percent-decoded.
+
+Undecodable bytes would be read two ways: the validator sees U+FFFD where the view sees the raw escape,
+so a value could pass the spec's rules and still reach the view as something else."""
 
 from __future__ import annotations
+
+from urllib.parse import unquote_to_bytes
 
 from connexion.exceptions import ProblemException
 from starlette.datastructures import Headers
@@ -26,6 +32,13 @@ class RequestLimitsMiddleware:
                 title="URI Too Long",
                 detail=f"The URL is {url_bytes} bytes; the limit is {self.max_url_bytes}.",
             )
+        for part, raw in (("path", scope.get("raw_path") or b""), ("query string", scope["query_string"])):
+            try:
+                unquote_to_bytes(raw).decode("utf-8")
+            except UnicodeDecodeError:
+                raise ProblemException(
+                    status=400, title="Bad Request", detail=f"The URL's {part} is not UTF-8 once percent-decoded."
+                ) from None
         declared = Headers(scope=scope).get("content-length", "0")
         if declared.isdigit() and int(declared) > self.max_body_bytes:
             raise ProblemException(

@@ -26,7 +26,8 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        is_swagger_ui = scope["path"].startswith(self.swagger_ui_path)
+        path = scope["path"]
+        is_swagger_ui = path == self.swagger_ui_path or path.startswith(f"{self.swagger_ui_path}/")
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

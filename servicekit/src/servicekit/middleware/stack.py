@@ -7,17 +7,19 @@ the first added is the outermost. The order, and why:
    APM tracing     (when configured) a transaction around everything below, so the access line carries
                    its trace id and a stream's transaction lasts to its last byte;
 2. access log      sees the final status and the bytes on the wire, after compression;
-3. probes          answered on the event loop, never queued behind Flask's threads (they still get an id);
-4. security headers and
+3. security headers,
+4. relative redirects and
 5. CORS            outside Connexion's ExceptionMiddleware, so error responses carry them too and
                    preflights are answered before routing (spec-first/connexion#1820);
 6. compression     outside the error handlers too, and outside response validation, which would
                    otherwise try to validate brotli bytes;
 7. disconnects     tell streaming views in Flask's threads that their client has gone;
 -- Connexion's ExceptionMiddleware: everything below it that raises becomes a problem response --
-8. request limits  refuse oversized requests before Swagger UI, routing and validation parse them;
--- Connexion's routing --
-   APM names       a transaction by the route that matched, before security may refuse the request.
+8. request limits  refuse oversized or undecodable requests before anything parses them, probes included;
+9. probes          answered on the event loop, never queued behind Flask's threads;
+-- Connexion's Swagger UI, then its routing --
+   APM names       a transaction by the route that matched, before security may refuse the request;
+   routed only     what no operation matched ends as a 404 here, before Flask could dispatch it unsecured.
 
 Middleware above the ExceptionMiddleware must never raise: only the last-resort handler of
 `connexion_middlewares()` would see it.
@@ -29,7 +31,6 @@ from functools import partial
 from typing import Any
 
 import connexion
-from brotli_asgi import BrotliMiddleware
 from connexion.middleware import ConnexionMiddleware, MiddlewarePosition
 from connexion.middleware.server_error import ServerErrorMiddleware
 from elasticapm.contrib.asgi import ASGITracingMiddleware
@@ -38,11 +39,14 @@ from servicekit.database import Database
 from servicekit.lifecycle import Lifecycle
 from servicekit.middleware.access_log import AccessLogMiddleware
 from servicekit.middleware.apm_names import TransactionNameMiddleware
+from servicekit.middleware.compression import CompressionMiddleware
 from servicekit.middleware.cors import ProblemCORSMiddleware
 from servicekit.middleware.disconnect import DisconnectMiddleware
 from servicekit.middleware.probes import PROBE_PATHS, ProbesMiddleware
+from servicekit.middleware.redirects import RelativeRedirectsMiddleware
 from servicekit.middleware.request_id import RequestIdMiddleware
 from servicekit.middleware.request_limits import RequestLimitsMiddleware
+from servicekit.middleware.routed_only import RoutedOnlyMiddleware
 from servicekit.middleware.security_headers import SecurityHeadersMiddleware
 from servicekit.problems import handle_last_resort
 from servicekit.settings import ServiceSettings
@@ -75,19 +79,14 @@ def install_middleware(
         app.add_middleware(TransactionNameMiddleware, position=MiddlewarePosition.BEFORE_SECURITY)
     app.add_middleware(AccessLogMiddleware, position=outer, quiet_paths=PROBE_PATHS)
     app.add_middleware(
-        ProbesMiddleware,
-        position=outer,
-        database=database,
-        lifecycle=lifecycle,
-    )
-    app.add_middleware(
         SecurityHeadersMiddleware,
         position=outer,
         swagger_ui_path=SWAGGER_UI_PATH,
         hsts_max_age_seconds=settings.hsts_max_age_seconds,
     )
+    app.add_middleware(RelativeRedirectsMiddleware, position=outer)
     app.add_middleware(ProblemCORSMiddleware, position=outer, origins=settings.cors_origins, methods=methods)
-    app.add_middleware(BrotliMiddleware, position=outer, quality=settings.compression_quality)
+    app.add_middleware(CompressionMiddleware, position=outer, quality=settings.compression_quality)
     app.add_middleware(DisconnectMiddleware, position=outer)
     app.add_middleware(
         RequestLimitsMiddleware,
@@ -95,3 +94,7 @@ def install_middleware(
         max_url_bytes=settings.max_url_bytes,
         max_body_bytes=settings.max_body_bytes,
     )
+    app.add_middleware(
+        ProbesMiddleware, position=MiddlewarePosition.BEFORE_SWAGGER, database=database, lifecycle=lifecycle
+    )
+    app.add_middleware(RoutedOnlyMiddleware, position=MiddlewarePosition.BEFORE_SECURITY)

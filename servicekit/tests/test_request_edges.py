@@ -1,0 +1,132 @@
+"""Requests at the edges, as an attacker or a sloppy client sends them: each is refused cleanly, or read
+exactly one way, before it can reach a view as something else."""
+
+from __future__ import annotations
+
+import http.client
+from collections.abc import Callable, Iterator
+from urllib.parse import urlsplit
+
+import orjson
+import pytest
+from starlette.testclient import TestClient
+
+from servicekit.problems import problem_body
+from servicekit.testing import TEST_ORIGIN, LiveServer
+
+
+@pytest.fixture
+def raw_get(live_server: LiveServer) -> Iterator[Callable[..., http.client.HTTPResponse]]:
+    """GET a target exactly as written (`//caller`, `/%2Fcaller`): HTTP clients would normalise it."""
+    address = urlsplit(live_server.url)
+    connections: list[http.client.HTTPConnection] = []
+
+    def get(target: str, headers: dict[str, str] | None = None) -> http.client.HTTPResponse:
+        connection = http.client.HTTPConnection(address.hostname or "", address.port, timeout=10)
+        connections.append(connection)
+        connection.request("GET", target, headers=headers or {})
+        return connection.getresponse()
+
+    yield get
+    for connection in connections:
+        connection.close()
+
+
+@pytest.mark.parametrize("target", ["//caller", "/%2Fcaller", "//caller/", "//slow?seconds=0"])
+def test_a_path_no_operation_matches_never_reaches_a_view(raw_get, auth_headers, target: str) -> None:
+    for headers in ({}, auth_headers()):
+        response = raw_get(target, headers)
+        assert response.status == 404
+        assert response.getheader("content-type") == "application/problem+json"
+        assert "No operation of this API answers at this path" in orjson.loads(response.read())["detail"]
+
+
+@pytest.mark.parametrize("target", ["/caller/", "/ui"])
+def test_redirects_never_name_the_host_the_request_claimed(raw_get, target: str) -> None:
+    response = raw_get(target, {"Host": "evil.example"})
+    response.read()
+    if response.status in (301, 302, 307, 308):
+        location = response.getheader("location") or ""
+        assert location.startswith("/")
+        assert "evil.example" not in location
+    else:
+        assert response.status == 404
+
+
+def test_a_repeated_single_valued_parameter_is_refused(client: TestClient) -> None:
+    response = client.get("/echo?code=AB1&code=CD2")
+    assert response.status_code == 400
+    assert response.json()["detail"] == "Query parameter 'code' is given 2 times; it takes one value."
+    assert client.get("/numbers?rows=1&rows=5").status_code == 400
+
+
+def test_a_repeatable_array_parameter_takes_every_value(client: TestClient) -> None:
+    assert client.get("/echo?tags=a&tags=b").json()["tags"] == ["a", "b"]
+
+
+@pytest.mark.parametrize("code", ["AB1\n", "AB1\r\n", "\nAB1"])
+def test_a_pattern_does_not_accept_a_newline_at_either_end(client: TestClient, code: str) -> None:
+    response = client.get("/echo", params={"code": code})
+    assert response.status_code == 400
+    assert "Invalid query parameter 'code'" in response.json()["detail"]
+    assert client.get("/echo", params={"code": "AB1"}).json()["code"] == "AB1"
+
+
+def test_an_error_quotes_only_an_excerpt_of_the_value(client: TestClient) -> None:
+    sent = "X" * 5000
+    for target in (f"/echo?code={sent}", f"/echo?word={sent}"):
+        detail = client.get(target).json()["detail"]
+        assert len(detail) < 200
+        assert "XXXX..." in detail
+
+
+def test_view_and_validator_read_one_decoding(client: TestClient) -> None:
+    assert client.get("/echo?word=caf%C3%A9").json()["word"] == "café"
+    for target in ("/echo?word=%FF%FE", "/ech%FFo"):
+        response = client.get(target)
+        assert response.status_code == 400
+        assert "not UTF-8 once percent-decoded" in response.json()["detail"]
+
+
+def test_a_body_that_is_not_utf8_is_a_400(client: TestClient, auth_headers) -> None:
+    headers = auth_headers() | {"Content-Type": "application/json"}
+    response = client.post("/notes", content=b'{"body": "\xff"}', headers=headers)
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    ("accept_encoding", "coding"),
+    [("br;q=0", None), ("br;q=0, gzip", "gzip"), ("gzip;q=1, br;q=0.5", "gzip"), ("*", "br"), ("*;q=0", None)],
+)
+def test_compression_honours_q_values(client: TestClient, accept_encoding: str, coding: str | None) -> None:
+    response = client.get("/big", headers={"Accept-Encoding": accept_encoding})
+    assert response.status_code == 200
+    assert response.headers.get("content-encoding") == coding
+
+
+def test_problem_extensions_cannot_replace_the_standard_members() -> None:
+    body = orjson.loads(
+        problem_body(503, "down", extensions={"status": 200, "type": "https://evil.example", "retry": 5})
+    )
+    assert (body["status"], body["type"], body["retry"]) == (503, "about:blank", 5)
+
+
+def test_swagger_uis_looser_policy_is_for_swagger_ui_alone(client: TestClient) -> None:
+    assert "unsafe-inline" in client.get("/ui/").headers["content-security-policy"]
+    for path in ("/uiadmin", "/ui-fake", "/healthz"):
+        assert client.get(path).headers["content-security-policy"].startswith("default-src 'none'")
+
+
+def test_probes_get_the_security_headers_and_limits(client: TestClient) -> None:
+    response = client.get("/healthz")
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["cache-control"] == "no-store"
+    assert client.get(f"/healthz?pad={'x' * 10_000}").status_code == 414
+
+
+def test_browser_scripts_may_read_the_challenge_and_the_retry_hint(client: TestClient) -> None:
+    response = client.get("/caller", headers={"Origin": TEST_ORIGIN})
+    assert response.status_code == 401
+    exposed = {name.strip().lower() for name in response.headers["access-control-expose-headers"].split(",")}
+    assert {"www-authenticate", "retry-after", "x-request-id"} <= exposed
