@@ -15,8 +15,17 @@ import flask
 
 from app import data_queries
 from app.data_types import ExportFilters
-from app.mailing_lists import EXCEL_BOM, check_communities_exist, download_name, mailing_list_csv, summary
-from servicekit import Database, Downloads, current
+from app.mailing_lists import (
+    DOWNLOAD,
+    EXCEL_BOM,
+    SUMMARY,
+    check_communities_exist,
+    download_name,
+    mailing_list_access,
+    mailing_list_csv,
+    summary,
+)
+from servicekit import Database, Downloads, audited, current
 
 
 def get_directmail_csv(
@@ -28,11 +37,17 @@ def get_directmail_csv(
     bduk: bool | None = None,
     segments: str | None = None,
     bom: bool = False,
+    *,
+    token_info: dict[str, Any],
 ) -> flask.Response:
     filters = ExportFilters.from_parameters(communities, rfs, rfs_date_before, rfs_date_after, business, bduk, segments)
     with current(Database).session() as session:
         check_communities_exist(session, filters)
-    body = current(Downloads).open(partial(mailing_list_csv, filters=filters), prefix=EXCEL_BOM if bom else b"")
+    body = current(Downloads).open(
+        partial(mailing_list_csv, filters=filters),
+        prefix=EXCEL_BOM if bom else b"",
+        audit=mailing_list_access(DOWNLOAD, token_info["caller"], filters),
+    )
     disposition = f'attachment; filename="{download_name(dt.date.today())}"'
     return flask.Response(body, mimetype="text/csv", headers={"Content-Disposition": disposition})
 
@@ -45,11 +60,16 @@ def get_directmail_summary(
     business: bool | None = None,
     bduk: bool | None = None,
     segments: str | None = None,
+    *,
+    token_info: dict[str, Any],
 ) -> flask.Response:
     filters = ExportFilters.from_parameters(communities, rfs, rfs_date_before, rfs_date_after, business, bduk, segments)
     with current(Database).session() as session:
         check_communities_exist(session, filters)
-        return flask.jsonify(summary(session, filters).to_dict())
+        with audited(mailing_list_access(SUMMARY, token_info["caller"], filters)) as tally:
+            mailing_summary = summary(session, filters)
+            tally.rows = mailing_summary.total
+    return flask.jsonify(mailing_summary.to_dict())
 
 
 def get_communities() -> flask.Response:

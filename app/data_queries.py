@@ -43,7 +43,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _NEEDS_QUOTES = re.compile(r'[,"\r\n]')
 
 AnySelect = Select[*tuple[Any, ...]]
-CsvPieces = Generator[bytes, None, None]
+CsvPieces = Generator[bytes, None, int]  # the CSV's bytes, then how many rows it held (its header aside)
 
 
 class iso_date(FunctionElement[str]):
@@ -120,7 +120,8 @@ def community_names(session: Session) -> list[str]:
 
 
 def csv_pieces(connection: Connection, statement: AnySelect) -> CsvPieces:
-    """The CSV with its header, in pieces as the database produces them, never all in memory."""
+    """The CSV with its header, in pieces as the database produces them, never all in memory; then its
+    row count, from the database rather than from the bytes, where a quoted value may hold a newline."""
     if connection.dialect.name == "postgresql":
         return _copy_out(connection, statement)
     return _cursor_out(connection, statement)
@@ -131,16 +132,21 @@ def _copy_out(connection: Connection, statement: AnySelect) -> CsvPieces:
     Leaving the block early (the generator closed) makes psycopg cancel the query."""
     compiled = statement.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
     copy_sql = f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv, HEADER)"
-    with psycopg_connection(connection).cursor() as cursor, cursor.copy(copy_sql, compiled.params) as copy:
-        for data in copy:
-            yield bytes(data)
+    with psycopg_connection(connection).cursor() as cursor:
+        with cursor.copy(copy_sql, compiled.params) as copy:
+            for data in copy:
+                yield bytes(data)
+        return cursor.rowcount  # set once the COPY has finished
 
 
 def _cursor_out(connection: Connection, statement: AnySelect) -> CsvPieces:
     yield (",".join(CSV_COLUMNS) + "\n").encode()
     result = connection.execution_options(stream_results=True, yield_per=2000).execute(statement)
+    count = 0
     for rows in result.partitions():
+        count += len(rows)
         yield "".join(_csv_line(row) for row in rows).encode()
+    return count
 
 
 def _csv_line(values: Sequence[str | None]) -> str:

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import difflib
-from collections.abc import Generator
 
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from app.data_queries import community_names, csv_pieces, mailing_list, mailing_list_counts
+from app.data_queries import CsvPieces, community_names, csv_pieces, mailing_list, mailing_list_counts
 from app.data_types import ExportFilters, MailingSummary
 from app.errors import MailingListError
+from servicekit import AuditedAccess
+from servicekit.auth.tokens import Caller
 
 # Excel reads a CSV file as UTF-8 only when it starts with a byte-order mark.
 EXCEL_BOM = "\ufeff".encode()
+# What the audit trail calls each access to a mailing list (event.action).
+DOWNLOAD = "mailing-list-download"
+SUMMARY = "mailing-list-summary"
 
 
 def check_communities_exist(session: Session, filters: ExportFilters) -> None:
@@ -35,13 +40,32 @@ def summary(session: Session, filters: ExportFilters) -> MailingSummary:
     return MailingSummary(total=sum(count.premises for count in counts), communities=counts)
 
 
-def mailing_list_csv(connection: Connection, filters: ExportFilters) -> Generator[bytes, None, None]:
-    """The mailing list as CSV, in pieces as the database produces them."""
+def mailing_list_csv(connection: Connection, filters: ExportFilters) -> CsvPieces:
+    """The mailing list as CSV, in pieces as the database produces them, then its row count."""
     return csv_pieces(connection, mailing_list(filters))
+
+
+def mailing_list_access(action: str, caller: Caller, filters: ExportFilters) -> AuditedAccess:
+    """An access to a mailing list as the audit trail records it: who, and the filters they asked for."""
+    return AuditedAccess(action, caller, {"filters": filters_asked(filters)})
+
+
+def filters_asked(filters: ExportFilters) -> dict[str, object]:
+    """The filters that were set, as JSON values."""
+    asked = {field.name: getattr(filters, field.name) for field in dataclasses.fields(filters)}
+    return {name: _json_value(value) for name, value in asked.items() if value is not None}
 
 
 def download_name(today: dt.date) -> str:
     return f"directmail-{today.isoformat()}.csv"
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
 
 
 def _with_suggestion(name: str, known: list[str]) -> str:

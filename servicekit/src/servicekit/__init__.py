@@ -4,6 +4,7 @@ its views and its queries. `servicekit/README.md` shows a whole service built on
 from importlib.metadata import version
 
 from servicekit.app import ServiceApp, service_app
+from servicekit.audit import AuditedAccess, audited
 from servicekit.cli import ServiceCommands
 from servicekit.database import Database, Migrations
 from servicekit.downloads import Downloads
@@ -13,6 +14,7 @@ from servicekit.settings import DatabaseSettings, ServiceSettings, SettingsError
 
 __version__ = version("gigaclear-servicekit")
 __all__ = [
+    "AuditedAccess",
     "Database",
     "DatabaseSettings",
     "Downloads",
@@ -23,6 +25,7 @@ __all__ = [
     "ServiceUnavailable",
     "SettingsError",
     "__version__",
+    "audited",
     "current",
     "load_settings",
     "service_app",

@@ -10,8 +10,9 @@ import flask
 import httpx
 from sqlalchemy import Connection, text
 
-from servicekit import Database, Downloads, current
+from servicekit import AuditedAccess, Database, Downloads, current
 from servicekit.database import psycopg_connection
+from servicekit.downloads import Producer
 
 INTERNAL_DETAIL = "KeyError in premises_query at line 42"
 
@@ -60,6 +61,11 @@ def add_note(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
     return {"id": note_id}, 201
 
 
+def note(note_id: int) -> dict[str, Any]:
+    with current(Database).session() as session:
+        return {"id": note_id, "body": session.scalar(text("SELECT body FROM notes WHERE id = :id"), {"id": note_id})}
+
+
 def count_notes() -> dict[str, Any]:
     with current(Database).session() as session:
         return {"notes": session.scalar(text("SELECT count(*) FROM notes"))}
@@ -71,11 +77,22 @@ def echo(code: str | None = None, word: str | None = None, tags: list[str] | Non
 
 def numbers(rows: int) -> flask.Response:
     """1 to `rows`, one a line, streamed from PostgreSQL's COPY through the kit's downloads."""
+    return flask.Response(current(Downloads).open(numbers_copied(rows)), mimetype="text/plain")
 
-    def copy_out(connection: Connection) -> Generator[bytes, None, None]:
+
+def audited_numbers(rows: int, token_info: dict[str, Any]) -> flask.Response:
+    """The same, as a download of personal data: audited."""
+    access = AuditedAccess("numbers-download", token_info["caller"], {"asked": {"rows": rows}})
+    return flask.Response(current(Downloads).open(numbers_copied(rows), audit=access), mimetype="text/plain")
+
+
+def numbers_copied(rows: int) -> Producer:
+    def copy_out(connection: Connection) -> Generator[bytes, None, int]:
         copy_sql = "COPY (SELECT n FROM generate_series(1, %s) AS n) TO STDOUT"
-        with psycopg_connection(connection).cursor() as cursor, cursor.copy(copy_sql, (rows,)) as copy:
-            for data in copy:
-                yield bytes(data)
+        with psycopg_connection(connection).cursor() as cursor:
+            with cursor.copy(copy_sql, (rows,)) as copy:
+                for data in copy:
+                    yield bytes(data)
+            return cursor.rowcount
 
-    return flask.Response(current(Downloads).open(copy_out), mimetype="text/plain")
+    return copy_out

@@ -7,7 +7,7 @@ import time
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from servicekit.middleware.routes import routed_operation
+from servicekit.middleware.routes import operation_record
 
 log = structlog.get_logger("servicekit.access")
 
@@ -23,6 +23,7 @@ class AccessLogMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter_ns()
+        routed = operation_record(scope)
         status = 500
         sent_bytes = 0
         outcome = "success"
@@ -42,7 +43,7 @@ class AccessLogMiddleware:
             raise
         finally:
             if status >= 400 or outcome == "failure" or scope["path"] not in self.quiet_paths:
-                operation = routed_operation(scope)
+                operation = routed.operation
                 log.info(
                     "request",
                     **{

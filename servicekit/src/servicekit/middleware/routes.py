@@ -1,5 +1,10 @@
 """The spec operation that served a request: its path template (`/items/{id}`), for grouping logs and
-traces, and the security it declares, for the hooks that enforce it."""
+traces, and the security it declares, for the hooks that enforce it.
+
+Connexion routes a copy of the request's scope, so only what runs inside routing can read the operation
+from it. Middleware outside (the access log) asks for an `OperationRecord` first, and
+`RecordOperationMiddleware`, inside routing, fills it in.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from starlette.types import Scope
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 SecurityRequirement = dict[str, list[str]]  # scheme name: the scopes it needs
+_RECORD_KEY = "servicekit.operation_record"
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,34 @@ def routed_operation(scope: Scope) -> RoutedOperation | None:
     if connexion_middleware not in _indexes:
         _indexes[connexion_middleware] = _index(connexion_middleware)
     return _indexes[connexion_middleware].get((routing["api_base_path"], routing["operation_id"]))
+
+
+@dataclass
+class OperationRecord:
+    """The operation a request was routed to; None until routing has run, and when no route matched."""
+
+    operation: RoutedOperation | None = None
+
+
+def operation_record(scope: Scope) -> OperationRecord:
+    """The record of the operation this request will be routed to, for middleware outside routing. It is an
+    object in the scope, not a key: routing's copy of the scope shares the object, and a key it set would
+    stay in the copy."""
+    record: OperationRecord = scope.setdefault(_RECORD_KEY, OperationRecord())
+    return record
+
+
+class RecordOperationMiddleware:
+    """Inside routing: fills in the request's `OperationRecord`, if middleware outside asked for one."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        record: OperationRecord | None = scope.get(_RECORD_KEY)
+        if record is not None:
+            record.operation = routed_operation(scope)
+        await self.app(scope, receive, send)
 
 
 def _index(connexion_middleware: Any) -> dict[tuple[str, str], RoutedOperation]:

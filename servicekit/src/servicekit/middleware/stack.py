@@ -18,6 +18,7 @@ the first added is the outermost. The order, and why:
 8. request limits  refuse oversized or undecodable requests before anything parses them, probes included;
 9. probes          answered on the event loop, never queued behind Flask's threads;
 -- Connexion's Swagger UI, then its routing --
+   operation       recorded for the access log, which never sees the scope routing writes to;
    APM names       a transaction by the route that matched, before security may refuse the request;
    routed only     what no operation matched ends as a 404 here, before Flask could dispatch it unsecured.
 
@@ -47,6 +48,7 @@ from servicekit.middleware.redirects import RelativeRedirectsMiddleware
 from servicekit.middleware.request_id import RequestIdMiddleware
 from servicekit.middleware.request_limits import RequestLimitsMiddleware
 from servicekit.middleware.routed_only import RoutedOnlyMiddleware
+from servicekit.middleware.routes import RecordOperationMiddleware
 from servicekit.middleware.security_headers import SecurityHeadersMiddleware
 from servicekit.problems import handle_last_resort
 from servicekit.settings import ServiceSettings
@@ -73,6 +75,7 @@ def install_middleware(
 ) -> None:
     """`methods`: what the service's operations answer to, for CORS."""
     outer = MiddlewarePosition.BEFORE_EXCEPTION
+    app.add_middleware(RecordOperationMiddleware, position=MiddlewarePosition.BEFORE_SECURITY)
     app.add_middleware(RequestIdMiddleware, position=outer)
     if traced:
         app.add_middleware(ASGITracingMiddleware, position=outer)

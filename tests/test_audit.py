@@ -1,0 +1,209 @@
+"""The audit trail of mailing lists (personal data, UK GDPR), on a real uvicorn: each download and each
+summary writes one audit event naming the caller, the filters asked for, the rows and bytes handed over,
+how it ended, its request id and its trace."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import elasticapm
+import httpx
+import pytest
+from sqlalchemy import Connection, create_engine, func, select, update
+
+from app import MIGRATIONS, create_app
+from app.data_queries import CsvPieces, csv_pieces, mailing_list
+from app.data_types import ExportFilters
+from app.models import Premises
+from config import Settings
+from servicekit.testing import FakeApmServer, LiveServer, eventually, slow_reader, terminate_queries
+from tests.conftest import demo_database, seed
+
+BIG_PREMISES = 200_000  # about 20 MB of CSV: far more than the buffers between database and client hold
+CALLER = {"oid": "7e6d5c4b-0000-4000-8000-00000000d1a1", "azp": "marketing-tool", "name": "Morgan Marketing"}
+FILTERS = {"communities": 'Winson,"Ashton Keynes, Wiltshire"', "segments": "S2,S1", "business": "false"}
+Headers = dict[str, str]
+
+
+@dataclass
+class LoggedServer:
+    """A live server whose app logs JSON to the test's captured stdout, and the lines it has written."""
+
+    url: str
+    capsys: pytest.CaptureFixture[str]
+    lines: list[dict[str, Any]] = field(default_factory=list)
+
+    def audit_events(self) -> list[dict[str, Any]]:
+        out = self.capsys.readouterr().out
+        self.lines += [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        return [line for line in self.lines if line["log"]["logger"] == "servicekit.audit"]
+
+    def the_audit_event(self) -> dict[str, Any]:
+        """The one audit event the server writes, once it has written it."""
+        assert eventually(lambda: bool(self.audit_events()))
+        events = self.audit_events()
+        assert len(events) == 1, events
+        return events[0]
+
+
+@pytest.fixture
+def serve(make_settings: Callable[..., Settings], capsys: pytest.CaptureFixture[str]):
+    """`with serve(**settings) as server`: Directmail on a real uvicorn, built inside the test so that its
+    logging writes to the captured stdout."""
+
+    @contextmanager
+    def serving(**overrides: object) -> Iterator[LoggedServer]:
+        settings = make_settings(**overrides)
+        with LiveServer(create_app(settings), settings) as live:
+            yield LoggedServer(live.url, capsys)
+
+    return serving
+
+
+@pytest.fixture(scope="module")
+def big_database_url(server_url: str) -> Iterator[str]:
+    with demo_database(server_url, BIG_PREMISES) as url:
+        yield url
+
+
+@pytest.fixture
+def marketing(auth_headers: Callable[..., Headers]) -> Headers:
+    return auth_headers(roles=["Directmail.Read"], **CALLER)
+
+
+@pytest.mark.slow
+def test_a_download_writes_one_event_with_the_caller_the_filters_and_the_rows(
+    serve: Callable[..., Any], marketing: Headers, fake_apm: FakeApmServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in {"CLOUD_PROVIDER": "none", "CENTRAL_CONFIG": "false", "METRICS_INTERVAL": "0s"}.items():
+        monkeypatch.setenv(f"ELASTIC_APM_{name}", value)
+    headers = marketing | {"Accept-Encoding": "identity"}
+    try:
+        with serve(elastic_apm_server_url=fake_apm.url) as server:  # its lifespan's end flushes the agent
+            response = httpx.get(
+                f"{server.url}/directmail-csv", params=FILTERS | {"bom": "true"}, headers=headers, timeout=30
+            )
+            assert response.status_code == 200
+            event = server.the_audit_event()
+    finally:
+        elasticapm.uninstrument()
+
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert {row["community"] for row in rows} == {"Winson", "Ashton Keynes, Wiltshire"}
+    assert event["event"]["action"] == "mailing-list-download"
+    assert event["event"]["kind"] == "event"
+    assert event["user"] == {"id": CALLER["oid"], "app_id": CALLER["azp"], "name": CALLER["name"]}
+    assert event["audit"] == {
+        "filters": {"communities": ["Winson", "Ashton Keynes, Wiltshire"], "segments": ["S1", "S2"], "business": False},
+        "outcome": "complete",
+        "rows": len(rows),
+        "bytes": len(response.content),
+    }
+    assert event["http"]["request"]["id"] == response.headers["x-request-id"]
+    (transaction,) = [t for t in fake_apm.of_kind("transaction") if t["name"] == "GET /directmail-csv"]
+    assert event["trace"]["id"] == transaction["trace_id"]
+    assert marketing["Authorization"].removeprefix("Bearer ") not in json.dumps(event)
+
+
+def test_a_summary_writes_one_event_with_its_total_as_rows(serve: Callable[..., Any], marketing: Headers) -> None:
+    with serve() as server:
+        response = httpx.get(f"{server.url}/directmail-summary", params={"rfs": "true"}, headers=marketing, timeout=10)
+        assert response.status_code == 200
+        event = server.the_audit_event()
+    assert event["event"]["action"] == "mailing-list-summary"
+    assert event["user"]["id"] == CALLER["oid"]
+    assert event["audit"] == {
+        "filters": {"rfs": True},
+        "outcome": "complete",
+        "rows": response.json()["total"],
+        "bytes": None,
+    }
+    assert event["http"]["request"]["id"] == response.headers["x-request-id"]
+
+
+def test_a_refused_request_reaches_no_data_and_writes_no_event(serve: Callable[..., Any], marketing: Headers) -> None:
+    with serve() as server:
+        response = httpx.get(
+            f"{server.url}/directmail-csv", params={"communities": "Atlantis"}, headers=marketing, timeout=10
+        )
+        assert response.status_code == 400
+        assert server.audit_events() == []
+
+
+@pytest.mark.slow
+def test_a_hung_up_download_writes_an_abandoned_event(
+    serve: Callable[..., Any], marketing: Headers, big_database_url: str
+) -> None:
+    with serve(database_url=big_database_url) as server:
+        with (
+            slow_reader(headers=marketing | {"Accept-Encoding": "identity"}) as client,
+            client.stream("GET", f"{server.url}/directmail-csv") as response,
+        ):
+            next(response.iter_raw())
+        event = server.the_audit_event()
+    assert event["audit"]["outcome"] == "abandoned"
+    assert event["audit"]["filters"] == {}
+    assert 0 < event["audit"]["bytes"] < BIG_PREMISES * 50
+    assert event["http"]["request"]["id"] == response.headers["x-request-id"]
+
+
+@pytest.mark.slow
+def test_a_download_broken_by_the_database_writes_a_failed_event(
+    serve: Callable[..., Any], marketing: Headers, big_database_url: str
+) -> None:
+    with serve(database_url=big_database_url) as server:
+        with (
+            slow_reader(headers=marketing | {"Accept-Encoding": "identity"}) as client,
+            client.stream("GET", f"{server.url}/directmail-csv") as response,
+        ):
+            chunks = response.iter_raw()
+            next(chunks)
+            terminate_queries(big_database_url, "COPY")
+            with pytest.raises(httpx.RemoteProtocolError):
+                for _ in chunks:
+                    pass
+        event = server.the_audit_event()
+    assert event["audit"]["outcome"] == "failed"
+    assert event["event"]["outcome"] == "failure"
+    assert event["user"]["id"] == CALLER["oid"]
+
+
+@pytest.mark.parametrize("engine", ["postgresql", "sqlite"])
+def test_the_row_count_comes_from_the_database_not_the_newlines(
+    engine: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    if engine == "sqlite":
+        database_url = f"sqlite:///{tmp_path_factory.mktemp('embedded') / 'directmail.sqlite3'}"
+        MIGRATIONS.upgrade(database_url)
+        seed(database_url, 50)
+    database = create_engine(database_url)
+    try:
+        with database.connect() as connection:  # never committed
+            give_an_address_two_lines(connection)
+            body, count = drained(csv_pieces(connection, mailing_list(ExportFilters())))
+    finally:
+        database.dispose()
+    rows = list(csv.DictReader(io.StringIO(body.decode())))
+    assert count == len(rows) < body.count(b"\n") - 1
+    assert any("\n" in row["address_line_2"] for row in rows)
+
+
+def give_an_address_two_lines(connection: Connection) -> None:
+    first = select(func.min(Premises.uprn)).scalar_subquery()
+    connection.execute(update(Premises).where(Premises.uprn == first).values(address_line_2="Flat 1\nThe Old Mill"))
+
+
+def drained(pieces: CsvPieces) -> tuple[bytes, int]:
+    """The pieces' bytes, and the row count they return at the end."""
+    body = bytearray()
+    try:
+        while True:
+            body += next(pieces)
+    except StopIteration as end:
+        return bytes(body), end.value
