@@ -34,7 +34,8 @@ def raw_get(live_server: LiveServer) -> Iterator[Callable[..., http.client.HTTPR
 
 @pytest.mark.parametrize("target", ["//caller", "/%2Fcaller", "//caller/", "//slow?seconds=0"])
 def test_a_path_no_operation_matches_never_reaches_a_view(raw_get, auth_headers, target: str) -> None:
-    for headers in ({}, auth_headers()):
+    anonymous: dict[str, str] = {}
+    for headers in (anonymous, auth_headers()):
         response = raw_get(target, headers)
         assert response.status == 404
         assert response.getheader("content-type") == "application/problem+json"

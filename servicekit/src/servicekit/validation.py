@@ -68,8 +68,8 @@ def _matches_pattern(
         yield ValidationError(f"{excerpt(instance)} does not match {pattern!r}")
 
 
-SchemaValidator = extend(Draft4Validator, {"pattern": _matches_pattern})
-BodySchemaValidator = extend(Draft4RequestValidator, {"pattern": _matches_pattern})
+SchemaValidator = extend(Draft4Validator, {"pattern": _matches_pattern})  # type: ignore[no-untyped-call]
+BodySchemaValidator = extend(Draft4RequestValidator, {"pattern": _matches_pattern})  # type: ignore[no-untyped-call]
 
 
 def described(error: ValidationError) -> str:
