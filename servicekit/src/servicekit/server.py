@@ -9,6 +9,7 @@ from types import FrameType
 import uvicorn
 
 from servicekit.app import ServiceApp
+from servicekit.http_limits import HeadLimitedConfig, HeadLimits
 from servicekit.lifecycle import Lifecycle
 from servicekit.settings import ServiceSettings
 
@@ -38,8 +39,9 @@ class DrainingServer(uvicorn.Server):
 
 
 def uvicorn_config(app: object, settings: ServiceSettings) -> uvicorn.Config:
-    return uvicorn.Config(
-        app,  # type: ignore[arg-type]
+    return HeadLimitedConfig(
+        app,
+        head_limits=HeadLimits.from_settings(settings),
         host=settings.host,
         port=settings.port,
         proxy_headers=True,

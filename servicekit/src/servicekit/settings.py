@@ -59,6 +59,11 @@ class ServiceSettings(BaseSettings):
     hsts_max_age_seconds: int = Field(0, ge=0)
     max_url_bytes: int = Field(8192, ge=256)
     max_body_bytes: int = Field(1_048_576, ge=0)
+    # The request head, enforced by the HTTP server as it arrives (servicekit/http_limits.py): the header
+    # lines' bytes (names, values, ": " and CRLF), how many, and how long the whole head may take.
+    max_header_bytes: int = Field(16_384, ge=1024)
+    max_headers: int = Field(100, ge=10)
+    request_head_timeout_seconds: float = Field(10.0, gt=0, le=300)
 
     shutdown_drain_seconds: float = Field(0.0, ge=0, le=120)
     shutdown_timeout_seconds: int = Field(30, ge=1, le=3600)

@@ -1,0 +1,230 @@
+"""Limits on the request head (request line and headers), enforced by the HTTP server itself.
+
+uvicorn's httptools protocol has none: a request head may be any size and take any time. httptools
+concatenates the pieces of a header until the header ends, so one 64 MiB header cost seconds of CPU
+and 64 MiB of memory before any middleware could look at it, and a connection that sends half a head
+(or nothing) was held open for ever. Only the protocol sees bytes as they arrive, so the limits live in
+a subclass of it: a URL past MAX_URL_BYTES is answered 414 and headers past MAX_HEADER_BYTES or
+MAX_HEADERS 431, as soon as the excess arrives; a head not complete within REQUEST_HEAD_TIMEOUT_SECONDS
+408. Requests llhttp cannot parse get 400. Each is a small `application/problem+json` body, then the
+connection is closed without reading further.
+
+A subclass of uvicorn's protocol rather than another server: llhttp (through httptools) stays the
+parser, so what is accepted, and how fast, does not change; h11, which can cap a head's size, parses in
+Python and has no timeout either.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any, NoReturn
+
+import httptools
+import orjson
+import structlog
+import uvicorn
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.server import ServerState
+
+from servicekit.problems import PROBLEM_JSON
+from servicekit.settings import ServiceSettings
+
+# What a head holds beyond its target and header lines: method, spaces, version and line ends.
+REQUEST_LINE_BYTES = 64
+# Each header line as sent is its name and value plus ": " and CRLF.
+HEADER_LINE_BYTES = 4
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class HeadLimits:
+    """What one request head may hold, and how long it may take to arrive."""
+
+    max_url_bytes: int
+    max_header_bytes: int
+    max_headers: int
+    timeout_seconds: float
+
+    @classmethod
+    def from_settings(cls, settings: ServiceSettings) -> HeadLimits:
+        return cls(
+            max_url_bytes=settings.max_url_bytes,
+            max_header_bytes=settings.max_header_bytes,
+            max_headers=settings.max_headers,
+            timeout_seconds=settings.request_head_timeout_seconds,
+        )
+
+
+class HeadLimitedConfig(uvicorn.Config):
+    """uvicorn's Config, serving HTTP/1.1 through `HeadLimitedProtocol` under `head_limits`."""
+
+    def __init__(self, app: Any, *, head_limits: HeadLimits, **options: Any) -> None:
+        super().__init__(app, http=HeadLimitedProtocol, **options)
+        self.head_limits = head_limits
+
+
+class HeadRefused(Exception):
+    """A request head the server answers itself, before any app sees it."""
+
+    def __init__(self, status: HTTPStatus, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+    @property
+    def title(self) -> str:
+        # RFC 9110's name, as the app's own 414 has it; Python 3.11 has RFC 2616's "Request-URI Too Long".
+        return "URI Too Long" if self.status is HTTPStatus.REQUEST_URI_TOO_LONG else self.status.phrase
+
+
+class HeadLimitedProtocol(HttpToolsProtocol):
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        if not isinstance(config, HeadLimitedConfig):
+            raise TypeError("HeadLimitedProtocol takes its limits from a HeadLimitedConfig")
+        self.limits = config.head_limits
+        # httptools hands a header over only once it has ended, so until then only the bytes read bound
+        # what it holds. A head within the exact limits below never reads more than this.
+        self._unfinished_head_limit = self.limits.max_url_bytes + self.limits.max_header_bytes + REQUEST_LINE_BYTES
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._head_begun = False
+        # Counted from the read after the one the head began in: that one may end the request before.
+        self._head_received = 0
+        self._header_bytes = 0
+        self._refused: HeadRefused | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._start_head_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_head_timer()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        # uvicorn's own, but answering a refusal rather than a bare 400.
+        self._unset_keepalive_if_required()
+        if self._head_begun:
+            self._head_received += len(data)
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            if self._should_upgrade():
+                self.handle_websocket_upgrade()
+            else:
+                self._unsupported_upgrade_warning()
+        except httptools.HttpParserError as exc:
+            self._answer(self._refused or HeadRefused(HTTPStatus.BAD_REQUEST, f"The request is not valid HTTP: {exc}."))
+        else:
+            if self._head_begun:
+                self._head_arriving()
+
+    # The parser's callbacks call HttpToolsProtocol's by name: super() would cost more than their checks.
+
+    def on_message_begin(self) -> None:
+        HttpToolsProtocol.on_message_begin(self)
+        self._head_begun = True
+        self._head_received = 0
+        self._header_bytes = 0
+
+    def on_url(self, url: bytes) -> None:
+        HttpToolsProtocol.on_url(self, url)
+        if len(self.url) > self.limits.max_url_bytes:
+            self._stop_parsing(
+                HeadRefused(
+                    HTTPStatus.REQUEST_URI_TOO_LONG,
+                    f"The URL is too long: the limit is {self.limits.max_url_bytes} bytes.",
+                )
+            )
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._header_bytes += len(name) + len(value) + HEADER_LINE_BYTES
+        if self._header_bytes > self.limits.max_header_bytes:
+            self._stop_parsing(self._headers_too_large())
+        if len(self.headers) >= self.limits.max_headers:
+            self._stop_parsing(
+                HeadRefused(
+                    HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE,
+                    f"The request has too many headers: the limit is {self.limits.max_headers}.",
+                )
+            )
+        HttpToolsProtocol.on_header(self, name, value)
+
+    def on_headers_complete(self) -> None:
+        self._head_begun = False
+        self._stop_head_timer()
+        HttpToolsProtocol.on_headers_complete(self)
+
+    def _head_arriving(self) -> None:
+        if self._head_received > self._unfinished_head_limit:
+            self._answer(self._headers_too_large())
+        elif self._head_timer is None and not self._responding():
+            # A head pipelined behind a response (a long download, say) is not timed until that is sent;
+            # uvicorn's keep-alive timeout then closes a silent connection, and its next bytes start this.
+            self._start_head_timer()
+
+    def _responding(self) -> bool:
+        return self.cycle is not None and not self.cycle.response_complete
+
+    def _headers_too_large(self) -> HeadRefused:
+        return HeadRefused(
+            HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE,
+            f"The request's headers are too large: the limit is {self.limits.max_header_bytes} bytes.",
+        )
+
+    def _stop_parsing(self, refused: HeadRefused) -> NoReturn:
+        # Raising is the only way to stop llhttp midway through a read; httptools turns it into a parse
+        # error, which data_received answers with this refusal.
+        self._refused = refused
+        raise refused
+
+    def _start_head_timer(self) -> None:
+        self._head_timer = self.loop.call_later(self.limits.timeout_seconds, self._head_timed_out)
+
+    def _stop_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if self.transport.is_closing():
+            return
+        if not self._head_begun:
+            self.transport.close()  # nothing was asked: closed quietly, as uvicorn ends an idle keep-alive
+            return
+        seconds = f"{self.limits.timeout_seconds:g}"
+        self._answer(
+            HeadRefused(
+                HTTPStatus.REQUEST_TIMEOUT, f"The request's head took too long to arrive: the limit is {seconds} s."
+            )
+        )
+
+    def _answer(self, refused: HeadRefused) -> None:
+        """Write `refused` as a problem and close the connection, reading nothing more."""
+        client = self.client[0] if self.client else None
+        log.info("request refused", status=refused.status.value, detail=refused.detail, **{"client.address": client})
+        body = orjson.dumps(
+            {
+                "type": "about:blank",
+                "title": refused.title,
+                "status": refused.status.value,
+                "detail": refused.detail,
+            }
+        )
+        head = [STATUS_LINE[refused.status.value]]
+        head.extend(name + b": " + value + b"\r\n" for name, value in self.server_state.default_headers)
+        head.append(
+            b"content-type: %s\r\ncontent-length: %d\r\nconnection: close\r\n\r\n" % (PROBLEM_JSON.encode(), len(body))
+        )
+        self.transport.write(b"".join(head) + body)
+        self.transport.close()
