@@ -49,3 +49,16 @@ def test_sigterm_fails_readiness_at_once_then_drains_and_exits(service: ServiceP
     assert time.monotonic() - signalled >= DRAIN_SECONDS - 0.2
     assert "service stopped" in output
     assert DB_PASSWORD not in output
+    assert service.process.returncode == 0  # a graceful stop, as Kubernetes asked for it
+
+
+@pytest.mark.slow
+def test_a_download_under_way_at_sigterm_arrives_whole(service: ServiceProcess) -> None:
+    with httpx.stream("GET", f"{service.url}/trickle", timeout=10) as response:
+        lines = response.iter_lines()
+        first = next(lines)
+        service.process.send_signal(signal.SIGTERM)
+        rest = list(lines)
+    assert [first, *rest] == [f"line {n}" for n in range(5)]
+    service.process.communicate(timeout=DRAIN_SECONDS + 20)
+    assert service.process.returncode == 0

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
+from collections.abc import Iterator
 from types import FrameType
 
 import uvicorn
@@ -24,6 +26,14 @@ class DrainingServer(uvicorn.Server):
         self.lifecycle = lifecycle
         self.drain_seconds = drain_seconds
         self._drain: threading.Timer | None = None
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            yield
+            # uvicorn raises the signals it caught again once it has stopped, so a SIGTERM exits 143. A
+            # SIGTERM is how Kubernetes asks for the graceful stop that has just ended: exit 0 for it.
+            self._captured_signals = [sig for sig in self._captured_signals if sig != signal.SIGTERM]
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         if self._drain is None and self.drain_seconds > 0 and sig == signal.SIGTERM:
