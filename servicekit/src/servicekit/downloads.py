@@ -11,6 +11,11 @@ a queue, and the probes and the other endpoints keep their threads.
 where `report_csv(connection)` is a generator of the file's bytes, as the database produces them: the
 download's producer. It returns how many rows the file held, if it can tell (`cursor.rowcount` after a
 COPY; a count of the rows it fetched), for the log line and the audit event that end every download.
+
+What can go wrong, and what the client sees: the database lost before the first byte is a 503 (`open`
+waits for the producer's first piece); after it, a broken transfer, never a short file that looks whole.
+A client that hangs up has its statement cancelled at once; one that reads nothing for `idle_seconds` is
+cut (`servicekit.middleware.disconnect`); a statement running past `statement_timeout_seconds` fails.
 """
 
 from __future__ import annotations
@@ -18,13 +23,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import ExitStack, closing
+from functools import partial
+from typing import Any
 
+import flask
+import psycopg
+import sqlalchemy.exc
 import structlog
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 from servicekit.audit import AuditedAccess, Outcome, Tally, write_audit_event
-from servicekit.database import Database
-from servicekit.middleware.disconnect import disconnected_event
+from servicekit.database import Database, psycopg_connection
+from servicekit.middleware.disconnect import Disconnection, disconnection
 from servicekit.problems import ServiceUnavailable
 
 CHUNK_BYTES = 64 * 1024  # one cross-thread hand-over per chunk, not per row; and brotli compresses it well
@@ -42,29 +52,49 @@ class ClientDisconnected(Exception):
 
 
 class Downloads:
-    def __init__(self, database: Database, concurrency: int) -> None:
+    def __init__(
+        self,
+        database: Database,
+        concurrency: int,
+        *,
+        idle_seconds: float = 30,
+        statement_timeout_seconds: float = 300,
+    ) -> None:
+        """`idle_seconds`: how long a client may read nothing before it is cut; `statement_timeout_seconds`:
+        how long a download's query may run, longer than other statements are given."""
         self.database = database
         self.concurrency = concurrency
+        self.idle_seconds = idle_seconds
+        self.statement_timeout_seconds = statement_timeout_seconds
         self._slots = threading.BoundedSemaphore(concurrency)
 
     def open(self, producer: Producer, *, prefix: bytes = b"", audit: AuditedAccess | None = None) -> DownloadBody:
-        """The download's body: `prefix` at once (a byte-order mark, say), then what `producer` makes of a
-        connection. Its slot and its database connection are taken now, before any header is sent, so
-        that a busy service or an unreachable database still gets a clean 503. With `audit`, the
-        download writes its audit event when it ends, however it ends."""
-        disconnected = disconnected_event()
+        """The download's body: `prefix` (a byte-order mark, say), then what `producer` makes of a
+        connection. Its slot and its database connection are taken now, and the producer run to its first
+        piece (but for HEAD, which never reads the body), before any header is sent, so that a busy service
+        or a database unreachable or lost until then still gets a clean 503. With `audit`, the download
+        writes its audit event when it ends, however it ends."""
+        gone = disconnection()
         if not self._slots.acquire(blocking=False):
             raise ServiceUnavailable(
                 f"All {self.concurrency} download slots are busy: try again shortly.", RETRY_AFTER_SECONDS
             )
+        gone.idle_seconds = self.idle_seconds
         with ExitStack() as held:
             held.callback(self._slots.release)
             connection = self.database.engine.connect()
             held.callback(connection.close)
+            if connection.dialect.name == "postgresql":
+                _limit_statement_time(connection, self.statement_timeout_seconds)
+                # Left before the connection goes back to the pool: a late cancel must not hit its next user.
+                held.enter_context(gone.calling(partial(_cancel, psycopg_connection(connection), self.database)))
             tally = Tally(bytes=0)
             # Added last, so run first when the body closes, by when the stream has settled the tally.
             held.callback(_report_end, tally, audit)
-            return DownloadBody(_stream(connection, producer, prefix, disconnected, tally), held.pop_all())
+            chunks = _stream(connection, producer, prefix, gone, tally)
+            if flask.request.method != "HEAD":
+                _start(chunks)
+            return DownloadBody(chunks, held.pop_all())
 
 
 class DownloadBody:
@@ -83,17 +113,44 @@ class DownloadBody:
             self._chunks.close()  # cancels the query if it is still running
 
 
-def _stream(
-    connection: Connection, producer: Producer, prefix: bytes, disconnected: threading.Event, tally: Tally
-) -> Chunks:
-    """The body's chunks, kept in `tally` as they go; it stays abandoned unless the stream completes or fails."""
-    sent = 0
+def _limit_statement_time(connection: Connection, seconds: float) -> None:
+    """For this download's transaction only: the connection goes back to the pool with the default."""
+    connection.execute(text(f"SET LOCAL statement_timeout = {round(seconds * 1000)}"))
+
+
+def _cancel(driver_connection: psycopg.Connection[Any], database: Database) -> None:
+    """From the event loop's side, while the worker thread waits on the query: the producer then raises."""
     try:
-        if prefix:
-            sent = tally.bytes = len(prefix)
-            yield prefix
+        driver_connection.cancel_safe(timeout=database.timeout_seconds)
+    except psycopg.Error as error:  # the statement then runs on until the stream next checks for the client
+        log.warning("could not cancel a download's statement", error=str(error))
+
+
+def _start(chunks: Chunks) -> None:
+    """Runs the stream up to its marker: the query has answered, or failed as the view's own error."""
+    try:
+        next(chunks, None)
+    except psycopg.OperationalError as error:
+        # What SQLAlchemy raises when the driver fails under it, so that the kit's handler answers 503.
+        raise sqlalchemy.exc.OperationalError(None, None, error) from error
+
+
+def _stream(connection: Connection, producer: Producer, prefix: bytes, gone: Disconnection, tally: Tally) -> Chunks:
+    """The body's chunks, kept in `tally` as they go; it stays abandoned unless the stream completes or fails.
+    Its first item is an empty marker, yielded once the producer has its first piece (see `_start`)."""
+    try:
+        if gone.is_set():
+            raise ClientDisconnected
         with closing(producer(connection)) as produced:
-            for chunk in chunked(_rows_into(tally, produced), disconnected):
+            pieces = _rows_into(tally, produced)
+            first = prefix + next(pieces, b"")
+            yield b""
+            # At once: compressors hold the headers back until a body comes, and only once they are out
+            # does a failure break the transfer rather than turn into an error response.
+            sent = tally.bytes = len(first)
+            if first:
+                yield first
+            for chunk in chunked(pieces, gone):
                 sent += len(chunk)
                 tally.bytes = sent
                 yield chunk
@@ -101,6 +158,8 @@ def _stream(
     except ClientDisconnected:
         pass  # abandoned
     except Exception:
+        if gone.is_set():
+            return  # abandoned: its statement was cancelled because the client had gone
         tally.outcome = Outcome.FAILED
         raise
 
@@ -116,13 +175,13 @@ def _report_end(tally: Tally, audit: AuditedAccess | None) -> None:
         write_audit_event(audit, tally)
 
 
-def chunked(pieces: Iterable[bytes], disconnected: threading.Event) -> Iterator[bytes]:
+def chunked(pieces: Iterable[bytes], gone: Disconnection) -> Iterator[bytes]:
     """Pieces joined into chunks of about CHUNK_BYTES; raises ClientDisconnected once the client has gone."""
     buffer = bytearray()
     for piece in pieces:
         buffer += piece
         if len(buffer) >= CHUNK_BYTES:
-            if disconnected.is_set():
+            if gone.is_set():
                 raise ClientDisconnected
             yield bytes(buffer)
             buffer.clear()

@@ -22,12 +22,19 @@ class FixtureSettings(DatabaseSettings):
     service_root: ClassVar[Path] = ROOT
 
     download_concurrency: int = Field(2, ge=1, le=9)
+    download_idle_seconds: float = Field(30, gt=0)
+    download_statement_timeout_seconds: float = Field(300, gt=0)
 
 
 def create_app(settings: FixtureSettings | None = None) -> ServiceApp:
     settings = settings or load_settings(FixtureSettings)
     database = Database.from_settings(settings, MIGRATIONS)
-    downloads = Downloads(database, settings.download_concurrency)
+    downloads = Downloads(
+        database,
+        settings.download_concurrency,
+        idle_seconds=settings.download_idle_seconds,
+        statement_timeout_seconds=settings.download_statement_timeout_seconds,
+    )
     return service_app(
         __name__, settings, SPECIFICATION, database=database, parts=[downloads], problems={Conflict: 409}
     )

@@ -96,3 +96,20 @@ def numbers_copied(rows: int) -> Producer:
             return cursor.rowcount
 
     return copy_out
+
+
+def slow_numbers(rows: int, seconds: float) -> flask.Response:
+    """/numbers whose query takes `seconds` before its first row, as a sort over a big table would."""
+    return flask.Response(current(Downloads).open(numbers_after_sleep(rows, seconds)), mimetype="text/plain")
+
+
+def numbers_after_sleep(rows: int, seconds: float) -> Producer:
+    def copy_out(connection: Connection) -> Generator[bytes, None, int]:
+        copy_sql = "COPY (SELECT n FROM pg_sleep(%s), generate_series(1, %s) AS n) TO STDOUT"
+        with psycopg_connection(connection).cursor() as cursor:
+            with cursor.copy(copy_sql, (seconds, rows)) as copy:
+                for data in copy:
+                    yield bytes(data)
+            return cursor.rowcount
+
+    return copy_out

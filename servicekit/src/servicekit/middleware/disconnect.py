@@ -1,27 +1,76 @@
-"""Tell Flask's threads when the client has gone.
+"""Tell Flask's threads when the client has gone: hung up, or stopped reading for too long.
 
 Connexion's FlaskApp never passes the ASGI disconnect to Flask (spec-first/connexion#1822), so a
 download whose client hung up would keep its query running to the end. This middleware listens for
-`http.disconnect` and sets a `threading.Event` in the scope, which `servicekit.downloads` checks
-between chunks.
+`http.disconnect` and sets a `Disconnection` in the scope, which `servicekit.downloads` checks between
+chunks and asks to cancel its query the moment it is set.
+
+A client that reads nothing makes uvicorn's send() wait (flow control), then a2wsgi's thread wait for
+the loop, holding the download's slot, connection and thread for as long as the client likes. A response
+given an idle limit (`Disconnection.idle_seconds`, set by a download) is cut when a send waits longer:
+its client counts as gone, and the rest of the response goes nowhere, so that the thread runs on to its
+end; the response is never completed, so uvicorn closes the connection without a clean end.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from contextlib import suppress
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 
 import connexion.context
+import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 SCOPE_KEY = "servicekit.disconnected"
 
+log = structlog.get_logger(__name__)
 
-def disconnected_event() -> threading.Event:
-    """The disconnect event of the request being served (call it in a view)."""
-    event: threading.Event = connexion.context.scope[SCOPE_KEY]
-    return event
+
+class Disconnection:
+    """Set once, from the event loop's side, when the client has gone; read from any thread."""
+
+    def __init__(self) -> None:
+        self.idle_seconds: float | None = None  # how long a send may wait for the client; None: no limit
+        self._event = threading.Event()
+        # Held while the callbacks run, so that one unregistered has finished and will not run later.
+        self._lock = threading.Lock()
+        self._callbacks: list[Callable[[], None]] = []
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def set(self) -> None:
+        """Blocking while the callbacks run: call it off the event loop."""
+        with self._lock:
+            if self._event.is_set():
+                return
+            self._event.set()
+            for callback in self._callbacks:
+                callback()
+
+    @contextmanager
+    def calling(self, callback: Callable[[], None]) -> Iterator[None]:
+        """`callback` runs when the client goes while the block runs (at once, if it has already gone)."""
+        with self._lock:
+            gone = self._event.is_set()
+            if not gone:
+                self._callbacks.append(callback)
+        if gone:
+            callback()
+        try:
+            yield
+        finally:
+            with self._lock:
+                if callback in self._callbacks:
+                    self._callbacks.remove(callback)
+
+
+def disconnection() -> Disconnection:
+    """The disconnection of the request being served (call it in a view)."""
+    gone: Disconnection = connexion.context.scope[SCOPE_KEY]
+    return gone
 
 
 class DisconnectMiddleware:
@@ -32,7 +81,7 @@ class DisconnectMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        disconnected = scope[SCOPE_KEY] = threading.Event()
+        gone = scope[SCOPE_KEY] = Disconnection()
         # One message at a time: the listener reads on only as the app takes, so a request body
         # still flows at the app's pace (uvicorn reads from the socket only when asked).
         messages: asyncio.Queue[Message] = asyncio.Queue(maxsize=1)
@@ -41,15 +90,37 @@ class DisconnectMiddleware:
             while True:
                 message = await receive()
                 if message["type"] == "http.disconnect":
-                    disconnected.set()  # before queueing: the app may never read again
+                    await asyncio.to_thread(gone.set)  # before queueing: the app may never read again
                 await messages.put(message)
                 if message["type"] == "http.disconnect":
                     return
 
         listener = asyncio.create_task(listen())
         try:
-            await self.app(scope, messages.get, send)
+            await self.app(scope, messages.get, _IdleLimitedSend(send, gone))
         finally:
             listener.cancel()
             with suppress(asyncio.CancelledError):
                 await listener
+
+
+class _IdleLimitedSend:
+    def __init__(self, send: Send, gone: Disconnection) -> None:
+        self._send = send
+        self._gone = gone
+        self._cut = False
+
+    async def __call__(self, message: Message) -> None:
+        if self._cut:
+            return
+        limit = self._gone.idle_seconds
+        if limit is None:
+            await self._send(message)
+            return
+        try:
+            async with asyncio.timeout(limit):
+                await self._send(message)
+        except TimeoutError:
+            self._cut = True
+            log.warning("client cut: it read nothing for the idle limit", idle_seconds=limit)
+            await asyncio.to_thread(self._gone.set)
