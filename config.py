@@ -26,3 +26,7 @@ class Settings(DatabaseSettings):
 
     # Each download holds one of Flask's 10 threads and a database connection until its last byte.
     export_concurrency: int = Field(4, ge=1, le=9)
+    # A client that reads nothing for this long is cut, so that it cannot hold a slot, a thread and a query.
+    download_idle_seconds: float = Field(30, gt=0, le=3600)
+    # Longer than other statements get: the whole list is one COPY, sorted before its first row.
+    download_statement_timeout_seconds: float = Field(300, gt=0, le=3600)

@@ -19,8 +19,9 @@ import pytest
 from sqlalchemy import Connection
 
 from servicekit import Database
+from servicekit.downloads import Produced, Producer
 from servicekit.testing import LiveServer, active_queries, eventually, slow_reader, terminate_queries
-from tests.fixture_service import FixtureSettings, create_app
+from tests.fixture_service import FixtureSettings, create_app, views
 
 pytestmark = pytest.mark.slow
 ROWS = 2_000_000  # about 15 MB: far more than the socket buffers hold
@@ -55,6 +56,26 @@ def serve(settings: FixtureSettings, database_url: str) -> Iterator[DownloadServ
 def download_server(make_settings: Callable[..., FixtureSettings], database_url: str) -> Iterator[DownloadServer]:
     settings = make_settings(download_concurrency=SLOTS, download_idle_seconds=1)
     yield from serve(settings, database_url)
+
+
+@pytest.fixture
+def paused_after_the_first_piece(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """/numbers stops reading its COPY after the first piece until the event is set: the backend is then
+    still copying when it is killed, whatever the encoding (compressed, the file fits the socket buffers)."""
+    resume = threading.Event()
+    numbers_copied = views.numbers_copied
+
+    def paused(rows: int) -> Producer:
+        def produce(connection: Connection) -> Produced:
+            produced = numbers_copied(rows)(connection)
+            yield next(produced)
+            resume.wait(30)
+            return (yield from produced)
+
+        return produce
+
+    monkeypatch.setattr(views, "numbers_copied", paused)
+    return resume
 
 
 def raw_request(url: str) -> socket.socket:
@@ -95,7 +116,7 @@ def test_hang_ups_before_the_first_byte_cancel_their_queries_at_once(download_se
 
 @pytest.mark.parametrize("encoding", ENCODINGS)
 def test_a_database_lost_midway_breaks_the_transfer_whatever_the_encoding(
-    download_server: DownloadServer, encoding: str
+    download_server: DownloadServer, encoding: str, paused_after_the_first_piece: threading.Event
 ) -> None:
     with (
         slow_reader() as client,
@@ -107,6 +128,7 @@ def test_a_database_lost_midway_breaks_the_transfer_whatever_the_encoding(
         chunks = response.iter_raw()
         received = [next(chunks)]
         terminate_queries(download_server.database_url, "COPY")
+        paused_after_the_first_piece.set()
         with pytest.raises(httpx.RemoteProtocolError):  # no terminating chunk
             received.extend(chunks)
     assert not cleanly_ended(b"".join(received), encoding)

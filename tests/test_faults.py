@@ -1,0 +1,169 @@
+"""The export under faults, over a real uvicorn and the real database: clients that read nothing are cut,
+hang-ups before the first byte cancel their queries, a database lost before the first byte is a 503 and
+after it a broken transfer, whatever the encoding."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import brotli
+import httpx
+import psycopg
+import pytest
+from sqlalchemy import Connection
+
+import app.api
+from app import create_app
+from app.data_types import ExportFilters
+from app.mailing_lists import mailing_list_csv
+from config import Settings
+from servicekit import Database, Downloads
+from servicekit.downloads import Produced
+from servicekit.testing import LiveServer, active_queries, eventually, slow_reader, terminate_queries
+from servicekit.testing.databases import libpq_url
+from tests.conftest import demo_database
+
+BIG_PREMISES = 100_000  # about 8 MB uncompressed: more than the socket buffers and the queues hold
+SLOTS = 4
+pytestmark = pytest.mark.slow
+
+
+@dataclass
+class ExportServer:
+    url: str
+    database: Database
+    database_url: str
+
+    def idle(self) -> bool:
+        return active_queries(self.database_url, "COPY") == 0 and self.database.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+    def copying(self, count: int) -> Callable[[], bool]:
+        return lambda: active_queries(self.database_url, "COPY") == count
+
+    def exports_whole(self, headers: dict[str, str]) -> bool:
+        response = httpx.get(f"{self.url}/directmail-csv", headers=headers, timeout=60)
+        return response.status_code == 200 and response.content.count(b"\n") == BIG_PREMISES + 1
+
+
+@pytest.fixture(scope="module")
+def export_server(server_url: str, make_settings: Callable[..., Settings]) -> Iterator[ExportServer]:
+    with demo_database(server_url, BIG_PREMISES) as url:
+        settings = make_settings(database_url=url, export_concurrency=SLOTS, download_idle_seconds=1)
+        app = create_app(settings)
+        # create_app (app/__init__.py) does not pass the download settings to Downloads yet.
+        app.parts.get(Downloads).idle_seconds = settings.download_idle_seconds
+        with LiveServer(app, settings) as server:
+            yield ExportServer(server.url, app.parts.get(Database), url)
+
+
+@contextmanager
+def premises_locked(database_url: str) -> Iterator[None]:
+    """The export's query waits before its first row, as behind a long sort, until the block ends."""
+    with psycopg.connect(libpq_url(database_url)) as locker, locker.transaction():
+        locker.execute("LOCK TABLE premises IN ACCESS EXCLUSIVE MODE")
+        yield
+
+
+@pytest.fixture
+def paused_after_the_first_piece(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """The export stops reading its COPY after the first piece until the event is set: the backend is then
+    still copying when it is killed, whatever the encoding (compressed, the file fits the socket buffers)."""
+    resume = threading.Event()
+
+    def paused(connection: Connection, filters: ExportFilters) -> Produced:
+        produced = mailing_list_csv(connection, filters=filters)
+        yield next(produced)
+        resume.wait(30)
+        return (yield from produced)
+
+    monkeypatch.setattr(app.api, "mailing_list_csv", paused)
+    return resume
+
+
+def raw_request(url: str, headers: dict[str, str]) -> socket.socket:
+    """A GET on a bare socket, whose hang-up the test decides: httpx waits for the headers first."""
+    parts = urlsplit(url)
+    connection = socket.create_connection((parts.hostname, parts.port))
+    lines = [f"GET {parts.path} HTTP/1.1", f"Host: {parts.netloc}", *(f"{k}: {v}" for k, v in headers.items())]
+    connection.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+    return connection
+
+
+def test_clients_that_read_nothing_are_cut_and_the_next_one_downloads(
+    export_server: ExportServer, staff: dict[str, str]
+) -> None:
+    identity = staff | {"Accept-Encoding": "identity"}
+    with ExitStack() as stack:
+        responses = []
+        for _ in range(SLOTS):
+            client = stack.enter_context(slow_reader(headers=identity))
+            responses.append(stack.enter_context(client.stream("GET", f"{export_server.url}/directmail-csv")))
+        assert [response.status_code for response in responses] == [200] * SLOTS
+        assert eventually(export_server.idle)
+        assert export_server.exports_whole(staff)
+        for response in responses:
+            with pytest.raises(httpx.RemoteProtocolError):  # what was in flight, then no clean end
+                response.read()
+
+
+def test_hang_ups_before_the_first_byte_free_their_slots_and_cancel_their_queries(
+    export_server: ExportServer, staff: dict[str, str]
+) -> None:
+    with premises_locked(export_server.database_url), ExitStack() as stack:
+        for _ in range(SLOTS):
+            stack.enter_context(raw_request(f"{export_server.url}/directmail-csv", staff))
+        assert eventually(export_server.copying(SLOTS))
+        stack.close()  # every client hangs up
+        assert eventually(export_server.idle, seconds=1)
+    assert export_server.exports_whole(staff)
+
+
+@pytest.mark.parametrize("encoding", ["identity", "br"])
+def test_the_database_lost_mid_stream_breaks_the_transfer(
+    export_server: ExportServer, staff: dict[str, str], encoding: str, paused_after_the_first_piece: threading.Event
+) -> None:
+    with (
+        slow_reader() as client,
+        client.stream(
+            "GET", f"{export_server.url}/directmail-csv", headers=staff | {"Accept-Encoding": encoding}
+        ) as response,
+    ):
+        assert response.headers.get("content-encoding", "identity") == encoding
+        chunks = response.iter_raw()
+        received = [next(chunks)]
+        terminate_queries(export_server.database_url, "COPY")
+        paused_after_the_first_piece.set()
+        with pytest.raises(httpx.RemoteProtocolError):  # no terminating chunk
+            received.extend(chunks)
+    if encoding == "br":  # nor the compressor's end of stream
+        decompressor = brotli.Decompressor()
+        decompressor.process(b"".join(received))
+        assert not decompressor.is_finished()
+    assert eventually(export_server.idle)
+    assert export_server.exports_whole(staff)
+
+
+@pytest.mark.parametrize("encoding", ["identity", "gzip", "br"])
+def test_the_database_lost_before_the_first_byte_is_a_503(
+    export_server: ExportServer, staff: dict[str, str], encoding: str
+) -> None:
+    headers = staff | {"Accept-Encoding": encoding}
+    with ThreadPoolExecutor(1) as pool:
+        with premises_locked(export_server.database_url):
+            answer: Future[httpx.Response] = pool.submit(
+                httpx.get, f"{export_server.url}/directmail-csv", headers=headers, timeout=60
+            )
+            assert eventually(export_server.copying(1))
+            terminate_queries(export_server.database_url, "COPY")
+        response = answer.result()
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["retry-after"] == "10"
+    assert response.json()["request_id"] == response.headers["x-request-id"]
+    assert eventually(export_server.idle)
