@@ -167,3 +167,23 @@ def test_the_database_lost_before_the_first_byte_is_a_503(
     assert response.headers["retry-after"] == "10"
     assert response.json()["request_id"] == response.headers["x-request-id"]
     assert eventually(export_server.idle)
+
+
+def test_slots_are_freed_even_when_closing_a_connection_fails(
+    export_server: ExportServer, staff: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    failed = threading.Event()
+    close = Connection.close
+
+    def close_then_fail(connection: Connection) -> None:
+        close(connection)
+        failed.set()
+        raise RuntimeError("the connection failed to close")
+
+    monkeypatch.setattr(Connection, "close", close_then_fail)
+    for _ in range(SLOTS + 1):  # each would keep its slot if a failing close kept it
+        response = httpx.get(
+            f"{export_server.url}/directmail-csv", params={"rfs_date_after": "2099-01-01"}, headers=staff
+        )
+        assert response.status_code == 200
+    assert failed.is_set()
