@@ -48,7 +48,7 @@ log = structlog.get_logger(__name__)
 
 
 class ClientDisconnected(Exception):
-    """The client hung up mid-download."""
+    """The client has gone mid-download: it hung up, or was cut for reading nothing."""
 
 
 class Downloads:
@@ -87,7 +87,9 @@ class Downloads:
             if connection.dialect.name == "postgresql":
                 _limit_statement_time(connection, self.statement_timeout_seconds)
                 # Left before the connection goes back to the pool: a late cancel must not hit its next user.
-                held.enter_context(gone.calling(partial(_cancel, psycopg_connection(connection), self.database)))
+                held.enter_context(
+                    gone.calling(partial(_cancel, psycopg_connection(connection), self.database.timeout_seconds))
+                )
             tally = Tally(bytes=0)
             # Added last, so run first when the body closes, by when the stream has settled the tally.
             held.callback(_report_end, tally, audit)
@@ -99,7 +101,8 @@ class Downloads:
 
 class DownloadBody:
     """A WSGI body whose close() reports how the download ended and frees what it holds, whether or not it
-    was ever read: a HEAD request, or a client gone before the first chunk, never starts the generator."""
+    was ever read: a HEAD request never starts the generator, a client gone before the first chunk leaves
+    it waiting after the producer's first piece."""
 
     def __init__(self, chunks: Chunks, held: ExitStack) -> None:
         self._chunks = chunks
@@ -118,16 +121,17 @@ def _limit_statement_time(connection: Connection, seconds: float) -> None:
     connection.execute(text(f"SET LOCAL statement_timeout = {round(seconds * 1000)}"))
 
 
-def _cancel(driver_connection: psycopg.Connection[Any], database: Database) -> None:
+def _cancel(driver_connection: psycopg.Connection[Any], timeout_seconds: float) -> None:
     """From the event loop's side, while the worker thread waits on the query: the producer then raises."""
     try:
-        driver_connection.cancel_safe(timeout=database.timeout_seconds)
+        driver_connection.cancel_safe(timeout=timeout_seconds)
     except psycopg.Error as error:  # the statement then runs on until the stream next checks for the client
         log.warning("could not cancel a download's statement", error=str(error))
 
 
 def _start(chunks: Chunks) -> None:
-    """Runs the stream up to its marker: the query has answered, or failed as the view's own error."""
+    """Runs the stream up to its marker, in the view: a query that fails before answering is then the view's
+    error, which the error handlers answer before any header has gone."""
     try:
         next(chunks, None)
     except psycopg.OperationalError as error:
