@@ -11,7 +11,7 @@ VENV := $(CURDIR)/.venv
 INSTALLED := $(VENV)/.installed-from-lock
 EXAMPLE := examples/minimal-service
 
-.PHONY: help install run test qa bench kit clean
+.PHONY: help install run test qa fuzz bench kit clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -42,6 +42,10 @@ test: $(INSTALLED) ## prepare PostgreSQL + PostGIS and Chromium; run the kit's, 
 
 qa: $(INSTALLED) ## formatting, lint, types and known vulnerabilities
 	scripts/qa_commands.sh
+
+# Another runner than the tests': schemathesis's own CLI against a service already running at URL.
+fuzz: $(INSTALLED) ## fuzz a running service from its spec: FUZZ_TOKEN=<token> make fuzz URL=<its URL, default :8080>
+	scripts/fuzz_live.sh $(or $(URL),http://127.0.0.1:8080)
 
 bench: $(INSTALLED) ## measure the service beside reference figures taken in the same run
 	scripts/test_database.sh
