@@ -40,7 +40,7 @@ def test_a_bad_setting_stops_start_up_with_one_line_naming_it() -> None:
 
 def test_a_deployment_that_forgets_environment_gets_no_embedded_database() -> None:
     """What compose or a Kubernetes manifest does when a variable is declared but left empty.
-    (A developer's own .env, read after the environment, would name an environment here.)"""
+    (The plugin keeps a developer's own .env, read after the environment, out of the run.)"""
     result = run_cli("serve", ENVIRONMENT="", DATABASE_URL="")
     assert result.returncode == 2
     assert result.stderr.splitlines() == ["run.py: invalid setting DATABASE_URL: must be set outside local and test"]

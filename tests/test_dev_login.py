@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+from pathlib import Path
+
 import pytest
 
 from app import create_app
@@ -45,11 +49,29 @@ def test_role_less_and_expired_cli_tokens_are_refused_locally(local_app: Service
 
 
 def test_the_dev_key_stays_in_the_folder_git_ignores() -> None:
+    default = dev_key_path(settings_for_tests(Settings, environment="local", local_files_dir=None))
+    assert default.parent == Settings.service_root / "var"
+    assert "var/" in (Settings.service_root / ".gitignore").read_text().splitlines()
+
+
+def test_a_test_run_s_dev_key_stays_out_of_the_checkout() -> None:
+    """The plugin points LOCAL_FILES_DIR, for the run and the processes it starts, at a folder of its own."""
+
+    def var_status() -> str:
+        command = ["git", "status", "--porcelain", "--ignored", "--untracked-files=all", "var"]
+        return subprocess.run(command, cwd=Settings.service_root, capture_output=True, text=True, check=True).stdout
+
+    def checkout_key() -> int | None:
+        path = Settings.service_root / "var" / "dev-signing-key.pem"  # a developer's own, if any
+        return path.stat().st_mtime_ns if path.exists() else None
+
+    key_before, status_before = checkout_key(), var_status()
     cli_token()
     key = dev_key_path(settings_for_tests(Settings, environment="local"))
     assert key.exists()
-    assert key.parent == Settings.service_root / "var"
-    assert "var/" in (Settings.service_root / ".gitignore").read_text().splitlines()
+    assert key.parent == Path(os.environ["LOCAL_FILES_DIR"])
+    assert not key.is_relative_to(Settings.service_root)
+    assert (checkout_key(), var_status()) == (key_before, status_before)
 
 
 def test_no_dev_tokens_are_minted_outside_local() -> None:

@@ -22,7 +22,7 @@ from starlette.testclient import TestClient
 from servicekit.auth.security import bearer_info
 from servicekit.auth.tokens import TokenValidator
 from servicekit.parts import STATE_KEY, Parts
-from servicekit.testing import API_CLIENT_ID, API_URI, FakeEntra, LiveServer
+from servicekit.testing import API_CLIENT_ID, API_URI, FakeClock, FakeEntra, LiveServer
 from tests.fixture_service import FixtureSettings, create_app
 
 READ = ["Fixture.Read"]
@@ -197,9 +197,18 @@ def test_each_operation_needs_the_permission_it_declares(
 
 
 @pytest.fixture
-def own_client(make_settings, own_entra: FakeEntra) -> TestClient:
-    """A client of an app that trusts `own_entra`."""
-    client: TestClient = create_app(make_settings(**own_entra.trusted_by())).test_client()
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def own_client(make_settings, own_entra: FakeEntra, clock: FakeClock) -> TestClient:
+    """A client of an app that trusts `own_entra`, its signing keys on `clock`."""
+    app = create_app(make_settings(**own_entra.trusted_by()))
+    keys = app.parts.get(TokenValidator).keys
+    assert keys is not None
+    keys.clock = clock
+    client: TestClient = app.test_client()
     return client
 
 
@@ -218,12 +227,14 @@ def test_a_flood_of_unknown_kids_does_not_hammer_entra(own_client: TestClient, o
     assert own_entra.jwks_requests <= 2  # the start-up load, and at most one refetch per cooldown
 
 
-@pytest.mark.slow
-def test_a_rotated_key_is_picked_up_without_restart(own_client: TestClient, own_entra: FakeEntra) -> None:
+def test_a_rotated_key_is_picked_up_without_restart(
+    own_client: TestClient, own_entra: FakeEntra, clock: FakeClock
+) -> None:
     with own_client as client:
         assert client.get("/caller", headers=bearer(own_entra.make_token(roles=READ))).status_code == 200
         new_key = own_entra.rotate_keys()
-        time.sleep(5.1)  # past the refetch cooldown
+        assert client.get("/caller", headers=bearer(own_entra.make_token(key=new_key, roles=READ))).status_code == 401
+        clock.advance(5.1)  # past the refetch cooldown
         assert client.get("/caller", headers=bearer(own_entra.make_token(key=new_key, roles=READ))).status_code == 200
 
 
@@ -233,7 +244,7 @@ def test_cached_keys_keep_working_while_entra_is_down(own_client: TestClient, ow
         assert client.get("/caller", headers=bearer(own_entra.make_token(roles=READ))).status_code == 200
 
 
-def test_keys_never_loaded_is_503_not_500(own_client: TestClient, own_entra: FakeEntra) -> None:
+def test_keys_never_loaded_is_503_not_500(own_client: TestClient, own_entra: FakeEntra, clock: FakeClock) -> None:
     own_entra.down = True
     with own_client as client:
         response = client.get("/caller", headers=bearer(own_entra.make_token(roles=READ)))
@@ -242,7 +253,8 @@ def test_keys_never_loaded_is_503_not_500(own_client: TestClient, own_entra: Fak
         assert "Tokens cannot be checked right now" in response.json()["detail"]
         assert own_entra.jwks_url not in response.text  # the keys' URL is internal: it goes to the log only
         own_entra.down = False
-        time.sleep(5.1)  # past the refetch cooldown, Entra is asked again
+        assert client.get("/caller", headers=bearer(own_entra.make_token(roles=READ))).status_code == 503
+        clock.advance(5.1)  # past the refetch cooldown, Entra is asked again
         assert client.get("/caller", headers=bearer(own_entra.make_token(roles=READ))).status_code == 200
 
 
@@ -250,8 +262,12 @@ def test_keys_never_loaded_is_503_not_500(own_client: TestClient, own_entra: Fak
 def test_a_key_fetch_never_blocks_the_event_loop(make_settings, own_entra: FakeEntra) -> None:
     """While a token waits for a slow JWKS fetch, the probes (on the same event loop) still answer."""
     settings = make_settings(**own_entra.trusted_by())
-    with LiveServer(create_app(settings), settings) as server:
-        time.sleep(5.1)  # past the refetch cooldown that follows the start-up load
+    app = create_app(settings)
+    keys = app.parts.get(TokenValidator).keys
+    assert keys is not None
+    keys.clock = clock = FakeClock()
+    with LiveServer(app, settings) as server:
+        clock.advance(5.1)  # past the refetch cooldown that follows the start-up load
         own_entra.delay_seconds = 2.0
         waiting_kid = own_entra.make_token(roles=READ, headers={"kid": "makes-it-refetch"})
 

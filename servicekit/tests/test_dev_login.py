@@ -29,6 +29,7 @@ def test_the_dev_key_is_readable_by_its_owner_alone(make_settings: MakeSettings)
     local = make_settings(environment="local")
     mint_dev_token(local, roles=[], expires_in=60)
     assert dev_key_path(local).stat().st_mode & 0o077 == 0
+    assert not dev_key_path(local).is_relative_to(FixtureSettings.service_root)  # the plugin's LOCAL_FILES_DIR
 
 
 @pytest.mark.parametrize("environment", ["test", "staging", "production"])

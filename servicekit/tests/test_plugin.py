@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
@@ -41,3 +44,93 @@ async def test_the_async_client_runs_the_lifespan(async_client: httpx.AsyncClien
     assert (await async_client.get("/caller", headers=auth_headers(name="Async Person"))).json()[
         "name"
     ] == "Async Person"
+
+
+# --- A developer's machine cannot change a run -------------------------------------------------------
+
+INNER_CONFTEST = """
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+from pydantic_settings import SettingsConfigDict
+
+from servicekit import ServiceSettings, service_app
+from servicekit.testing import ServiceUnderTest
+
+HERE = Path(__file__).resolve().parent
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_file=HERE / ".env")
+    service_name: ClassVar[str] = "inner"
+    service_root: ClassVar[Path] = HERE
+
+
+@pytest.fixture(scope="session")
+def service_under_test():
+    spec = HERE / "api.yml"
+    return ServiceUnderTest(Settings, lambda settings: service_app(__name__, settings, spec), spec)
+"""
+
+INNER_TESTS = """
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import HERE, Settings
+from servicekit.settings import load_settings
+
+READ_IN_A_CHILD = "from conftest import Settings; from servicekit.settings import load_settings; " \\
+    "s = load_settings(Settings, environment='test'); print(s.port, s.elastic_apm_server_url or '-', s.local_files_dir)"
+
+
+def test_in_this_process():
+    developer_s = {"PORT", "ENVIRONMENT", "CORS_ORIGINS", "ELASTIC_APM_SERVER_URL", "ELASTIC_APM_SERVICE_NAME"}
+    assert not developer_s & set(os.environ)
+    settings = load_settings(Settings, environment="test")
+    assert (settings.port, settings.cors_origins, settings.elastic_apm_server_url) == (8080, (), "")
+    assert not Path(os.environ["LOCAL_FILES_DIR"]).is_relative_to(HERE)
+
+
+def test_in_a_process_it_starts():
+    command = [sys.executable, "-c", READ_IN_A_CHILD]
+    child = subprocess.run(command, cwd=HERE, capture_output=True, text=True, check=True)
+    port, apm, local_files = child.stdout.split()
+    assert (port, apm) == ("8080", "-")
+    assert local_files == os.environ["LOCAL_FILES_DIR"]
+"""
+
+
+def test_the_developer_s_variables_and_dotenv_never_reach_a_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run started from a developer's shell, PORT=9999 and APM exported and a junk `.env` in the checkout,
+    sees none of it, nor do the processes its tests start."""
+    (tmp_path / "conftest.py").write_text(INNER_CONFTEST)
+    (tmp_path / "test_inner.py").write_text(INNER_TESTS)
+    (tmp_path / "api.yml").write_text("openapi: 3.0.3\ninfo: {title: inner, version: '1'}\npaths: {}\n")
+    (tmp_path / ".env").write_text("PORT=7777\nENVIRONMENT=local\nCORS_ORIGINS=not an origin\nLOCAL_FILES_DIR=.\n")
+    developer = {
+        "PORT": "9999",
+        "ENVIRONMENT": "local",
+        "CORS_ORIGINS": "https://mine.example",
+        "ELASTIC_APM_SERVER_URL": "http://apm.mine.example:8200",
+        "ELASTIC_APM_SERVICE_NAME": "mine",
+    }
+    for name, value in developer.items():
+        monkeypatch.setenv(name, value)
+    for name in ("SERVICEKIT_ENV_FILE", "LOCAL_FILES_DIR"):  # this run's own isolation, not the developer's
+        monkeypatch.delenv(name, raising=False)
+    inner = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert inner.returncode == 0, inner.stdout + inner.stderr
+    assert "2 passed" in inner.stdout
+    assert (tmp_path / ".env").read_text().startswith("PORT=7777")

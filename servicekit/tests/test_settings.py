@@ -6,6 +6,7 @@ import functools
 
 import pytest
 
+from servicekit.auth.dev_login import dev_key_path
 from servicekit.settings import SettingsError
 from servicekit.settings import load_settings as load_any_settings
 from tests.fixture_service import FixtureSettings
@@ -66,6 +67,22 @@ def test_dotenv_is_read_after_the_environment(tmp_path, monkeypatch: pytest.Monk
     settings = local_settings(_env_file=env_file)
     assert settings.port == 7100
     assert settings.log_level == "DEBUG"
+
+
+def test_servicekit_env_file_names_the_file_read_instead_of_dotenv(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env_file = tmp_path / "other.env"
+    env_file.write_text("PORT=7000\n")
+    monkeypatch.setenv("SERVICEKIT_ENV_FILE", str(env_file))
+    assert local_settings().port == 7000
+    monkeypatch.setenv("SERVICEKIT_ENV_FILE", "")  # set but empty: no file at all
+    assert local_settings().port == 8080
+    assert local_settings(_env_file=env_file).port == 7000  # an explicit file still wins
+
+
+def test_local_files_go_to_var_unless_local_files_dir_says_otherwise(tmp_path) -> None:
+    default = local_settings(_env_file=None, local_files_dir=None)  # as when LOCAL_FILES_DIR is unset
+    assert dev_key_path(default).parent == FixtureSettings.service_root / "var"
+    assert dev_key_path(local_settings(_env_file=None, local_files_dir=str(tmp_path))).parent == tmp_path
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
+import socket
 import threading
 from collections.abc import Iterator
 from types import FrameType
@@ -64,9 +66,13 @@ def uvicorn_config(app: object, settings: ServiceSettings) -> uvicorn.Config:
 
 
 def run_server(app: ServiceApp, settings: ServiceSettings) -> None:
-    """Serve `app` until SIGTERM or SIGINT, then drain and stop."""
+    """Serve `app` until SIGTERM or SIGINT, then drain and stop.
+
+    On HOST:PORT, or on the listening socket inherited as file descriptor SERVICEKIT_LISTEN_FD when that
+    is set: the kit's `ServiceProcess` binds port 0 and hands its socket over, so no port is raced for."""
     lifecycle = app.parts.get(Lifecycle)
     server = DrainingServer(
         uvicorn_config(app, settings), lifecycle=lifecycle, drain_seconds=settings.shutdown_drain_seconds
     )
-    server.run()
+    inherited = os.environ.get("SERVICEKIT_LISTEN_FD")
+    server.run(sockets=[socket.socket(fileno=int(inherited))] if inherited else None)

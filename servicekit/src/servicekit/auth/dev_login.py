@@ -1,8 +1,8 @@
 """Local dev login: with ENVIRONMENT=local only, tokens signed by a key made on first run are trusted.
 
-The key lives in the service's var/ folder (which git ignores) and never leaves the machine; a service's
-`python run.py token` mints tokens with it. No setting switches this on elsewhere: `servicekit.auth.tokens`
-only loads the key when the environment is local.
+The key lives in the service's var/ folder (which git ignores), or in LOCAL_FILES_DIR when that is set,
+and never leaves the machine; a service's `python run.py token` mints tokens with it. No setting switches
+this on elsewhere: `servicekit.auth.tokens` only loads the key when the environment is local.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def dev_audience(settings: ServiceSettings) -> str:
 
 
 def dev_key_path(settings: ServiceSettings) -> Path:
-    return settings.local_files() / "dev-signing-key.pem"
+    return (settings.local_files_dir or settings.local_files()) / "dev-signing-key.pem"
 
 
 def dev_signing_key(path: Path) -> rsa.RSAPrivateKey:

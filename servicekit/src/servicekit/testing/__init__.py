@@ -1,6 +1,7 @@
 """Testing a service built on the kit: the pytest plugin (`servicekit.testing.plugin`, loaded by itself)
 and the real peers its fixtures stand on, to use directly where a test needs its own."""
 
+from servicekit.testing.clock import FakeClock
 from servicekit.testing.databases import (
     active_queries,
     assert_migrated,
@@ -18,6 +19,7 @@ __all__ = [
     "API_URI",
     "TEST_ORIGIN",
     "FakeApmServer",
+    "FakeClock",
     "FakeEntra",
     "LiveServer",
     "ServiceProcess",

@@ -32,7 +32,7 @@ from servicekit.testing.databases import DEFAULT_SERVER_URL, libpq_url, temporar
 from servicekit.testing.fake_apm import FakeApmServer
 from servicekit.testing.fake_entra import FakeEntra
 from servicekit.testing.servers import LiveServer
-from servicekit.testing.service import ServiceUnderTest, settings_for_tests
+from servicekit.testing.service import ServiceUnderTest, setting_variables, settings_for_tests
 
 Headers = dict[str, str]
 
@@ -41,6 +41,30 @@ Headers = dict[str, str]
 def service_under_test() -> ServiceUnderTest[Any]:
     """What the fixtures test: override it in the service's conftest.py."""
     raise pytest.UsageError("define a `service_under_test` fixture in conftest.py (see servicekit.testing.plugin)")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_environment(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The run reads nothing of the developer's machine and writes nothing into the checkout, in this
+    process and in the ones it starts: the variables naming a setting of the service under test (and the
+    APM agent's ELASTIC_APM_*) are removed, no `.env` is read (SERVICEKIT_ENV_FILE is set empty), and the
+    local files (the dev login's key) go to a folder of the run's own (LOCAL_FILES_DIR)."""
+    names = setting_variables(_settings_class(request))
+    with pytest.MonkeyPatch.context() as patch:
+        for name in list(os.environ):
+            if name.upper() in names or name.upper().startswith("ELASTIC_APM_"):
+                patch.delenv(name)
+        patch.setenv("SERVICEKIT_ENV_FILE", "")
+        patch.setenv("LOCAL_FILES_DIR", str(tmp_path_factory.mktemp("local-files")))
+        yield
+
+
+def _settings_class(request: pytest.FixtureRequest) -> type[ServiceSettings]:
+    try:
+        settings_class: type[ServiceSettings] = request.getfixturevalue("service_under_test").settings_class
+    except pytest.UsageError:  # no service to test here: the kit's own settings still apply
+        return ServiceSettings
+    return settings_class
 
 
 @pytest.fixture(scope="session")

@@ -54,20 +54,24 @@ class LiveServer:
 
 
 class ServiceProcess:
-    """The service as its deployment runs it (`python run.py serve`, say), on a free port, its output kept."""
+    """The service as its deployment runs it (`python run.py serve`, say), on a free port, its output kept.
+
+    The port is never raced for: this process binds port 0 and the service inherits the listening socket
+    (SERVICEKIT_LISTEN_FD, which `servicekit.server.run_server` serves on)."""
 
     def __init__(self, command: Sequence[str], *, cwd: Path, env: dict[str, str]) -> None:
-        with socket.create_server(("127.0.0.1", 0)) as probe:
-            port = probe.getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-        self.process = subprocess.Popen(
-            list(command),
-            cwd=cwd,
-            env=env | {"PORT": str(port)},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        with socket.create_server(("127.0.0.1", 0)) as listener:
+            port = listener.getsockname()[1]
+            self.url = f"http://127.0.0.1:{port}"
+            self.process = subprocess.Popen(
+                list(command),
+                cwd=cwd,
+                env=env | {"PORT": str(port), "SERVICEKIT_LISTEN_FD": str(listener.fileno())},
+                pass_fds=[listener.fileno()],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
         self.output = ""
 
     def wait_until_live(self, seconds: float = 30) -> ServiceProcess:

@@ -10,7 +10,7 @@ from typing import Generic
 
 from servicekit.app import ServiceApp
 from servicekit.database import Migrations
-from servicekit.settings import AnySettings, load_settings
+from servicekit.settings import AnySettings, ServiceSettings, load_settings
 
 TEST_ORIGIN = "https://portal.example"  # the one browser origin test settings allow
 
@@ -33,6 +33,12 @@ def settings_for_tests(settings_class: type[AnySettings], **overrides: object) -
         "_env_file": None,
     }
     return load_settings(settings_class, **(values | overrides))
+
+
+def setting_variables(settings_class: type[ServiceSettings]) -> set[str]:
+    """The environment variables (upper-cased) a settings class reads."""
+    prefix = settings_class.model_config.get("env_prefix") or ""
+    return {f"{prefix}{name}".upper() for name in settings_class.model_fields}
 
 
 def documented_settings(env_example: Path) -> set[str]:
