@@ -14,7 +14,12 @@ def create_app(settings: Settings | None = None) -> ServiceApp:
     """The ASGI application to serve (never its `.app`: that would skip validation and security)."""
     settings = settings or load_settings(Settings)
     database = Database.from_settings(settings, MIGRATIONS)
-    downloads = Downloads(database, settings.export_concurrency)
+    downloads = Downloads(
+        database,
+        settings.export_concurrency,
+        idle_seconds=settings.download_idle_seconds,
+        statement_timeout_seconds=settings.download_statement_timeout_seconds,
+    )
     return service_app(
         __name__, settings, SPECIFICATION, database=database, parts=[downloads], problems=PROBLEM_STATUSES
     )

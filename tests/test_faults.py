@@ -23,7 +23,7 @@ from app import create_app
 from app.data_types import ExportFilters
 from app.mailing_lists import mailing_list_csv
 from config import Settings
-from servicekit import Database, Downloads
+from servicekit import Database
 from servicekit.downloads import Produced
 from servicekit.testing import LiveServer, active_queries, eventually, slow_reader, terminate_queries
 from servicekit.testing.databases import libpq_url
@@ -56,8 +56,6 @@ def export_server(server_url: str, make_settings: Callable[..., Settings]) -> It
     with demo_database(server_url, BIG_PREMISES) as url:
         settings = make_settings(database_url=url, export_concurrency=SLOTS, download_idle_seconds=1)
         app = create_app(settings)
-        # create_app (app/__init__.py) does not pass the download settings to Downloads yet.
-        app.parts.get(Downloads).idle_seconds = settings.download_idle_seconds
         with LiveServer(app, settings) as server:
             yield ExportServer(server.url, app.parts.get(Database), url)
 

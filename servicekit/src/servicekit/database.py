@@ -6,6 +6,7 @@ import inspect
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, make_url
+from sqlalchemy import Connection, Engine, create_engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from servicekit.settings import DatabaseSettings
 
@@ -52,10 +54,42 @@ def _create_sqlite_folder(database_url: str) -> None:
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def _connect_args(database_url: str, timeout_seconds: float, application_name: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Limits:
+    """How long the database may take: to connect (and to hand out a pooled connection), to run one
+    statement, and to wait for a lock."""
+
+    connect_seconds: float
+    statement_seconds: float = 15.0
+    lock_seconds: float = 5.0
+
+
+def _connect_args(database_url: str, limits: Limits, application_name: str) -> dict[str, Any]:
     if make_url(database_url).get_backend_name() == "sqlite":
-        return {"timeout": timeout_seconds}
-    return {"connect_timeout": math.ceil(timeout_seconds), "application_name": application_name}
+        return {"timeout": limits.connect_seconds}  # SQLite's only wait is for another writer's lock
+    return {
+        "connect_timeout": math.ceil(limits.connect_seconds),
+        "application_name": application_name,
+        # Every statement, on every connection, ends by itself; a download sets its own, longer limit.
+        "options": f"-c statement_timeout={_ms(limits.statement_seconds)} -c lock_timeout={_ms(limits.lock_seconds)}",
+        # A database host that vanished (failover, a dropped NAT entry) is noticed in about a minute,
+        # not after the kernel's two hours, so no request waits on a dead socket.
+        "keepalives": 1,
+        "keepalives_idle": 30,
+        "keepalives_interval": 10,
+        "keepalives_count": 3,
+    }
+
+
+def _ms(seconds: float) -> int:
+    return round(seconds * 1000)
+
+
+def set_statement_timeout(connection: Connection, seconds: float) -> None:
+    """Give the current transaction's statements `seconds` instead of the connection's limit (PostgreSQL;
+    SQLite has no such limit)."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text(f"SET LOCAL statement_timeout = {_ms(seconds)}"))
 
 
 def psycopg_connection(connection: Connection) -> psycopg.Connection[Any]:
@@ -67,18 +101,31 @@ def psycopg_connection(connection: Connection) -> psycopg.Connection[Any]:
 
 class Database:
     def __init__(
-        self, database_url: str, migrations: Migrations, *, timeout_seconds: float, application_name: str
+        self,
+        database_url: str,
+        migrations: Migrations,
+        *,
+        timeout_seconds: float,
+        application_name: str,
+        statement_timeout_seconds: float = 15.0,
+        lock_timeout_seconds: float = 5.0,
     ) -> None:
         _create_sqlite_folder(database_url)
         self.timeout_seconds = timeout_seconds
+        limits = Limits(timeout_seconds, statement_timeout_seconds, lock_timeout_seconds)
+        connect_args = _connect_args(database_url, limits, application_name)
         self.engine: Engine = create_engine(
             database_url,
             pool_size=FLASK_THREADS,
             max_overflow=0,
             pool_timeout=timeout_seconds,
             pool_pre_ping=True,
-            connect_args=_connect_args(database_url, timeout_seconds, application_name),
+            connect_args=connect_args,
         )
+        # Readiness connects on its own, so that requests holding every pooled connection never make a
+        # busy pod look dead to Kubernetes.
+        self._readiness_engine = create_engine(database_url, poolclass=NullPool, connect_args=connect_args)
+        self._readiness_connect_args = connect_args | {"application_name": f"{application_name} readiness"}
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._migration_heads = migrations.heads()
 
@@ -89,6 +136,8 @@ class Database:
             migrations,
             timeout_seconds=settings.database_timeout_seconds,
             application_name=settings.service_name,
+            statement_timeout_seconds=settings.database_statement_timeout_seconds,
+            lock_timeout_seconds=settings.database_lock_timeout_seconds,
         )
 
     @property
@@ -102,15 +151,32 @@ class Database:
             yield session
 
     def unready_reason(self) -> str | None:
-        """Why the database cannot serve requests yet, or None when it can (blocking: call off the loop)."""
-        with self.engine.connect() as connection:
+        """Why the database cannot serve requests yet, or None when it can (blocking)."""
+        with self._readiness_engine.connect() as connection:
             current = frozenset(MigrationContext.configure(connection).get_current_heads())
-        if current != self._migration_heads:
-            return (
-                f"database schema is at {sorted(current) or 'no revision'}, "
-                f"the service needs {sorted(self._migration_heads)}: run `python run.py migrate`"
-            )
-        return None
+        return self._schema_reason(current)
+
+    async def check_readiness(self) -> str | None:
+        """`unready_reason()` without a thread: on PostgreSQL an asyncio connection of its own, which a
+        cancelled check (its timeout) closes with it. SQLite, local only, answers at once."""
+        if self.engine.dialect.name != "postgresql":
+            return self.unready_reason()
+        url = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        async with await psycopg.AsyncConnection.connect(url, **self._readiness_connect_args) as connection:
+            versioned = await (await connection.execute("SELECT to_regclass('alembic_version')")).fetchone()
+            if versioned is None or versioned[0] is None:
+                return self._schema_reason(frozenset())
+            cursor = await connection.execute("SELECT version_num FROM alembic_version")
+            return self._schema_reason(frozenset(row[0] for row in await cursor.fetchall()))
+
+    def _schema_reason(self, current: frozenset[str]) -> str | None:
+        if current == self._migration_heads:
+            return None
+        return (
+            f"database schema is at {sorted(current) or 'no revision'}, "
+            f"the service needs {sorted(self._migration_heads)}: run `python run.py migrate`"
+        )
 
     def dispose(self) -> None:
         self.engine.dispose()
+        self._readiness_engine.dispose()

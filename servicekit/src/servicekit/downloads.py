@@ -30,10 +30,10 @@ import flask
 import psycopg
 import sqlalchemy.exc
 import structlog
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
 from servicekit.audit import AuditedAccess, Outcome, Tally, write_audit_event
-from servicekit.database import Database, psycopg_connection
+from servicekit.database import Database, psycopg_connection, set_statement_timeout
 from servicekit.middleware.disconnect import Disconnection, disconnection
 from servicekit.problems import ServiceUnavailable
 
@@ -84,8 +84,8 @@ class Downloads:
             held.callback(self._slots.release)
             connection = self.database.engine.connect()
             held.callback(connection.close)
+            set_statement_timeout(connection, self.statement_timeout_seconds)  # this transaction's only
             if connection.dialect.name == "postgresql":
-                _limit_statement_time(connection, self.statement_timeout_seconds)
                 # Left before the connection goes back to the pool: a late cancel must not hit its next user.
                 held.enter_context(
                     gone.calling(partial(_cancel, psycopg_connection(connection), self.database.timeout_seconds))
@@ -114,11 +114,6 @@ class DownloadBody:
     def close(self) -> None:
         with self._held:  # each of the connection and the slot is freed, even if freeing the other fails
             self._chunks.close()  # cancels the query if it is still running
-
-
-def _limit_statement_time(connection: Connection, seconds: float) -> None:
-    """For this download's transaction only: the connection goes back to the pool with the default."""
-    connection.execute(text(f"SET LOCAL statement_timeout = {round(seconds * 1000)}"))
 
 
 def _cancel(driver_connection: psycopg.Connection[Any], timeout_seconds: float) -> None:

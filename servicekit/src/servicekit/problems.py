@@ -103,7 +103,8 @@ def handle_unavailable(_request: ConnexionRequest, exc: Exception) -> ConnexionR
 
 def handle_database_unavailable(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     """The database refused, dropped or did not answer: a dependency failure, not a bug."""
-    log.warning("database unavailable", error=type(exc).__name__)
+    # The driver's error says which: refused, dropped, QueryCanceled (a statement timeout), LockNotAvailable.
+    log.warning("database unavailable", error=type(getattr(exc, "orig", None) or exc).__name__)
     detail = "The database is unavailable; nothing was changed. Try again shortly."
     return problem_response(503, detail, headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
 

@@ -190,6 +190,9 @@ class DatabaseSettings(ServiceSettings):
     # Empty means the embedded SQLite database, in local and test only; it may hold a password.
     database_url: str = Field("", repr=False, validate_default=True)
     database_timeout_seconds: float = Field(2.0, gt=0, le=30)
+    # Every statement and lock wait ends by itself; downloads set their own, longer statement limit.
+    database_statement_timeout_seconds: float = Field(15.0, gt=0, le=3600)
+    database_lock_timeout_seconds: float = Field(5.0, gt=0, le=3600)
 
     @field_validator("database_url")
     @classmethod

@@ -113,3 +113,9 @@ def numbers_after_sleep(rows: int, seconds: float) -> Producer:
             return cursor.rowcount
 
     return copy_out
+
+
+def database_sleep(seconds: float) -> dict[str, Any]:
+    with current(Database).session() as session:
+        session.execute(text("SELECT pg_sleep(:seconds)"), {"seconds": seconds})
+    return {"slept": seconds}

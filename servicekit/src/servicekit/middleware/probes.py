@@ -48,9 +48,9 @@ class ProbesMiddleware:
             return None
         timeout = self.database.timeout_seconds
         try:
-            # The default executor, not Flask's threads, so the check never queues behind busy views; it
-            # shares their connection pool, so a pool exhausted for DATABASE_TIMEOUT_SECONDS reads as not ready.
-            reason = await asyncio.wait_for(asyncio.to_thread(self.database.unready_reason), timeout)
+            # On the event loop with a connection of its own: never behind busy views or their pool, and
+            # a check past its time is cancelled whole, leaving no thread or connection behind.
+            reason = await asyncio.wait_for(self.database.check_readiness(), timeout)
         except TimeoutError:
             return f"the database did not answer within {timeout:g} s"
         except Exception as exc:  # an answer must come, whatever the database does

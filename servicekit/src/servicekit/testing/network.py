@@ -1,8 +1,10 @@
-"""Peers that misbehave on loopback: a database that refuses or never answers, a client that reads slowly."""
+"""Peers that misbehave on loopback: a database that refuses, never answers or is lost and comes back, a
+client that reads slowly."""
 
 from __future__ import annotations
 
 import socket
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -30,3 +32,57 @@ def slow_reader(**options: Any) -> httpx.Client:
     tens of megabytes unread, and the server would finish a download nobody is reading."""
     transport = httpx.HTTPTransport(socket_options=[(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)])
     return httpx.Client(transport=transport, timeout=60, **options)
+
+
+class SwitchableLink:
+    """A TCP link on loopback to `host:port` that a test can cut and restore, like a database lost to a
+    failover and back: cut closes every connection through it and drops new ones until restored."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self.listener.getsockname()[1]
+        self.up = True
+        self._open: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def cut(self) -> None:
+        with self._lock:
+            self.up = False
+            for connection in self._open:
+                connection.close()
+            self._open.clear()
+
+    def restore(self) -> None:
+        self.up = True
+
+    def close(self) -> None:
+        self.cut()
+        self.listener.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return  # closed
+            if not self.up:
+                client.close()
+                continue
+            server = socket.create_connection(self.target)
+            with self._lock:
+                self._open |= {client, server}
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
+
+
+def _pump(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+    except OSError:
+        pass  # the link was cut
+    finally:
+        for end in (source, sink):
+            end.close()

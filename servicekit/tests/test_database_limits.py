@@ -1,0 +1,99 @@
+"""Every statement, lock wait and readiness check ends by itself: no request holds a thread or a
+connection for as long as the database likes."""
+
+from __future__ import annotations
+
+import threading
+import time
+from contextlib import ExitStack
+
+import httpx2
+import psycopg
+import pytest
+from sqlalchemy import make_url
+
+from servicekit import Database
+from servicekit.database import FLASK_THREADS, psycopg_connection
+from servicekit.testing import SwitchableLink, socket_that_never_answers
+from servicekit.testing.databases import libpq_url
+from tests.fixture_service import create_app
+
+
+def assert_database_unavailable(response: httpx2.Response) -> None:
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["retry-after"] == "10"
+    assert response.json()["request_id"] == response.headers["x-request-id"]
+
+
+def test_a_statement_past_its_timeout_is_a_503(make_settings, capsys: pytest.CaptureFixture[str]) -> None:
+    with create_app(make_settings(database_statement_timeout_seconds=0.3)).test_client() as client:
+        started = time.monotonic()
+        assert_database_unavailable(client.get("/database-sleep?seconds=20"))
+        assert time.monotonic() - started < 5
+        assert client.get("/database-sleep?seconds=0").status_code == 200  # the pool is still fine
+    assert "QueryCanceled" in capsys.readouterr().out
+
+
+def test_a_lock_wait_past_its_timeout_is_a_503(make_settings, database_url: str, auth_headers) -> None:
+    with psycopg.connect(libpq_url(database_url)) as holder:
+        holder.execute("LOCK TABLE notes IN ACCESS EXCLUSIVE MODE")
+        with create_app(make_settings(database_lock_timeout_seconds=0.3)).test_client() as client:
+            started = time.monotonic()
+            assert_database_unavailable(client.get("/notes", headers=auth_headers()))
+            assert time.monotonic() - started < 5
+        holder.rollback()
+
+
+def test_connections_carry_the_limits_and_tcp_keepalives(make_settings) -> None:
+    app = create_app(make_settings())
+    with app.parts.get(Database).engine.connect() as connection:
+        driver = psycopg_connection(connection)
+        assert driver.execute("SHOW statement_timeout").fetchone() == ("15s",)
+        assert driver.execute("SHOW lock_timeout").fetchone() == ("5s",)
+        parameters = driver.info.get_parameters()
+        assert (parameters["keepalives"], parameters["keepalives_idle"]) == ("1", "30")
+    app.parts.get(Database).dispose()
+
+
+def test_readiness_answers_while_requests_hold_every_pooled_connection(make_settings) -> None:
+    app = create_app(make_settings())
+    database = app.parts.get(Database)
+    with app.test_client() as client, ExitStack() as held:
+        for _ in range(FLASK_THREADS):
+            held.enter_context(database.engine.connect())
+        started = time.monotonic()
+        assert client.get("/readyz").status_code == 200
+        assert time.monotonic() - started < database.timeout_seconds
+
+
+def test_a_readiness_check_past_its_time_leaves_no_thread_behind(make_settings) -> None:
+    with socket_that_never_answers() as port:
+        settings = make_settings(
+            database_url=f"postgresql+psycopg://postgres@127.0.0.1:{port}/none", database_timeout_seconds=0.5
+        )
+        with create_app(settings).test_client() as client:
+            assert client.get("/readyz").status_code == 503
+            checking = [thread.name for thread in threading.enumerate() if thread.name.startswith("asyncio_")]
+            assert checking == []
+
+
+def test_a_lost_database_is_a_503_until_it_is_back_and_no_restart_is_needed(
+    make_settings, database_url: str, auth_headers
+) -> None:
+    url = make_url(database_url)
+    link = SwitchableLink(url.host or "127.0.0.1", url.port or 5432)
+    settings = make_settings(database_url=url.set(port=link.port).render_as_string(hide_password=False))
+    try:
+        with create_app(settings).test_client() as client:
+            assert client.get("/readyz").status_code == 200
+            assert client.get("/notes", headers=auth_headers()).status_code == 200
+            link.cut()
+            assert client.get("/readyz").status_code == 503
+            assert client.get("/healthz").status_code == 200
+            assert_database_unavailable(client.get("/notes", headers=auth_headers()))
+            link.restore()
+            assert client.get("/readyz").status_code == 200
+            assert client.get("/notes", headers=auth_headers()).status_code == 200
+    finally:
+        link.close()
