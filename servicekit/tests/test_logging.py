@@ -6,11 +6,12 @@ import json
 import logging
 from typing import Any
 
+import httpx
 import pytest
 import structlog
 
 from servicekit.logs import REDACTED, configure_logging
-from servicekit.testing import settings_for_tests
+from servicekit.testing import LiveServer, eventually, settings_for_tests
 from tests.fixture_service import FixtureSettings, create_app
 
 # A JWT-shaped token and a password, neither of which may ever be printed.
@@ -121,3 +122,22 @@ def test_local_logs_are_for_people(capsys: pytest.CaptureFixture[str]) -> None:
     assert "hello" in out
     assert "town" in out
     assert not out.lstrip().startswith("{")
+
+
+def test_a_response_whose_body_never_ended_is_logged_as_a_failure(
+    make_settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = make_settings()
+    with LiveServer(create_app(settings), settings) as server:
+        with httpx.stream("GET", f"{server.url}/trickle", timeout=10) as response:
+            next(response.iter_lines())  # then hang up with four lines still to come
+
+        def logged() -> list[dict[str, Any]]:
+            return [
+                line for line in access_lines(json_lines(capsys.readouterr().out)) if line["url"]["path"] == "/trickle"
+            ]
+
+        lines: list[dict[str, Any]] = []
+        assert eventually(lambda: bool(lines.extend(logged()) or lines), 5)
+    assert lines[0]["http"]["response"]["status_code"] == 200
+    assert lines[0]["event"]["outcome"] == "failure"

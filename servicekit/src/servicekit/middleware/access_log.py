@@ -27,21 +27,32 @@ class AccessLogMiddleware:
         status = 500
         sent_bytes = 0
         outcome = "success"
+        complete = False
+        hung_up = False
 
         async def counting_send(message: Message) -> None:
-            nonlocal status, sent_bytes
+            nonlocal status, sent_bytes, complete
             if message["type"] == "http.response.start":
                 status = message["status"]
             elif message["type"] == "http.response.body":
                 sent_bytes += len(message.get("body", b""))
+                complete = not message.get("more_body", False)
             await send(message)
 
+        async def watching_receive() -> Message:
+            nonlocal hung_up
+            message = await receive()
+            hung_up = hung_up or (message["type"] == "http.disconnect" and not complete)
+            return message
+
         try:
-            await self.app(scope, receive, counting_send)
+            await self.app(scope, watching_receive, counting_send)
         except BaseException:
             outcome = "failure"  # e.g. a download that broke off after its 200 was sent
             raise
         finally:
+            if hung_up or not complete:
+                outcome = "failure"  # the body never ended, or the client left before it did
             if status >= 400 or outcome == "failure" or scope["path"] not in self.quiet_paths:
                 operation = routed.operation
                 log.info(
