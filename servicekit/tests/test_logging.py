@@ -132,12 +132,13 @@ def test_a_response_whose_body_never_ended_is_logged_as_a_failure(
         with httpx.stream("GET", f"{server.url}/trickle", timeout=10) as response:
             next(response.iter_lines())  # then hang up with four lines still to come
 
-        def logged() -> list[dict[str, Any]]:
-            return [
-                line for line in access_lines(json_lines(capsys.readouterr().out)) if line["url"]["path"] == "/trickle"
-            ]
-
         lines: list[dict[str, Any]] = []
-        assert eventually(lambda: bool(lines.extend(logged()) or lines), 5)
+
+        def logged() -> bool:
+            written = access_lines(json_lines(capsys.readouterr().out))
+            lines.extend(line for line in written if line["url"]["path"] == "/trickle")
+            return bool(lines)
+
+        assert eventually(logged, 5)
     assert lines[0]["http"]["response"]["status_code"] == 200
     assert lines[0]["event"]["outcome"] == "failure"
