@@ -4,8 +4,11 @@ and live clients. This file says what to test and adds the demo data."""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +19,12 @@ from servicekit import Database
 from servicekit.testing import ServiceUnderTest, temporary_database
 
 DEMO_PREMISES = 3000
+
+
+def pytest_configure() -> None:
+    # Hypothesis writes its example database and caches as it collects: a folder of the machine's, kept
+    # between runs, rather than .hypothesis/ in the checkout.
+    os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(Path(tempfile.gettempdir()) / "directmail-hypothesis"))
 
 
 @pytest.fixture(scope="session")
