@@ -32,10 +32,14 @@ def test_a_statement_past_its_timeout_is_a_503(make_settings, capsys: pytest.Cap
         assert_database_unavailable(client.get("/database-sleep?seconds=20"))
         assert time.monotonic() - started < 5
         assert client.get("/database-sleep?seconds=0").status_code == 200  # the pool is still fine
-    assert "QueryCanceled" in capsys.readouterr().out
+    logged = capsys.readouterr().out
+    assert "QueryCanceled" in logged
+    assert '"timed_out":true' in logged
 
 
-def test_a_lock_wait_past_its_timeout_is_a_503(make_settings, database_url: str, auth_headers) -> None:
+def test_a_lock_wait_past_its_timeout_is_a_503(
+    make_settings, database_url: str, auth_headers, capsys: pytest.CaptureFixture[str]
+) -> None:
     with psycopg.connect(libpq_url(database_url)) as holder:
         holder.execute("LOCK TABLE notes IN ACCESS EXCLUSIVE MODE")
         with create_app(make_settings(database_lock_timeout_seconds=0.3)).test_client() as client:
@@ -43,6 +47,9 @@ def test_a_lock_wait_past_its_timeout_is_a_503(make_settings, database_url: str,
             assert_database_unavailable(client.get("/notes", headers=auth_headers()))
             assert time.monotonic() - started < 5
         holder.rollback()
+    logged = capsys.readouterr().out
+    assert "LockNotAvailable" in logged
+    assert '"timed_out":true' in logged
 
 
 def test_connections_carry_the_limits_and_tcp_keepalives(make_settings) -> None:
@@ -52,7 +59,10 @@ def test_connections_carry_the_limits_and_tcp_keepalives(make_settings) -> None:
         assert driver.execute("SHOW statement_timeout").fetchone() == ("15s",)
         assert driver.execute("SHOW lock_timeout").fetchone() == ("5s",)
         parameters = driver.info.get_parameters()
-        assert (parameters["keepalives"], parameters["keepalives_idle"]) == ("1", "30")
+        keepalives = [
+            parameters[name] for name in ("keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count")
+        ]
+        assert keepalives == ["1", "10", "5", "3"]
     app.parts.get(Database).dispose()
 
 
@@ -73,7 +83,11 @@ def test_a_readiness_check_past_its_time_leaves_no_thread_behind(make_settings) 
             database_url=f"postgresql+psycopg://postgres@127.0.0.1:{port}/none", database_timeout_seconds=0.5
         )
         with create_app(settings).test_client() as client:
+            threads = threading.active_count()
+            started = time.monotonic()
             assert client.get("/readyz").status_code == 503
+            assert time.monotonic() - started < 2
+            assert threading.active_count() == threads
             checking = [thread.name for thread in threading.enumerate() if thread.name.startswith("asyncio_")]
             assert checking == []
 

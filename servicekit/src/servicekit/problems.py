@@ -104,7 +104,10 @@ def handle_unavailable(_request: ConnexionRequest, exc: Exception) -> ConnexionR
 def handle_database_unavailable(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     """The database refused, dropped or did not answer: a dependency failure, not a bug."""
     # The driver's error says which: refused, dropped, QueryCanceled (a statement timeout), LockNotAvailable.
-    log.warning("database unavailable", error=type(getattr(exc, "orig", None) or exc).__name__)
+    error = type(getattr(exc, "orig", None) or exc).__name__
+    # By name, so that this module needs no driver: a statement, a lock wait or the pool took too long.
+    timed_out = error in ("QueryCanceled", "LockNotAvailable", "TimeoutError")
+    log.warning("database unavailable", error=error, timed_out=timed_out)
     detail = "The database is unavailable; nothing was changed. Try again shortly."
     return problem_response(503, detail, headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
 
