@@ -83,7 +83,7 @@ class Downloads:
         with ExitStack() as held:
             held.callback(self._slots.release)
             connection = self.database.engine.connect()
-            held.callback(connection.close)
+            held.callback(_give_back, connection)
             set_statement_timeout(connection, self.statement_timeout_seconds)  # this transaction's only
             if connection.dialect.name == "postgresql":
                 # Left before the connection goes back to the pool: a late cancel must not hit its next user.
@@ -114,6 +114,14 @@ class DownloadBody:
     def close(self) -> None:
         with self._held:  # each of the connection and the slot is freed, even if freeing the other fails
             self._chunks.close()  # cancels the query if it is still running
+
+
+def _give_back(connection: Connection) -> None:
+    """The connection back to the pool; one the database dropped under the download (its backend killed,
+    a failover) is discarded instead: rolling it back would raise from close() after the response began."""
+    if connection.dialect.name == "postgresql" and psycopg_connection(connection).broken:
+        connection.invalidate()
+    connection.close()
 
 
 def _cancel(driver_connection: psycopg.Connection[Any], timeout_seconds: float) -> None:
