@@ -8,8 +8,6 @@ import csv
 import io
 import json
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 import elasticapm
@@ -17,53 +15,17 @@ import httpx
 import pytest
 from sqlalchemy import Connection, create_engine, func, select, update
 
-from app import MIGRATIONS, create_app
+from app import MIGRATIONS
 from app.data_queries import CsvPieces, csv_pieces, mailing_list
 from app.data_types import ExportFilters
 from app.models import Premises
-from config import Settings
-from servicekit.testing import FakeApmServer, LiveServer, eventually, slow_reader, terminate_queries
+from servicekit.testing import FakeApmServer, slow_reader, terminate_queries
 from tests.conftest import demo_database, seed
 
 BIG_PREMISES = 200_000  # about 20 MB of CSV: far more than the buffers between database and client hold
 CALLER = {"oid": "7e6d5c4b-0000-4000-8000-00000000d1a1", "azp": "marketing-tool", "name": "Morgan Marketing"}
 FILTERS = {"communities": 'Winson,"Ashton Keynes, Wiltshire"', "segments": "S2,S1", "business": "false"}
 Headers = dict[str, str]
-
-
-@dataclass
-class LoggedServer:
-    """A live server whose app logs JSON to the test's captured stdout, and the lines it has written."""
-
-    url: str
-    capsys: pytest.CaptureFixture[str]
-    lines: list[dict[str, Any]] = field(default_factory=list)
-
-    def audit_events(self) -> list[dict[str, Any]]:
-        out = self.capsys.readouterr().out
-        self.lines += [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-        return [line for line in self.lines if line["log"]["logger"] == "servicekit.audit"]
-
-    def the_audit_event(self) -> dict[str, Any]:
-        """The one audit event the server writes, once it has written it."""
-        assert eventually(lambda: bool(self.audit_events()))
-        events = self.audit_events()
-        assert len(events) == 1, events
-        return events[0]
-
-
-@pytest.fixture
-def serve(make_settings: Callable[..., Settings], capsys: pytest.CaptureFixture[str]):
-    """`with serve(**settings) as server`: Directmail on a real uvicorn, built inside the test so that its
-    logging writes to the captured stdout."""
-
-    @contextmanager
-    def serving(**overrides: object) -> Iterator[LoggedServer]:
-        settings = make_settings(**overrides)
-        with LiveServer(create_app(settings), settings) as live:
-            yield LoggedServer(live.url, capsys)
-
-    return serving
 
 
 @pytest.fixture(scope="module")
@@ -79,13 +41,13 @@ def marketing(auth_headers: Callable[..., Headers]) -> Headers:
 
 @pytest.mark.slow
 def test_a_download_writes_one_event_with_the_caller_the_filters_and_the_rows(
-    serve: Callable[..., Any], marketing: Headers, fake_apm: FakeApmServer, monkeypatch: pytest.MonkeyPatch
+    logged_server: Callable[..., Any], marketing: Headers, fake_apm: FakeApmServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for name, value in {"CLOUD_PROVIDER": "none", "CENTRAL_CONFIG": "false", "METRICS_INTERVAL": "0s"}.items():
         monkeypatch.setenv(f"ELASTIC_APM_{name}", value)
     headers = marketing | {"Accept-Encoding": "identity"}
     try:
-        with serve(elastic_apm_server_url=fake_apm.url) as server:  # its lifespan's end flushes the agent
+        with logged_server(elastic_apm_server_url=fake_apm.url) as server:  # its lifespan's end flushes the agent
             response = httpx.get(
                 f"{server.url}/directmail-csv", params=FILTERS | {"bom": "true"}, headers=headers, timeout=30
             )
@@ -111,8 +73,10 @@ def test_a_download_writes_one_event_with_the_caller_the_filters_and_the_rows(
     assert marketing["Authorization"].removeprefix("Bearer ") not in json.dumps(event)
 
 
-def test_a_summary_writes_one_event_with_its_total_as_rows(serve: Callable[..., Any], marketing: Headers) -> None:
-    with serve() as server:
+def test_a_summary_writes_one_event_with_its_total_as_rows(
+    logged_server: Callable[..., Any], marketing: Headers
+) -> None:
+    with logged_server() as server:
         response = httpx.get(f"{server.url}/directmail-summary", params={"rfs": "true"}, headers=marketing, timeout=10)
         assert response.status_code == 200
         event = server.the_audit_event()
@@ -127,8 +91,10 @@ def test_a_summary_writes_one_event_with_its_total_as_rows(serve: Callable[..., 
     assert event["http"]["request"]["id"] == response.headers["x-request-id"]
 
 
-def test_a_refused_request_reaches_no_data_and_writes_no_event(serve: Callable[..., Any], marketing: Headers) -> None:
-    with serve() as server:
+def test_a_refused_request_reaches_no_data_and_writes_no_event(
+    logged_server: Callable[..., Any], marketing: Headers
+) -> None:
+    with logged_server() as server:
         response = httpx.get(
             f"{server.url}/directmail-csv", params={"communities": "Atlantis"}, headers=marketing, timeout=10
         )
@@ -138,9 +104,9 @@ def test_a_refused_request_reaches_no_data_and_writes_no_event(serve: Callable[.
 
 @pytest.mark.slow
 def test_a_hung_up_download_writes_an_abandoned_event(
-    serve: Callable[..., Any], marketing: Headers, big_database_url: str
+    logged_server: Callable[..., Any], marketing: Headers, big_database_url: str
 ) -> None:
-    with serve(database_url=big_database_url) as server:
+    with logged_server(database_url=big_database_url) as server:
         with (
             slow_reader(headers=marketing | {"Accept-Encoding": "identity"}) as client,
             client.stream("GET", f"{server.url}/directmail-csv") as response,
@@ -155,9 +121,9 @@ def test_a_hung_up_download_writes_an_abandoned_event(
 
 @pytest.mark.slow
 def test_a_download_broken_by_the_database_writes_a_failed_event(
-    serve: Callable[..., Any], marketing: Headers, big_database_url: str
+    logged_server: Callable[..., Any], marketing: Headers, big_database_url: str
 ) -> None:
-    with serve(database_url=big_database_url) as server:
+    with logged_server(database_url=big_database_url) as server:
         with (
             slow_reader(headers=marketing | {"Accept-Encoding": "identity"}) as client,
             client.stream("GET", f"{server.url}/directmail-csv") as response,

@@ -5,9 +5,7 @@ the access line names the route template, which Connexion's routing keeps from o
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import elasticapm
@@ -20,13 +18,12 @@ from servicekit.auth.tokens import Caller
 from servicekit.logs import configure_logging
 from servicekit.testing import (
     FakeApmServer,
-    LiveServer,
     eventually,
     settings_for_tests,
     slow_reader,
     terminate_queries,
 )
-from tests.fixture_service import FixtureSettings, create_app
+from tests.fixture_service import FixtureSettings
 
 ROWS = 2_000_000  # about 15 MB: far more than the socket buffers hold
 ALL_BYTES = sum(len(f"{n}\n") for n in range(1, ROWS + 1))
@@ -34,60 +31,19 @@ CALLER = {"oid": "4d3c2b1a-0000-4000-8000-00000000a0d1", "azp": "mailing-app", "
 Headers = dict[str, str]
 
 
-@dataclass
-class LoggedServer:
-    """A live server whose app logs JSON to the test's captured stdout, and the lines it has written."""
-
-    url: str
-    capsys: pytest.CaptureFixture[str]
-    lines: list[dict[str, Any]] = field(default_factory=list)
-
-    def logged(self) -> list[dict[str, Any]]:
-        self.lines += [json.loads(line) for line in self.capsys.readouterr().out.splitlines() if line.startswith("{")]
-        return self.lines
-
-    def audit_events(self) -> list[dict[str, Any]]:
-        return [line for line in self.logged() if line["log"]["logger"] == "servicekit.audit"]
-
-    def access_lines(self) -> list[dict[str, Any]]:
-        return [line for line in self.logged() if line["log"]["logger"] == "servicekit.access"]
-
-
-@pytest.fixture
-def serve(make_settings: Callable[..., FixtureSettings], capsys: pytest.CaptureFixture[str]):
-    """`with serve(**settings) as server`: the fixture service on a real uvicorn, built inside the test so
-    that its logging writes to the captured stdout."""
-
-    @contextmanager
-    def serving(**overrides: object) -> Iterator[LoggedServer]:
-        settings = make_settings(**overrides)
-        with LiveServer(create_app(settings), settings) as live:
-            yield LoggedServer(live.url, capsys)
-
-    return serving
-
-
 @pytest.fixture
 def reader(auth_headers: Callable[..., Headers]) -> Headers:
     return auth_headers(**CALLER)
 
 
-def the_audit_event(server: LoggedServer) -> dict[str, Any]:
-    """The one audit event the server writes, once it has written it."""
-    assert eventually(lambda: bool(server.audit_events()))
-    events = server.audit_events()
-    assert len(events) == 1, events
-    return events[0]
-
-
 def test_a_complete_download_writes_one_event_with_who_what_and_how_much(
-    serve: Callable[..., Any], reader: Headers
+    logged_server: Callable[..., Any], reader: Headers
 ) -> None:
     identity = reader | {"Accept-Encoding": "identity", "X-Request-ID": "audit-me-1"}
-    with serve() as server:
+    with logged_server() as server:
         response = httpx.get(f"{server.url}/audited-numbers", params={"rows": 1234}, headers=identity, timeout=10)
         assert response.status_code == 200
-        event = the_audit_event(server)
+        event = server.the_audit_event()
     assert event["message"] == "audit"
     assert event["event"] == {
         "kind": "event",
@@ -107,11 +63,11 @@ def test_a_complete_download_writes_one_event_with_who_what_and_how_much(
     assert reader["Authorization"].removeprefix("Bearer ") not in json.dumps(event)
 
 
-def test_a_head_request_is_an_abandoned_download(serve: Callable[..., Any], reader: Headers) -> None:
-    with serve() as server:
+def test_a_head_request_is_an_abandoned_download(logged_server: Callable[..., Any], reader: Headers) -> None:
+    with logged_server() as server:
         response = httpx.head(f"{server.url}/audited-numbers", params={"rows": ROWS}, headers=reader, timeout=10)
         assert response.status_code == 200
-        event = the_audit_event(server)
+        event = server.the_audit_event()
     assert event["audit"]["outcome"] == "abandoned"
     assert event["audit"]["bytes"] == 0
     assert event["event"]["outcome"] == "unknown"
@@ -119,15 +75,15 @@ def test_a_head_request_is_an_abandoned_download(serve: Callable[..., Any], read
 
 
 @pytest.mark.slow
-def test_a_hang_up_is_an_abandoned_download(serve: Callable[..., Any], reader: Headers) -> None:
-    with serve() as server:
+def test_a_hang_up_is_an_abandoned_download(logged_server: Callable[..., Any], reader: Headers) -> None:
+    with logged_server() as server:
         with (
             slow_reader(headers=reader | {"Accept-Encoding": "identity"}) as client,
             client.stream("GET", f"{server.url}/audited-numbers?rows={ROWS}") as response,
         ):
             first_chunk = next(response.iter_raw())
             request_id = response.headers["x-request-id"]
-        event = the_audit_event(server)
+        event = server.the_audit_event()
     assert event["audit"]["outcome"] == "abandoned"
     assert len(first_chunk) <= event["audit"]["bytes"] < ALL_BYTES
     assert event["audit"]["rows"] is None  # the count comes from the database, when the COPY has finished
@@ -136,9 +92,9 @@ def test_a_hang_up_is_an_abandoned_download(serve: Callable[..., Any], reader: H
 
 @pytest.mark.slow
 def test_a_database_failure_midway_is_a_failed_download(
-    serve: Callable[..., Any], reader: Headers, database_url: str
+    logged_server: Callable[..., Any], reader: Headers, database_url: str
 ) -> None:
-    with serve() as server:
+    with logged_server() as server:
         with (
             slow_reader(headers=reader | {"Accept-Encoding": "identity"}) as client,
             client.stream("GET", f"{server.url}/audited-numbers?rows={ROWS}") as response,
@@ -149,14 +105,14 @@ def test_a_database_failure_midway_is_a_failed_download(
             with pytest.raises(httpx.RemoteProtocolError):
                 for _ in chunks:
                     pass
-        event = the_audit_event(server)
+        event = server.the_audit_event()
     assert event["audit"]["outcome"] == "failed"
     assert event["event"]["outcome"] == "failure"
     assert event["http"]["request"]["id"] == response.headers["x-request-id"]
 
 
-def test_downloads_not_audited_write_no_event(serve: Callable[..., Any]) -> None:
-    with serve() as server:
+def test_downloads_not_audited_write_no_event(logged_server: Callable[..., Any]) -> None:
+    with logged_server() as server:
         assert httpx.get(f"{server.url}/numbers", params={"rows": 10}, timeout=10).status_code == 200
         assert eventually(lambda: any(line["message"] == "download complete" for line in server.logged()))
         assert server.audit_events() == []
@@ -164,15 +120,15 @@ def test_downloads_not_audited_write_no_event(serve: Callable[..., Any]) -> None
 
 @pytest.mark.slow
 def test_the_event_carries_the_trace_of_its_request(
-    serve: Callable[..., Any], reader: Headers, fake_apm: FakeApmServer, monkeypatch: pytest.MonkeyPatch
+    logged_server: Callable[..., Any], reader: Headers, fake_apm: FakeApmServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Written in a Flask worker thread as the stream ends, the event still carries the request's trace."""
     for name, value in {"CLOUD_PROVIDER": "none", "CENTRAL_CONFIG": "false", "METRICS_INTERVAL": "0s"}.items():
         monkeypatch.setenv(f"ELASTIC_APM_{name}", value)
     try:
-        with serve(elastic_apm_server_url=fake_apm.url) as server:  # its lifespan's end flushes the agent
+        with logged_server(elastic_apm_server_url=fake_apm.url) as server:  # its lifespan's end flushes the agent
             response = httpx.get(f"{server.url}/audited-numbers", params={"rows": 10}, headers=reader, timeout=10)
-            event = the_audit_event(server)
+            event = server.the_audit_event()
     finally:
         elasticapm.uninstrument()
     (transaction,) = [t for t in fake_apm.of_kind("transaction") if t["name"] == "GET /audited-numbers"]
@@ -197,9 +153,9 @@ def test_an_access_in_a_block_is_complete_or_failed(capsys: pytest.CaptureFixtur
     assert failed["user"] == {"id": CALLER["oid"], "app_id": CALLER["azp"], "name": None}
 
 
-def test_the_access_log_names_the_route_template(serve: Callable[..., Any], reader: Headers) -> None:
+def test_the_access_log_names_the_route_template(logged_server: Callable[..., Any], reader: Headers) -> None:
     """On uvicorn, whose scopes carry no `extensions` of their own for Connexion's routing to write into."""
-    with serve() as server:
+    with logged_server() as server:
         assert httpx.get(f"{server.url}/notes/7", headers=reader, timeout=10).status_code == 200
         assert httpx.get(f"{server.url}/notes/7", timeout=10).status_code == 401
         assert httpx.get(f"{server.url}/no-such-thing", timeout=10).status_code == 404

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import httpx
@@ -31,7 +32,7 @@ from servicekit.spec import rendered_spec
 from servicekit.testing.databases import DEFAULT_SERVER_URL, libpq_url, temporary_database
 from servicekit.testing.fake_apm import FakeApmServer
 from servicekit.testing.fake_entra import FakeEntra
-from servicekit.testing.servers import LiveServer
+from servicekit.testing.servers import LiveServer, LoggedServer
 from servicekit.testing.service import ServiceUnderTest, setting_variables, settings_for_tests
 
 Headers = dict[str, str]
@@ -170,6 +171,24 @@ def live_server(service_under_test: ServiceUnderTest[Any], settings: ServiceSett
     """A real uvicorn on a loopback port, serving an app of its own, so its lifespan overlaps no other."""
     with LiveServer(service_under_test.create_app(settings), settings) as server:
         yield server
+
+
+@pytest.fixture
+def logged_server(
+    service_under_test: ServiceUnderTest[Any],
+    make_settings: Callable[..., ServiceSettings],
+    capsys: pytest.CaptureFixture[str],
+) -> Callable[..., AbstractContextManager[LoggedServer]]:
+    """`with logged_server(**overrides) as server`: the service on a real uvicorn, built inside the test so
+    that its JSON log lines go to the captured stdout, where `server.audit_events()` and the like read them."""
+
+    @contextmanager
+    def serving(**overrides: object) -> Iterator[LoggedServer]:
+        settings = make_settings(**overrides)
+        with LiveServer(service_under_test.create_app(settings), settings) as live:
+            yield LoggedServer(live.url, capsys)
+
+    return serving
 
 
 @pytest.fixture

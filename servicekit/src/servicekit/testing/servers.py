@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -9,9 +10,12 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 import uvicorn
 from starlette.types import ASGIApp
 
@@ -103,3 +107,34 @@ class ServiceProcess:
 def environment_without(*prefixes: str) -> dict[str, str]:
     """This process's environment less the variables starting with any of `prefixes`."""
     return {name: value for name, value in os.environ.items() if not name.startswith(prefixes)}
+
+
+@dataclass
+class LoggedServer:
+    """A live server whose app logs JSON lines to the test's captured stdout, and what it has written."""
+
+    url: str
+    capsys: pytest.CaptureFixture[str]
+    lines: list[dict[str, Any]] = field(default_factory=list)
+
+    def logged(self) -> list[dict[str, Any]]:
+        """Every line written so far."""
+        out = self.capsys.readouterr().out
+        self.lines += [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        return self.lines
+
+    def lines_of(self, logger: str) -> list[dict[str, Any]]:
+        return [line for line in self.logged() if line["log"]["logger"] == logger]
+
+    def audit_events(self) -> list[dict[str, Any]]:
+        return self.lines_of("servicekit.audit")
+
+    def access_lines(self) -> list[dict[str, Any]]:
+        return self.lines_of("servicekit.access")
+
+    def the_audit_event(self) -> dict[str, Any]:
+        """The one audit event the server writes, once it has written it."""
+        assert eventually(lambda: bool(self.audit_events()))
+        events = self.audit_events()
+        assert len(events) == 1, events
+        return events[0]
