@@ -25,7 +25,7 @@ from app.mailing_lists import mailing_list_csv
 from config import Settings
 from servicekit import Database
 from servicekit.downloads import Produced
-from servicekit.testing import LiveServer, active_queries, eventually, slow_reader, terminate_queries
+from servicekit.testing import LiveServer, active_queries, assert_problem, eventually, slow_reader, terminate_queries
 from servicekit.testing.databases import libpq_url
 from tests.conftest import demo_database
 
@@ -160,10 +160,7 @@ def test_the_database_lost_before_the_first_byte_is_a_503(
             assert eventually(export_server.copying(1))
             terminate_queries(export_server.database_url, "COPY")
         response = answer.result()
-    assert response.status_code == 503
-    assert response.headers["content-type"] == "application/problem+json"
-    assert response.headers["retry-after"] == "10"
-    assert response.json()["request_id"] == response.headers["x-request-id"]
+    assert_problem(response, 503, retry_after="10")
     assert eventually(export_server.idle)
 
 

@@ -14,16 +14,13 @@ from sqlalchemy import make_url
 
 from servicekit import Database
 from servicekit.database import FLASK_THREADS, psycopg_connection
-from servicekit.testing import SwitchableLink, socket_that_never_answers
+from servicekit.testing import SwitchableLink, assert_problem, socket_that_never_answers
 from servicekit.testing.databases import libpq_url
 from tests.fixture_service import create_app
 
 
 def assert_database_unavailable(response: httpx2.Response) -> None:
-    assert response.status_code == 503
-    assert response.headers["content-type"] == "application/problem+json"
-    assert response.headers["retry-after"] == "10"
-    assert response.json()["request_id"] == response.headers["x-request-id"]
+    assert_problem(response, 503, retry_after="10")
 
 
 def test_a_statement_past_its_timeout_is_a_503(make_settings, capsys: pytest.CaptureFixture[str]) -> None:

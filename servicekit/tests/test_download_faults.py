@@ -20,7 +20,7 @@ from sqlalchemy import Connection
 
 from servicekit import Database
 from servicekit.downloads import Produced, Producer
-from servicekit.testing import LiveServer, active_queries, eventually, slow_reader, terminate_queries
+from servicekit.testing import LiveServer, active_queries, assert_problem, eventually, slow_reader, terminate_queries
 from tests.fixture_service import FixtureSettings, create_app, views
 
 pytestmark = pytest.mark.slow
@@ -163,10 +163,7 @@ def test_a_database_lost_before_the_first_byte_is_a_503_whatever_the_encoding(
         assert eventually(download_server.copying(1))
         terminate_queries(download_server.database_url, "COPY")
         response = answer.result()
-    assert response.status_code == 503
-    assert response.headers["content-type"] == "application/problem+json"
-    assert response.headers["retry-after"] == "10"
-    assert response.json()["request_id"] == response.headers["x-request-id"]
+    assert_problem(response, 503, retry_after="10")
     assert eventually(download_server.idle)
 
 

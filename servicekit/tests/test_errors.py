@@ -5,25 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 
-import httpx2
 import pytest
 from starlette.testclient import TestClient
 
 from servicekit import ServiceUnavailable, service_app
-from servicekit.testing import socket_that_never_answers, socket_that_refuses
+from servicekit.testing import assert_problem, socket_that_never_answers, socket_that_refuses
 from tests.fixture_service import SPECIFICATION, FixtureSettings, create_app
 from tests.fixture_service.views import INTERNAL_DETAIL
-
-
-def assert_problem(response: httpx2.Response, status: int) -> dict[str, object]:
-    assert response.status_code == status
-    assert response.headers["content-type"] == "application/problem+json"
-    body: dict[str, object] = response.json()
-    assert body["status"] == status
-    assert body["type"] == "about:blank"
-    assert body["title"]
-    assert body["request_id"] == response.headers["x-request-id"]
-    return body
 
 
 def test_unknown_path_is_404(client: TestClient) -> None:
@@ -89,6 +77,5 @@ def test_a_database_that_does_not_answer_is_503_not_500(
         settings = make_settings(database_url=url, database_timeout_seconds=1)
         with create_app(settings).test_client() as client:
             response = client.get(path, headers=auth_headers())
-    body = assert_problem(response, 503)
-    assert response.headers["retry-after"] == "10"
+    body = assert_problem(response, 503, retry_after="10")
     assert "database is unavailable" in str(body["detail"])

@@ -11,6 +11,7 @@ from servicekit.testing.databases import (
 from servicekit.testing.fake_apm import FakeApmServer
 from servicekit.testing.fake_entra import API_CLIENT_ID, API_URI, FakeEntra, SigningKey
 from servicekit.testing.network import SwitchableLink, slow_reader, socket_that_never_answers, socket_that_refuses
+from servicekit.testing.problems import assert_problem
 from servicekit.testing.servers import LiveServer, LoggedServer, ServiceProcess, environment_without, eventually
 from servicekit.testing.service import TEST_ORIGIN, ServiceUnderTest, documented_settings, settings_for_tests
 
@@ -29,6 +30,7 @@ __all__ = [
     "SwitchableLink",
     "active_queries",
     "assert_migrated",
+    "assert_problem",
     "documented_settings",
     "environment_without",
     "eventually",
