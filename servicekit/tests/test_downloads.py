@@ -73,7 +73,7 @@ def test_a_hang_up_stops_the_query_and_frees_the_slot_and_connection(download_se
         with slow_reader() as client, client.stream("GET", f"{download_server.url}/numbers?rows={ROWS}") as response:
             assert response.status_code == 200
             next(response.iter_raw())
-    assert eventually(download_server.idle)
+        assert eventually(download_server.idle, 2)  # each hang-up's query, slot and connection, in moments
 
 
 def test_head_takes_no_slot_for_long(download_server: DownloadServer) -> None:
