@@ -80,13 +80,12 @@ def test_a_readiness_check_past_its_time_leaves_no_thread_behind(make_settings) 
             database_url=f"postgresql+psycopg://postgres@127.0.0.1:{port}/none", database_timeout_seconds=0.5
         )
         with create_app(settings).test_client() as client:
-            threads = threading.active_count()
+            before = set(threading.enumerate())
             started = time.monotonic()
             assert client.get("/readyz").status_code == 503
             assert time.monotonic() - started < 2
-            assert threading.active_count() == threads
-            checking = [thread.name for thread in threading.enumerate() if thread.name.startswith("asyncio_")]
-            assert checking == []
+            # Threads of earlier tests may end meanwhile; none may have been started for this check.
+            assert set(threading.enumerate()) - before == set()
 
 
 def test_a_lost_database_is_a_503_until_it_is_back_and_no_restart_is_needed(
