@@ -9,7 +9,6 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import brotli
@@ -25,7 +24,14 @@ from app.mailing_lists import mailing_list_csv
 from config import Settings
 from servicekit import Database
 from servicekit.downloads import Produced
-from servicekit.testing import LiveServer, active_queries, assert_problem, eventually, slow_reader, terminate_queries
+from servicekit.testing import (
+    DownloadServer,
+    LiveServer,
+    assert_problem,
+    eventually,
+    slow_reader,
+    terminate_queries,
+)
 from servicekit.testing.databases import libpq_url
 from tests.conftest import demo_database
 
@@ -34,18 +40,7 @@ SLOTS = 4
 pytestmark = pytest.mark.slow
 
 
-@dataclass
-class ExportServer:
-    url: str
-    database: Database
-    database_url: str
-
-    def idle(self) -> bool:
-        return active_queries(self.database_url, "COPY") == 0 and self.database.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
-
-    def copying(self, count: int) -> Callable[[], bool]:
-        return lambda: active_queries(self.database_url, "COPY") == count
-
+class ExportServer(DownloadServer):
     def exports_whole(self, headers: dict[str, str]) -> bool:
         response = httpx.get(f"{self.url}/directmail-csv", headers=headers, timeout=60)
         return response.status_code == 200 and response.content.count(b"\n") == BIG_PREMISES + 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -11,7 +10,7 @@ import pytest
 from app import create_app
 from config import Settings
 from servicekit import Database
-from servicekit.testing import LiveServer, active_queries, eventually, slow_reader, terminate_queries
+from servicekit.testing import DownloadServer, LiveServer, eventually, slow_reader, terminate_queries
 from tests.conftest import demo_database
 
 BIG_PREMISES = 200_000
@@ -24,21 +23,15 @@ def big_database_url(server_url: str) -> Iterator[str]:
         yield url
 
 
-@dataclass
-class ExportServer:
-    url: str
-    database: Database
-
-
 @pytest.fixture(scope="module")
-def export_server(big_database_url: str, make_settings: Callable[..., Settings]) -> Iterator[ExportServer]:
+def export_server(big_database_url: str, make_settings: Callable[..., Settings]) -> Iterator[DownloadServer]:
     settings = make_settings(database_url=big_database_url, export_concurrency=2)
     app = create_app(settings)
     with LiveServer(app, settings) as server:
-        yield ExportServer(server.url, app.parts.get(Database))
+        yield DownloadServer(server.url, app.parts.get(Database), big_database_url)
 
 
-def test_a_large_download_streams_in_chunks(export_server: ExportServer, staff: dict[str, str]) -> None:
+def test_a_large_download_streams_in_chunks(export_server: DownloadServer, staff: dict[str, str]) -> None:
     identity = staff | {"Accept-Encoding": "identity"}
     with httpx.stream("GET", f"{export_server.url}/directmail-csv", headers=identity, timeout=60) as response:
         assert response.status_code == 200
@@ -50,7 +43,7 @@ def test_a_large_download_streams_in_chunks(export_server: ExportServer, staff: 
 
 
 def test_the_whole_list_arrives_intact_and_brotli_compressed(
-    export_server: ExportServer, staff: dict[str, str]
+    export_server: DownloadServer, staff: dict[str, str]
 ) -> None:
     response = httpx.get(f"{export_server.url}/directmail-csv", headers=staff | {"Accept-Encoding": "br"}, timeout=60)
     assert response.headers["content-encoding"] == "br"
@@ -60,13 +53,8 @@ def test_the_whole_list_arrives_intact_and_brotli_compressed(
 
 
 def test_hung_up_downloads_stop_their_queries_and_free_their_connections(
-    export_server: ExportServer, big_database_url: str, staff: dict[str, str]
+    export_server: DownloadServer, big_database_url: str, staff: dict[str, str]
 ) -> None:
-    pool = export_server.database.engine.pool
-
-    def idle() -> bool:
-        return active_queries(big_database_url, "COPY") == 0 and pool.checkedout() == 0  # type: ignore[attr-defined]
-
     for _ in range(20):  # twice the pool: a leak would have run out of connections
         with (
             slow_reader() as client,
@@ -74,13 +62,13 @@ def test_hung_up_downloads_stop_their_queries_and_free_their_connections(
         ):
             assert response.status_code == 200
             next(response.iter_raw())
-        assert eventually(idle, 2)  # each hang-up's query, slot and connection, in moments
+        assert eventually(export_server.idle, 2)  # each hang-up's query, slot and connection, in moments
     response = httpx.get(f"{export_server.url}/directmail-summary", headers=staff, timeout=10)
     assert response.json()["total"] == BIG_PREMISES  # and the service goes on serving
 
 
 def test_past_the_concurrency_limit_downloads_get_503_and_probes_still_answer(
-    export_server: ExportServer, staff: dict[str, str]
+    export_server: DownloadServer, staff: dict[str, str]
 ) -> None:
     # Uncompressed, the two lists are far larger than the socket buffers: their downloads stay open.
     identity = staff | {"Accept-Encoding": "identity"}
@@ -102,7 +90,7 @@ def test_past_the_concurrency_limit_downloads_get_503_and_probes_still_answer(
 
 
 def test_a_failure_mid_stream_breaks_the_transfer(
-    export_server: ExportServer, big_database_url: str, staff: dict[str, str]
+    export_server: DownloadServer, big_database_url: str, staff: dict[str, str]
 ) -> None:
     """The client must see a broken download, never a short file that looks complete."""
     identity = staff | {"Accept-Encoding": "identity"}

@@ -10,7 +10,6 @@ import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import brotli
@@ -18,9 +17,10 @@ import httpx
 import pytest
 from sqlalchemy import Connection
 
+import servicekit.testing
 from servicekit import Database
 from servicekit.downloads import Produced, Producer
-from servicekit.testing import LiveServer, active_queries, assert_problem, eventually, slow_reader, terminate_queries
+from servicekit.testing import LiveServer, assert_problem, eventually, slow_reader, terminate_queries
 from tests.fixture_service import FixtureSettings, create_app, views
 
 pytestmark = pytest.mark.slow
@@ -29,18 +29,7 @@ SLOTS = 2
 ENCODINGS = ["identity", "gzip", "br"]
 
 
-@dataclass
-class DownloadServer:
-    url: str
-    database: Database
-    database_url: str
-
-    def idle(self) -> bool:
-        return active_queries(self.database_url, "COPY") == 0 and self.database.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
-
-    def copying(self, count: int) -> Callable[[], bool]:
-        return lambda: active_queries(self.database_url, "COPY") == count
-
+class DownloadServer(servicekit.testing.DownloadServer):
     def downloads_normally(self) -> bool:
         response = httpx.get(f"{self.url}/numbers", params={"rows": 1000}, timeout=30)
         return response.status_code == 200 and response.text.endswith("1000\n")

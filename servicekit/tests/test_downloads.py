@@ -4,27 +4,16 @@ stopped and freed when the client hangs up, broken (never short) when the databa
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 import httpx
 import pytest
 
 from servicekit import Database
-from servicekit.testing import LiveServer, active_queries, eventually, slow_reader, terminate_queries
+from servicekit.testing import DownloadServer, LiveServer, eventually, slow_reader, terminate_queries
 from tests.fixture_service import FixtureSettings, create_app
 
 pytestmark = pytest.mark.slow
 ROWS = 2_000_000  # about 15 MB: far more than the socket buffers hold
-
-
-@dataclass
-class DownloadServer:
-    url: str
-    database: Database
-    database_url: str
-
-    def idle(self) -> bool:
-        return active_queries(self.database_url, "COPY") == 0 and self.database.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="module")

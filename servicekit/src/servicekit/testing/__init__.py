@@ -3,6 +3,7 @@ and the real peers its fixtures stand on, to use directly where a test needs its
 
 from servicekit.testing.clock import FakeClock
 from servicekit.testing.databases import (
+    DownloadServer,
     active_queries,
     assert_migrated,
     temporary_database,
@@ -19,6 +20,7 @@ __all__ = [
     "API_CLIENT_ID",
     "API_URI",
     "TEST_ORIGIN",
+    "DownloadServer",
     "FakeApmServer",
     "FakeClock",
     "FakeEntra",

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import psycopg
 from sqlalchemy import make_url
@@ -73,3 +74,20 @@ def terminate_queries(database_url: str, starting_with: str) -> None:
             " WHERE datname = current_database() AND query LIKE %s AND pid <> pg_backend_pid()",
             (f"{starting_with}%",),
         )
+
+
+@dataclass(frozen=True)
+class DownloadServer:
+    """A live server's downloads as its database sees them, for tests that wait on them to start or let go."""
+
+    url: str
+    database: Database
+    database_url: str
+
+    def idle(self) -> bool:
+        """No download's query runs and every pooled connection is back."""
+        return active_queries(self.database_url, "COPY") == 0 and self.database.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+    def copying(self, count: int) -> Callable[[], bool]:
+        """A condition: exactly `count` downloads' queries are running."""
+        return lambda: active_queries(self.database_url, "COPY") == count
