@@ -43,13 +43,13 @@ def get_directmail_csv(
     filters = ExportFilters.from_parameters(communities, rfs, rfs_date_before, rfs_date_after, business, bduk, segments)
     with current(Database).session() as session:
         check_communities_exist(session, filters)
-    body = current(Downloads).open(
+    return current(Downloads).response(
         partial(mailing_list_csv, filters=filters),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{download_name(dt.date.today())}"'},
         prefix=EXCEL_BOM if bom else b"",
         audit=mailing_list_access(DOWNLOAD, token_info["caller"], filters),
     )
-    disposition = f'attachment; filename="{download_name(dt.date.today())}"'
-    return flask.Response(body, mimetype="text/csv", headers={"Content-Disposition": disposition})
 
 
 def get_directmail_summary(

@@ -42,6 +42,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # module does not quote a lone CR, and the two paths must give the same bytes.
 _NEEDS_QUOTES = re.compile(r'[,"\r\n]')
 
+CSV_HEADER = (",".join(CSV_COLUMNS) + "\n").encode()  # as COPY's HEADER writes it: no name needs quotes
 AnySelect = Select[*tuple[Any, ...]]
 CsvPieces = Generator[bytes, None, int]  # the CSV's bytes, then how many rows it held (its header aside)
 
@@ -74,7 +75,23 @@ def true_or_false(column: SQLColumnExpression[bool]) -> ColumnElement[str]:
 
 
 def mailing_list(filters: ExportFilters) -> AnySelect:
-    """The mailing list's rows, in CSV_COLUMNS order, sorted by community, postcode and UPRN."""
+    """The mailing list's rows as one statement, in CSV_COLUMNS order, sorted by community, postcode and
+    UPRN: what the list is (the export walks it a community at a time, `mailing_list_pieces`)."""
+    return _filtered(_mailing_list_rows(), filters).order_by(Community.name, Premises.postcode, Premises.uprn)
+
+
+def community_part(filters: ExportFilters, community_id: int) -> AnySelect:
+    """One community's rows of the mailing list, sorted by postcode and UPRN."""
+    statement = _filtered(_mailing_list_rows(), filters).where(Community.id == community_id)
+    return statement.order_by(Premises.postcode, Premises.uprn)
+
+
+def listed_communities(filters: ExportFilters) -> Select[int]:
+    """The communities the mailing list may hold, in its order: by name."""
+    return select(Community.id).where(*_community_conditions(filters)).order_by(Community.name)
+
+
+def _mailing_list_rows() -> AnySelect:
     columns = (
         cast(Premises.uprn, Text),
         spreadsheet_safe(Premises.address_line_1),
@@ -90,8 +107,7 @@ def mailing_list(filters: ExportFilters) -> AnySelect:
         spreadsheet_safe(Premises.segment),
     )
     statement = select(*(column.label(name) for column, name in zip(columns, CSV_COLUMNS, strict=True)))
-    statement = statement.join_from(Premises, Community, Premises.community_id == Community.id)
-    return _filtered(statement, filters).order_by(Community.name, Premises.postcode, Premises.uprn)
+    return statement.join_from(Premises, Community, Premises.community_id == Community.id)
 
 
 def mailing_list_counts(session: Session, filters: ExportFilters) -> list[CommunityCount]:
@@ -119,19 +135,60 @@ def community_names(session: Session) -> list[str]:
     return list(session.scalars(select(Community.name)))
 
 
-def csv_pieces(connection: Connection, statement: AnySelect) -> CsvPieces:
-    """The CSV with its header, in pieces as the database produces them, never all in memory; then its
-    row count, from the database rather than from the bytes, where a quoted value may hold a newline."""
+def mailing_list_pieces(connection: Connection, filters: ExportFilters) -> CsvPieces:
+    """The mailing list as CSV with its header, in pieces as the database produces them, never all in
+    memory; then its row count, from the database rather than from the bytes, where a quoted value may
+    hold a newline.
+
+    It walks the communities in name order and reads each one's premises off the index on (community,
+    postcode, UPRN), already in export order: the first row leaves at once, where one statement for the
+    whole list would sort every row first. On PostgreSQL the connection's transaction must see one
+    snapshot throughout (REPEATABLE READ), or a change between two communities could show in one."""
+    if connection.dialect.name == "postgresql":
+        _keep_to_the_index(connection)
+    community_ids = connection.scalars(listed_communities(filters)).all()
+    return (yield from _headed(_community_parts(connection, filters, community_ids)))
+
+
+def _community_parts(connection: Connection, filters: ExportFilters, community_ids: Sequence[int]) -> CsvPieces:
+    rows = 0
+    for community_id in community_ids:
+        rows += yield from csv_rows(connection, community_part(filters, community_id))
+    return rows
+
+
+def _headed(pieces: CsvPieces) -> CsvPieces:
+    """The header joined to the first piece, so that the first byte waits for the database's first row: a
+    database lost until then still fails the request rather than a transfer under way."""
+    try:
+        first = next(pieces)
+    except StopIteration as no_rows:
+        yield CSV_HEADER
+        return int(no_rows.value)
+    yield CSV_HEADER + first
+    return (yield from pieces)
+
+
+def csv_rows(connection: Connection, statement: AnySelect) -> CsvPieces:
+    """`statement`'s rows as CSV (no header), then how many there were."""
     if connection.dialect.name == "postgresql":
         return _copy_out(connection, statement)
     return _cursor_out(connection, statement)
+
+
+def _keep_to_the_index(connection: Connection) -> None:
+    """For the rest of the transaction. The planner prefers a bitmap scan and a sort for one community's
+    premises (it cannot know the sort makes it wait), and compiling a plan with JIT costs more than
+    the plan takes to run."""
+    for setting in ("jit", "enable_bitmapscan", "enable_sort"):
+        connection.exec_driver_sql(f"SET LOCAL {setting} = off")
 
 
 def _copy_out(connection: Connection, statement: AnySelect) -> CsvPieces:
     """PostgreSQL writes the CSV itself; psycopg hands it over row by row as it arrives.
     Leaving the block early (the generator closed) makes psycopg cancel the query."""
     compiled = statement.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
-    copy_sql = f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv, HEADER)"
+    copy_sql = f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)"
     with psycopg_connection(connection).cursor() as cursor:
         with cursor.copy(copy_sql, compiled.params) as copy:
             for data in copy:
@@ -140,7 +197,6 @@ def _copy_out(connection: Connection, statement: AnySelect) -> CsvPieces:
 
 
 def _cursor_out(connection: Connection, statement: AnySelect) -> CsvPieces:
-    yield (",".join(CSV_COLUMNS) + "\n").encode()
     result = connection.execution_options(stream_results=True, yield_per=2000).execute(statement)
     count = 0
     for rows in result.partitions():
@@ -162,6 +218,10 @@ def _csv_value(value: str | None) -> str:
 
 
 def _filtered(statement: AnySelect, filters: ExportFilters) -> AnySelect:
+    return statement.where(*_community_conditions(filters), *_premises_conditions(filters))
+
+
+def _community_conditions(filters: ExportFilters) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if filters.communities is not None:
         conditions.append(Community.name.in_(filters.communities))
@@ -171,10 +231,15 @@ def _filtered(statement: AnySelect, filters: ExportFilters) -> AnySelect:
         conditions.append(Community.rfs_date < filters.rfs_date_before)
     if filters.rfs_date_after is not None:
         conditions.append(Community.rfs_date >= filters.rfs_date_after)
+    return conditions
+
+
+def _premises_conditions(filters: ExportFilters) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
     if filters.business is not None:
         conditions.append(Premises.business == filters.business)
     if filters.bduk is not None:
         conditions.append(Premises.bduk == filters.bduk)
     if filters.segments is not None:
         conditions.append(Premises.segment.in_(filters.segments))
-    return statement.where(*conditions)
+    return conditions

@@ -181,6 +181,14 @@ def seed_demo(connection: Connection, premises: int) -> None:
         _copy_premises(connection, rows)
     else:
         _insert_premises(connection, rows)
+    _analyse(connection)
+
+
+def _analyse(connection: Connection) -> None:
+    """Statistics for what was just written: without them the planner guesses the tables' sizes, and may
+    plan a mailing list no better than a sort of every row (autovacuum would get there, in its own time)."""
+    for table in (Community.__tablename__, Premises.__tablename__):
+        connection.exec_driver_sql(f"ANALYZE {table}")
 
 
 def has_premises(connection: Connection) -> bool:

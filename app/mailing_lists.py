@@ -9,7 +9,7 @@ import difflib
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from app.data_queries import CsvPieces, community_names, csv_pieces, mailing_list, mailing_list_counts
+from app.data_queries import CsvPieces, community_names, mailing_list_counts, mailing_list_pieces
 from app.data_types import ExportFilters, MailingSummary
 from app.errors import MailingListError
 from servicekit import AuditedAccess
@@ -42,7 +42,7 @@ def summary(session: Session, filters: ExportFilters) -> MailingSummary:
 
 def mailing_list_csv(connection: Connection, filters: ExportFilters) -> CsvPieces:
     """The mailing list as CSV, in pieces as the database produces them, then its row count."""
-    return csv_pieces(connection, mailing_list(filters))
+    return mailing_list_pieces(connection, filters)
 
 
 def mailing_list_access(action: str, caller: Caller, filters: ExportFilters) -> AuditedAccess:

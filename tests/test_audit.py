@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import Connection, create_engine, func, select, update
 
 from app import MIGRATIONS
-from app.data_queries import CsvPieces, csv_pieces, mailing_list
+from app.data_queries import CsvPieces, mailing_list_pieces
 from app.data_types import ExportFilters
 from app.models import Premises
 from servicekit.testing import FakeApmServer, slow_reader, terminate_queries
@@ -152,7 +152,7 @@ def test_the_row_count_comes_from_the_database_not_the_newlines(
     try:
         with database.connect() as connection:  # never committed
             give_an_address_two_lines(connection)
-            body, count = drained(csv_pieces(connection, mailing_list(ExportFilters())))
+            body, count = drained(mailing_list_pieces(connection, ExportFilters()))
     finally:
         database.dispose()
     rows = list(csv.DictReader(io.StringIO(body.decode())))

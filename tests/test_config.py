@@ -26,5 +26,7 @@ def test_local_serves_on_the_embedded_database() -> None:
 
 
 def test_downloads_always_leave_flask_a_thread() -> None:
-    with pytest.raises(SettingsError, match="EXPORT_CONCURRENCY: Input should be less than or equal to 9"):
+    with pytest.raises(SettingsError, match=r"^EXPORT_CONCURRENCY: must be below WORKER_THREADS \(10\)"):
         load_settings(Settings, _env_file=None, environment="local", export_concurrency=10)
+    settings = load_settings(Settings, _env_file=None, environment="local", export_concurrency=10, worker_threads=16)
+    assert settings.export_concurrency == 10

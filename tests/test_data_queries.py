@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine, create_engine
 
 from app import MIGRATIONS
-from app.data_queries import csv_pieces, mailing_list
+from app.data_queries import CSV_HEADER, csv_rows, mailing_list, mailing_list_pieces
 from app.data_types import ExportFilters
 from tests.conftest import DEMO_PREMISES, seed
 
@@ -26,10 +26,15 @@ def sqlite_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
 
 def export(engine: Engine, filters: ExportFilters) -> bytes:
     with engine.connect() as connection:
-        return b"".join(csv_pieces(connection, mailing_list(filters)))
+        return b"".join(mailing_list_pieces(connection, filters))
 
 
-@pytest.mark.parametrize(
+def export_as_one_statement(engine: Engine, filters: ExportFilters) -> bytes:
+    with engine.connect() as connection:
+        return CSV_HEADER + b"".join(csv_rows(connection, mailing_list(filters)))
+
+
+FILTERS = pytest.mark.parametrize(
     "filters",
     [
         ExportFilters(),
@@ -41,9 +46,24 @@ def export(engine: Engine, filters: ExportFilters) -> bytes:
     ],
     ids=["all", "rfs-segments", "awkward-names", "flags", "dates", "no-rows"],
 )
+
+
+@FILTERS
 def test_copy_and_cursor_give_identical_bytes(database_url: str, sqlite_engine: Engine, filters: ExportFilters) -> None:
     postgres = create_engine(database_url)
     try:
         assert export(postgres, filters) == export(sqlite_engine, filters)
     finally:
         postgres.dispose()
+
+
+@FILTERS
+def test_walking_the_communities_gives_the_bytes_of_one_sorted_statement(
+    database_url: str, sqlite_engine: Engine, filters: ExportFilters
+) -> None:
+    postgres = create_engine(database_url)
+    try:
+        assert export(postgres, filters) == export_as_one_statement(postgres, filters)
+    finally:
+        postgres.dispose()
+    assert export(sqlite_engine, filters) == export_as_one_statement(sqlite_engine, filters)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+from sqlalchemy import create_engine, text
+
 from app.demo_data import FORMULA_CELLS, demo_communities, demo_premises
 
 
@@ -33,3 +35,15 @@ def test_premises_mix_segments_flags_and_formula_like_cells() -> None:
     assert {row.address_line_3 for row in premises if row.address_line_3} == set(FORMULA_CELLS)
     assert any("," in row.address_line_1 for row in premises)
     assert len({row.uprn for row in premises}) == len(premises)
+
+
+def test_seeded_tables_are_analysed_for_the_planner(database_url: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            analysed = connection.scalars(
+                text("SELECT DISTINCT tablename FROM pg_stats WHERE tablename IN ('communities', 'premises')")
+            )
+            assert sorted(analysed) == ["communities", "premises"]
+    finally:
+        engine.dispose()

@@ -7,10 +7,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from servicekit import Database, ServiceApp
-from servicekit.database import FLASK_THREADS
+from servicekit import Database
 from servicekit.testing import assert_migrated
-from tests.fixture_service import MIGRATIONS
+from tests.fixture_service import MIGRATIONS, create_app
 
 
 def test_migrations_enable_postgis(db_session: Session) -> None:
@@ -18,11 +17,13 @@ def test_migrations_enable_postgis(db_session: Session) -> None:
     assert db_session.scalar(text("SELECT ST_SRID(ST_SetSRID(ST_MakePoint(400000, 200000), 27700))")) == 27700
 
 
-def test_the_pool_matches_flasks_threads(app: ServiceApp, database: Database) -> None:
-    # Connexion keeps its a2wsgi bridge private; reading it here catches a release that changes the pool.
-    flask_threads = app._middleware_app.asgi_app.executor._max_workers
-    assert flask_threads == FLASK_THREADS == 10
-    assert database.engine.pool.size() == flask_threads  # type: ignore[attr-defined]
+@pytest.mark.parametrize("worker_threads", [10, 16])
+def test_the_pool_matches_flasks_threads(make_settings, worker_threads: int) -> None:
+    app = create_app(make_settings(worker_threads=worker_threads))
+    # Connexion keeps its a2wsgi bridge private; reading it here catches a release that moves it.
+    assert app._middleware_app.asgi_app.executor._max_workers == worker_threads
+    assert app.parts.get(Database).engine.pool.size() == worker_threads  # type: ignore[attr-defined]
+    app.parts.get(Database).dispose()
 
 
 @pytest.mark.parametrize("attempt", [1, 2])

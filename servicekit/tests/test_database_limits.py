@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import make_url
 
 from servicekit import Database
-from servicekit.database import FLASK_THREADS, psycopg_connection
+from servicekit.database import psycopg_connection
 from servicekit.testing import SwitchableLink, assert_problem, socket_that_never_answers
 from servicekit.testing.databases import libpq_url
 from tests.fixture_service import create_app
@@ -67,7 +67,7 @@ def test_readiness_answers_while_requests_hold_every_pooled_connection(make_sett
     app = create_app(make_settings())
     database = app.parts.get(Database)
     with app.test_client() as client, ExitStack() as held:
-        for _ in range(FLASK_THREADS):
+        for _ in range(database.engine.pool.size()):  # type: ignore[attr-defined]
             held.enter_context(database.engine.connect())
         started = time.monotonic()
         assert client.get("/readyz").status_code == 200

@@ -15,18 +15,18 @@ from urllib.parse import urlsplit
 import brotli
 import httpx
 import pytest
+import zstandard
 from sqlalchemy import Connection
 
 import servicekit.testing
 from servicekit import Database
-from servicekit.downloads import Produced, Producer
 from servicekit.testing import LiveServer, assert_problem, eventually, slow_reader, terminate_queries
-from tests.fixture_service import FixtureSettings, create_app, views
+from tests.fixture_service import FixtureSettings, create_app
 
 pytestmark = pytest.mark.slow
 ROWS = 2_000_000  # about 15 MB: far more than the socket buffers hold
 SLOTS = 2
-ENCODINGS = ["identity", "gzip", "br"]
+ENCODINGS = ["identity", "gzip", "br", "zstd"]
 
 
 class DownloadServer(servicekit.testing.DownloadServer):
@@ -45,26 +45,6 @@ def serve(settings: FixtureSettings, database_url: str) -> Iterator[DownloadServ
 def download_server(make_settings: Callable[..., FixtureSettings], database_url: str) -> Iterator[DownloadServer]:
     settings = make_settings(download_concurrency=SLOTS, download_idle_seconds=1)
     yield from serve(settings, database_url)
-
-
-@pytest.fixture
-def paused_after_the_first_piece(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
-    """/numbers stops reading its COPY after the first piece until the event is set: the backend is then
-    still copying when it is killed, whatever the encoding (compressed, the file fits the socket buffers)."""
-    resume = threading.Event()
-    numbers_copied = views.numbers_copied
-
-    def paused(rows: int) -> Producer:
-        def produce(connection: Connection) -> Produced:
-            produced = numbers_copied(rows)(connection)
-            yield next(produced)
-            resume.wait(30)
-            return (yield from produced)
-
-        return produce
-
-    monkeypatch.setattr(views, "numbers_copied", paused)
-    return resume
 
 
 def raw_request(url: str) -> socket.socket:
@@ -135,6 +115,10 @@ def cleanly_ended(body: bytes, encoding: str) -> bool:
         gunzip = zlib.decompressobj(16 + zlib.MAX_WBITS)
         gunzip.decompress(body)
         return gunzip.eof
+    if encoding == "zstd":
+        unzstd = zstandard.ZstdDecompressor().decompressobj()
+        unzstd.decompress(body)
+        return bool(unzstd.eof)
     return False
 
 

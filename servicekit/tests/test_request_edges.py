@@ -98,7 +98,15 @@ def test_a_body_that_is_not_utf8_is_a_400(client: TestClient, auth_headers) -> N
 
 @pytest.mark.parametrize(
     ("accept_encoding", "coding"),
-    [("br;q=0", None), ("br;q=0, gzip", "gzip"), ("gzip;q=1, br;q=0.5", "gzip"), ("*", "br"), ("*;q=0", None)],
+    [
+        ("br;q=0", None),
+        ("br;q=0, gzip", "gzip"),
+        ("gzip;q=1, br;q=0.5", "gzip"),
+        ("gzip, deflate, br, zstd", "zstd"),  # what browsers and curl send: zstd on a tie
+        ("zstd;q=0.5, br", "br"),
+        ("*", "zstd"),
+        ("*;q=0", None),
+    ],
 )
 def test_compression_honours_q_values(client: TestClient, accept_encoding: str, coding: str | None) -> None:
     response = client.get("/big", headers={"Accept-Encoding": accept_encoding})

@@ -3,7 +3,7 @@
 def create_app(settings: Settings | None = None) -> ServiceApp:
     settings = settings or load_settings(Settings)
     database = Database.from_settings(settings, MIGRATIONS)
-    downloads = Downloads(database, concurrency=4)
+    downloads = Downloads(database, concurrency=4, compression=settings.compression_levels)
     return service_app(__name__, settings, SPEC, database=database, parts=[downloads], problems={OrderError: 400})
 """
 
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import connexion
+from a2wsgi import WSGIMiddleware
 
 from servicekit.apm import apm_client
 from servicekit.auth.permissions import declared_scopes
@@ -29,6 +30,12 @@ from servicekit.settings import ServiceSettings
 from servicekit.spec import check_views, declared_methods, rendered_spec, spec_arguments
 from servicekit.swagger_ui import swagger_ui_options
 from servicekit.validation import SingleValueURIParser, validator_map
+
+
+def run_views_on(app: connexion.FlaskApp, worker_threads: int) -> None:
+    """Flask's views on a pool of `worker_threads`: Connexion's bridge to Flask has a2wsgi's default of 10
+    and no setting for it (spec-first/connexion#1979)."""
+    app._middleware_app.asgi_app = WSGIMiddleware(app.app.wsgi_app, workers=worker_threads)
 
 
 class ServiceApp(connexion.FlaskApp):  # type: ignore[misc]
@@ -70,6 +77,7 @@ def service_app(
         middlewares=connexion_middlewares(),
     )
     use_orjson(app.app)
+    run_views_on(app, settings.worker_threads)
     install_middleware(
         app,
         settings,

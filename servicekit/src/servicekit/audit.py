@@ -1,7 +1,7 @@
 """The audit trail: one event for each access to personal data, saying who reached what and how it ended.
 
 The kit writes the event; the service says what the access was (its action and details, such as the
-filters asked for). A download writes its own when it ends (`Downloads.open(..., audit=...)`); any other
+filters asked for). A download writes its own when it ends (`Downloads.response(..., audit=...)`); any other
 access is made in a block:
 
     with audited(AuditedAccess("report-summary", caller, {"filters": asked})) as tally:

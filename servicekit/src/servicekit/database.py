@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from a2wsgi import WSGIMiddleware
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -21,10 +19,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 from servicekit.settings import DatabaseSettings
-
-# Connexion's FlaskApp runs every Flask view on a2wsgi's default pool (spec-first/connexion#1979),
-# so that many threads can want a connection at once; a bigger pool would only hold idle connections.
-FLASK_THREADS: int = inspect.signature(WSGIMiddleware).parameters["workers"].default
 
 
 class Migrations:
@@ -109,14 +103,17 @@ class Database:
         application_name: str,
         statement_timeout_seconds: float = 15.0,
         lock_timeout_seconds: float = 5.0,
+        pool_size: int = 10,
     ) -> None:
+        """`pool_size`: as many as Flask's worker threads (each may want a connection at once; a bigger
+        pool would only hold idle connections)."""
         _create_sqlite_folder(database_url)
         self.timeout_seconds = timeout_seconds
         limits = Limits(timeout_seconds, statement_timeout_seconds, lock_timeout_seconds)
         connect_args = _connect_args(database_url, limits, application_name)
         self.engine: Engine = create_engine(
             database_url,
-            pool_size=FLASK_THREADS,
+            pool_size=pool_size,
             max_overflow=0,
             pool_timeout=timeout_seconds,
             pool_pre_ping=True,
@@ -138,6 +135,7 @@ class Database:
             application_name=settings.service_name,
             statement_timeout_seconds=settings.database_statement_timeout_seconds,
             lock_timeout_seconds=settings.database_lock_timeout_seconds,
+            pool_size=settings.worker_threads,
         )
 
     @property

@@ -1,16 +1,20 @@
-"""Streamed downloads from the database, for any view that streams: sent in ~64 KiB chunks, limited in
-number, stopped when the client goes.
+"""Streamed downloads from the database, for any view that streams: sent in ~64 KiB chunks, compressed
+as they go, limited in number, stopped when the client goes.
 
 Each download holds one of Flask's worker threads and one database connection until its last byte,
 so at most `concurrency` run at once; past that the caller gets 503 and Retry-After at once rather than
-a queue, and the probes and the other endpoints keep their threads.
+a queue, and the probes and the other endpoints keep their threads. It compresses in that thread too, in
+the coding the client prefers (`servicekit.compression`): downloads compress side by side, never queued
+behind one another on the event loop.
 
     def get_report() -> flask.Response:
-        return flask.Response(current(Downloads).open(report_csv), mimetype="text/csv")
+        return current(Downloads).response(report_csv, mimetype="text/csv")
 
 where `report_csv(connection)` is a generator of the file's bytes, as the database produces them: the
 download's producer. It returns how many rows the file held, if it can tell (`cursor.rowcount` after a
-COPY; a count of the rows it fetched), for the log line and the audit event that end every download.
+COPY; a count of the rows it fetched), for the log line and the audit event that end every download. On
+PostgreSQL its transaction is REPEATABLE READ and read-only: a producer running several statements sees
+one snapshot.
 
 What can go wrong, and what the client sees: the database lost before the first byte is a 503 (`open`
 waits for the producer's first piece); after it, a broken transfer, never a short file that looks whole.
@@ -21,7 +25,7 @@ cut (`servicekit.middleware.disconnect`); a statement running past `statement_ti
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from contextlib import ExitStack, closing
 from functools import partial
 from typing import Any
@@ -33,11 +37,12 @@ import structlog
 from sqlalchemy import Connection
 
 from servicekit.audit import AuditedAccess, Outcome, Tally, write_audit_event
+from servicekit.compression import FAST_LEVELS, CompressionLevels, StreamEncoder, chosen_coding, stream_encoder
 from servicekit.database import Database, psycopg_connection, set_statement_timeout
 from servicekit.middleware.disconnect import Disconnection, disconnection
 from servicekit.problems import ServiceUnavailable
 
-CHUNK_BYTES = 64 * 1024  # one cross-thread hand-over per chunk, not per row; and brotli compresses it well
+CHUNK_BYTES = 64 * 1024  # one cross-thread hand-over per chunk, not per row; and each compresses well
 RETRY_AFTER_SECONDS = 30
 
 Chunks = Generator[bytes, None, None]
@@ -59,21 +64,42 @@ class Downloads:
         *,
         idle_seconds: float = 30,
         statement_timeout_seconds: float = 300,
+        compression: CompressionLevels = FAST_LEVELS,
     ) -> None:
         """`idle_seconds`: how long a client may read nothing before it is cut; `statement_timeout_seconds`:
-        how long a download's query may run, longer than other statements are given."""
+        how long each of a download's statements may run, longer than other statements are given."""
         self.database = database
         self.concurrency = concurrency
         self.idle_seconds = idle_seconds
         self.statement_timeout_seconds = statement_timeout_seconds
+        self.compression = compression
         self._slots = threading.BoundedSemaphore(concurrency)
 
-    def open(self, producer: Producer, *, prefix: bytes = b"", audit: AuditedAccess | None = None) -> DownloadBody:
-        """The download's body: `prefix` (a byte-order mark, say), then what `producer` makes of a
-        connection. Its slot and its database connection are taken now, and the producer run to its first
-        piece (but for HEAD, which never reads the body), before any header is sent, so that a busy service
-        or a database unreachable or lost until then still gets a clean 503. With `audit`, the download
-        writes its audit event when it ends, however it ends."""
+    def response(
+        self,
+        producer: Producer,
+        *,
+        mimetype: str,
+        headers: Mapping[str, str] | None = None,
+        prefix: bytes = b"",
+        audit: AuditedAccess | None = None,
+    ) -> flask.Response:
+        """The download: `prefix` (a byte-order mark, say), then what `producer` makes of a connection,
+        compressed as the client prefers. Its slot and its database connection are taken now, and the
+        producer run to its first piece (but for HEAD, which never reads the body), before any header is
+        sent, so that a busy service or a database unreachable or lost until then still gets a clean 503.
+        With `audit`, the download writes its audit event when it ends, however it ends."""
+        coding = chosen_coding(", ".join(flask.request.headers.getlist("Accept-Encoding")))
+        body = self._open(producer, prefix, audit, stream_encoder(coding, self.compression))
+        response = flask.Response(body, mimetype=mimetype, headers=headers)
+        if coding is not None:
+            response.headers["Content-Encoding"] = coding
+            response.vary.add("Accept-Encoding")
+        return response
+
+    def _open(
+        self, producer: Producer, prefix: bytes, audit: AuditedAccess | None, encoder: StreamEncoder
+    ) -> DownloadBody:
         gone = disconnection()
         if not self._slots.acquire(blocking=False):
             raise ServiceUnavailable(
@@ -84,16 +110,17 @@ class Downloads:
             held.callback(self._slots.release)
             connection = self.database.engine.connect()
             held.callback(_give_back, connection)
-            set_statement_timeout(connection, self.statement_timeout_seconds)  # this transaction's only
             if connection.dialect.name == "postgresql":
+                connection.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
                 # Left before the connection goes back to the pool: a late cancel must not hit its next user.
                 held.enter_context(
                     gone.calling(partial(_cancel, psycopg_connection(connection), self.database.timeout_seconds))
                 )
+            set_statement_timeout(connection, self.statement_timeout_seconds)  # this transaction's only
             tally = Tally(bytes=0)
             # Added last, so run first when the body closes, by when the stream has settled the tally.
             held.callback(_report_end, tally, audit)
-            chunks = _stream(connection, producer, prefix, gone, tally)
+            chunks = _stream(connection, producer, prefix, gone, tally, encoder)
             if flask.request.method != "HEAD":
                 _start(chunks)
             return DownloadBody(chunks, held.pop_all())
@@ -142,9 +169,12 @@ def _start(chunks: Chunks) -> None:
         raise sqlalchemy.exc.OperationalError(None, None, error) from error
 
 
-def _stream(connection: Connection, producer: Producer, prefix: bytes, gone: Disconnection, tally: Tally) -> Chunks:
-    """The body's chunks, kept in `tally` as they go; it stays abandoned unless the stream completes or fails.
-    Its first item is an empty marker, yielded once the producer has its first piece (see `_start`)."""
+def _stream(
+    connection: Connection, producer: Producer, prefix: bytes, gone: Disconnection, tally: Tally, encoder: StreamEncoder
+) -> Chunks:
+    """The body's chunks, encoded, and kept in `tally` as they go (their bytes before encoding: the file's);
+    it stays abandoned unless the stream completes or fails. Its first item is an empty marker, yielded
+    once the producer has its first piece (see `_start`)."""
     try:
         if gone.is_set():
             raise ClientDisconnected
@@ -156,11 +186,12 @@ def _stream(connection: Connection, producer: Producer, prefix: bytes, gone: Dis
             # does a failure break the transfer rather than turn into an error response.
             sent = tally.bytes = len(first)
             if first:
-                yield first
+                yield encoder.compress(first)
             for chunk in chunked(pieces, gone):
                 sent += len(chunk)
                 tally.bytes = sent
-                yield chunk
+                yield encoder.compress(chunk)
+            yield encoder.finish()
         tally.outcome = Outcome.COMPLETE
     except ClientDisconnected:
         pass  # abandoned

@@ -24,6 +24,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from servicekit.compression import CompressionLevels
 from servicekit.excerpts import excerpt
 
 # Values that mark a secret nobody has filled in yet; refused outside local and test.
@@ -55,10 +56,14 @@ class ServiceSettings(BaseSettings):
     local_files_dir: Path | None = None
 
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
-    # Brotli runs on the event loop: on a 1,000,000-row CSV, 3 sent 1.6% more bytes than 4 at a
-    # clearly higher throughput (measured by a service's make bench).
+    # Fast levels: a download compresses as the database answers, and must keep up with it (a service's
+    # make bench measures each beside the database's own rate). COMPRESSION_QUALITY is brotli's.
     compression_quality: int = Field(3, ge=0, le=11)
+    compression_zstd_level: int = Field(3, ge=1, le=19)
+    compression_gzip_level: int = Field(4, ge=1, le=9)
     hsts_max_age_seconds: int = Field(0, ge=0)
+    # Flask's worker threads: each request to a view holds one, and a download holds one to its last byte.
+    worker_threads: int = Field(10, ge=2, le=64)
     max_url_bytes: int = Field(8192, ge=256)
     max_body_bytes: int = Field(1_048_576, ge=0)
     # The request head, enforced by the HTTP server as it arrives (servicekit/http_limits.py): the header
@@ -149,6 +154,12 @@ class ServiceSettings(BaseSettings):
     def local_files(cls) -> Path:
         """The folder for what only a developer's machine holds (the embedded database, the dev login's key)."""
         return cls.service_root / "var"
+
+    @property
+    def compression_levels(self) -> CompressionLevels:
+        return CompressionLevels(
+            zstd=self.compression_zstd_level, brotli=self.compression_quality, gzip=self.compression_gzip_level
+        )
 
     @property
     def is_development(self) -> bool:

@@ -34,6 +34,7 @@ def create_app(settings: FixtureSettings | None = None) -> ServiceApp:
         settings.download_concurrency,
         idle_seconds=settings.download_idle_seconds,
         statement_timeout_seconds=settings.download_statement_timeout_seconds,
+        compression=settings.compression_levels,
     )
     return service_app(
         __name__, settings, SPECIFICATION, database=database, parts=[downloads], problems={Conflict: 409}

@@ -77,13 +77,13 @@ def echo(code: str | None = None, word: str | None = None, tags: list[str] | Non
 
 def numbers(rows: int) -> flask.Response:
     """1 to `rows`, one a line, streamed from PostgreSQL's COPY through the kit's downloads."""
-    return flask.Response(current(Downloads).open(numbers_copied(rows)), mimetype="text/plain")
+    return current(Downloads).response(numbers_copied(rows), mimetype="text/plain")
 
 
 def audited_numbers(rows: int, token_info: dict[str, Any]) -> flask.Response:
     """The same, as a download of personal data: audited."""
     access = AuditedAccess("numbers-download", token_info["caller"], {"asked": {"rows": rows}})
-    return flask.Response(current(Downloads).open(numbers_copied(rows), audit=access), mimetype="text/plain")
+    return current(Downloads).response(numbers_copied(rows), mimetype="text/plain", audit=access)
 
 
 def numbers_copied(rows: int) -> Producer:
@@ -100,7 +100,7 @@ def numbers_copied(rows: int) -> Producer:
 
 def slow_numbers(rows: int, seconds: float) -> flask.Response:
     """/numbers whose query takes `seconds` before its first row, as a sort over a big table would."""
-    return flask.Response(current(Downloads).open(numbers_after_sleep(rows, seconds)), mimetype="text/plain")
+    return current(Downloads).response(numbers_after_sleep(rows, seconds), mimetype="text/plain")
 
 
 def numbers_after_sleep(rows: int, seconds: float) -> Producer:

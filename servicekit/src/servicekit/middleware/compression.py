@@ -1,31 +1,39 @@
-"""Response compression: brotli-asgi's, choosing the coding by the client's `Accept-Encoding` q-values.
+"""Response compression: starlette-compress's zstd, brotli and gzip, with the coding the client prefers.
 
-brotli-asgi compresses with brotli whenever "br" appears in the header, even in `br;q=0`, which refuses
-it, and in `gzip;q=1, br;q=0.5`, which prefers gzip. Werkzeug's parser weighs the q-values (and `*`).
+starlette-compress picks by its own order among every coding the client accepts at all, so a client
+saying `gzip;q=1, br;q=0.5` would get brotli. Here the request's `Accept-Encoding` is narrowed to the one
+coding `chosen_coding` prefers by q-value before starlette-compress reads it; the service below then sees
+that coding too, and a download compressing in its own thread (`servicekit.downloads`) uses it: its
+response arrives with a `Content-Encoding`, which starlette-compress leaves alone.
 """
 
 from __future__ import annotations
 
-from brotli_asgi import BrotliMiddleware, BrotliResponder
 from starlette.datastructures import Headers
-from starlette.middleware.gzip import GZipResponder
 from starlette.types import ASGIApp, Receive, Scope, Send
-from werkzeug.http import parse_accept_header
+from starlette_compress import CompressMiddleware, add_compress_type
 
-CODINGS = ("br", "gzip")  # on a tie, brotli: smaller for the same work
+from servicekit.compression import CompressionLevels, chosen_coding
+
+# Not in starlette-compress's list of types worth compressing: our error bodies, and CSV, which streams
+# (headers at once, a flush per body message) rather than waiting to see how big the body is.
+add_compress_type("application/problem+json")
+add_compress_type("text/csv", streaming=True)
 
 
-class CompressionMiddleware(BrotliMiddleware):
+class CompressionMiddleware(CompressMiddleware):
+    def __init__(self, app: ASGIApp, *, levels: CompressionLevels) -> None:
+        super().__init__(app, zstd_level=levels.zstd, brotli_quality=levels.brotli, gzip_level=levels.gzip)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self._is_handler_excluded(scope):
-            await self.app(scope, receive, send)
-            return
-        await self._responder(Headers(scope=scope).get("accept-encoding", ""))(scope, receive, send)
+        if scope["type"] == "http":
+            accepted = ", ".join(Headers(scope=scope).getlist("accept-encoding"))
+            scope = _with_one_coding(scope, chosen_coding(accepted))
+        await super().__call__(scope, receive, send)
 
-    def _responder(self, accept_encoding: str) -> ASGIApp:
-        coding = parse_accept_header(accept_encoding).best_match(CODINGS)
-        if coding == "br":
-            return BrotliResponder(self.app, self.quality, self.mode, self.lgwin, self.lgblock, self.minimum_size)
-        if coding == "gzip":
-            return GZipResponder(self.app, self.minimum_size)
-        return self.app
+
+def _with_one_coding(scope: Scope, coding: str | None) -> Scope:
+    headers = [(name, value) for name, value in scope["headers"] if name != b"accept-encoding"]
+    if coding is not None:
+        headers.append((b"accept-encoding", coding.encode()))
+    return {**scope, "headers": headers}

@@ -12,7 +12,7 @@ the first added is the outermost. The order, and why:
 5. CORS            outside Connexion's ExceptionMiddleware, so error responses carry them too and
                    preflights are answered before routing (spec-first/connexion#1820);
 6. compression     outside the error handlers too, and outside response validation, which would
-                   otherwise try to validate brotli bytes;
+                   otherwise try to validate compressed bytes;
 7. disconnects     tell streaming views in Flask's threads that their client has gone;
 -- Connexion's ExceptionMiddleware: everything below it that raises becomes a problem response --
 8. request limits  refuse oversized or undecodable requests before anything parses them, probes included;
@@ -89,7 +89,7 @@ def install_middleware(
     )
     app.add_middleware(RelativeRedirectsMiddleware, position=outer)
     app.add_middleware(ProblemCORSMiddleware, position=outer, origins=settings.cors_origins, methods=methods)
-    app.add_middleware(CompressionMiddleware, position=outer, quality=settings.compression_quality)
+    app.add_middleware(CompressionMiddleware, position=outer, levels=settings.compression_levels)
     app.add_middleware(DisconnectMiddleware, position=outer)
     app.add_middleware(
         RequestLimitsMiddleware,

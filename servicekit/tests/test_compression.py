@@ -1,0 +1,67 @@
+"""Responses arrive in the coding the client prefers; a download is compressed in its own thread, a
+chunk at a time, each chunk decodable as it arrives."""
+
+from __future__ import annotations
+
+import threading
+import zlib
+from collections.abc import Callable
+
+import brotli
+import httpx
+import pytest
+import zstandard
+
+from servicekit.testing import LiveServer
+
+CODINGS = ["zstd", "br", "gzip"]
+
+
+def decoder(coding: str) -> Callable[[bytes], bytes]:
+    """A streaming decoder: each call decodes what has arrived so far."""
+    if coding == "zstd":
+        return zstandard.ZstdDecompressor().decompressobj().decompress
+    if coding == "br":
+        return brotli.Decompressor().process  # type: ignore[no-any-return]
+    return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress
+
+
+def raw_download(url: str, accept_encoding: str) -> tuple[httpx.Headers, bytes]:
+    with httpx.stream("GET", url, headers={"Accept-Encoding": accept_encoding}, timeout=30) as response:
+        assert response.status_code == 200
+        return response.headers, b"".join(response.iter_raw())
+
+
+@pytest.mark.parametrize("coding", CODINGS)
+def test_a_download_arrives_whole_in_the_coding_the_client_asked_for(live_server: LiveServer, coding: str) -> None:
+    url = f"{live_server.url}/numbers?rows=100000"
+    _, plain = raw_download(url, "identity")
+    headers, packed = raw_download(url, coding)
+    assert headers["content-encoding"] == coding
+    assert "accept-encoding" in headers["vary"].lower()
+    assert decoder(coding)(packed) == plain
+    assert len(packed) < len(plain) / 2
+
+
+@pytest.mark.parametrize("coding", CODINGS)
+def test_a_downloads_first_piece_decodes_before_the_rest_is_made(
+    live_server: LiveServer, paused_after_the_first_piece: threading.Event, coding: str
+) -> None:
+    decode = decoder(coding)
+    with httpx.stream(
+        "GET", f"{live_server.url}/numbers?rows=100000", headers={"Accept-Encoding": coding}, timeout=5
+    ) as response:
+        chunks = response.iter_raw()
+        decoded = b""
+        while not decoded:  # an encoder that held its output back would leave this waiting until the timeout
+            decoded += decode(next(chunks))
+        assert decoded == b"1\n"
+        paused_after_the_first_piece.set()
+        decoded += b"".join(decode(chunk) for chunk in chunks)
+    assert decoded.endswith(b"\n100000\n")
+
+
+def test_json_answers_are_compressed_in_the_preferred_coding(live_server: LiveServer) -> None:
+    response = httpx.get(f"{live_server.url}/big", headers={"Accept-Encoding": "gzip;q=1, zstd;q=0.5"}, timeout=10)
+    assert response.headers["content-encoding"] == "gzip"
+    assert response.json()  # httpx decoded it
