@@ -6,11 +6,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import httpx
+import psycopg
 import pytest
+from sqlalchemy import Connection, text
 
 from servicekit import Database
+from servicekit.downloads import Produced, Producer
 from servicekit.testing import DownloadServer, LiveServer, eventually, slow_reader, terminate_queries
-from tests.fixture_service import FixtureSettings, create_app
+from servicekit.testing.databases import libpq_url
+from tests.fixture_service import FixtureSettings, create_app, views
 
 pytestmark = pytest.mark.slow
 ROWS = 2_000_000  # about 15 MB: far more than the socket buffers hold
@@ -85,3 +89,31 @@ def test_a_database_failure_midway_breaks_the_transfer(download_server: Download
             for _ in chunks:
                 pass
     assert eventually(download_server.idle)
+
+
+def test_a_download_reads_one_snapshot_and_writes_nothing(
+    download_server: DownloadServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A producer running several statements (one per community, say) must not see a change made between two."""
+
+    def counted_around_a_commit(rows: int) -> Producer:
+        def produce(connection: Connection) -> Produced:
+            count = text("SELECT count(*) FROM notes")
+            before = connection.scalar(count)
+            with psycopg.connect(libpq_url(download_server.database_url), autocommit=True) as writer:
+                writer.execute("INSERT INTO notes (body) VALUES ('written mid-download')")
+            after = connection.scalar(count)
+            read_only = connection.scalar(text("SELECT current_setting('transaction_read_only')"))
+            yield f"{before} {after} {read_only}\n".encode()
+            return 1
+
+        return produce
+
+    monkeypatch.setattr(views, "numbers_copied", counted_around_a_commit)
+    try:
+        response = httpx.get(f"{download_server.url}/numbers", params={"rows": 1}, timeout=10)
+    finally:
+        with psycopg.connect(libpq_url(download_server.database_url), autocommit=True) as writer:
+            writer.execute("DELETE FROM notes WHERE body = 'written mid-download'")
+    before, after, read_only = response.text.split()
+    assert (before, read_only) == (after, "on")
