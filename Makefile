@@ -50,7 +50,7 @@ fuzz: $(INSTALLED) ## fuzz a running service from its spec: FUZZ_TOKEN=<token> m
 bench: $(INSTALLED) ## measure the service beside reference figures taken in the same run
 	scripts/test_database.sh
 	cd servicekit && $(VENV)/bin/python -m benchmarks.probes
-	PYTHONPATH=. $(VENV)/bin/python scripts/bench_csv.py
+	PYTHONPATH=. $(VENV)/bin/python -m scripts.bench
 
 kit: $(INSTALLED) ## build the servicekit wheel into dist/ (CI publishes it)
 	$(VENV)/bin/pip wheel --quiet --no-deps --wheel-dir dist ./servicekit

@@ -1,0 +1,260 @@
+"""`make bench`, the CSV part: the service's export of 1,000,000 premises beside `psql`'s `\\copy` of the
+naive query (the whole list in one statement, sorted: what someone with psql would run), in alternating
+rounds, with medians.
+
+Our exports are read by curl, which decodes nothing: what it counts is what went over the wire. One
+export at a time, in each coding, full and filtered; then ten at once beside ten psql runs at once, with
+the server's memory sampled throughout and an eleventh export refused meanwhile.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import httpx
+import psycopg
+from sqlalchemy import create_engine, func, make_url, select
+from sqlalchemy.dialects import postgresql
+
+from app import MIGRATIONS
+from app.data_queries import mailing_list
+from app.data_types import ExportFilters
+from app.demo_data import seed_demo
+from app.models import Premises
+from scripts.bench.figures import Figure
+from scripts.bench.servers import rss_mb
+
+PREMISES = 1_000_000
+PSQL = "psql \\copy"
+ROUNDS = 3
+CONCURRENT = 10
+SERVER_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+SCENARIOS = {
+    "full export": ({}, ExportFilters()),
+    "filtered export": (
+        {"rfs": "true", "segments": "S1,S2", "business": "false"},
+        ExportFilters(rfs=True, segments=("S1", "S2"), business=False),
+    ),
+}
+# The targets of issue 11, as ratios to psql's rate of the uncompressed CSV.
+RATE_TARGETS = {"identity": ">= 0.95", "br": ">= 0.9", "zstd": ">= 0.95", "gzip": ">= 0.7"}
+
+
+@dataclass(frozen=True)
+class Run:
+    seconds: float
+    first_byte_seconds: float
+    bytes: int
+
+
+def bench_database() -> str:
+    """A PostgreSQL database holding the 1,000,000 demo premises (made once, then reused), analysed."""
+    server = make_url(SERVER_URL).set(drivername="postgresql")
+    url = server.set(database="directmail_bench").render_as_string(hide_password=False)
+    with psycopg.connect(server.render_as_string(hide_password=False), autocommit=True) as admin:
+        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = 'directmail_bench'").fetchone():
+            admin.execute("CREATE DATABASE directmail_bench")
+    MIGRATIONS.upgrade(url)
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        if connection.scalar(select(func.count()).select_from(Premises)) != PREMISES:
+            print(f"seeding {PREMISES:,} premises ...", flush=True)
+            seed_demo(connection, PREMISES)  # which analyses what it wrote
+    engine.dispose()
+    return url
+
+
+def figures(service_url: str, pid: int, database_url: str, token: str) -> list[Figure]:
+    results = [figure for name in SCENARIOS for figure in _one_at_a_time(name, service_url, database_url, token)]
+    return results + _many_at_once(service_url, pid, database_url, token)
+
+
+def _one_at_a_time(scenario: str, service_url: str, database_url: str, token: str) -> list[Figure]:
+    params, filters = SCENARIOS[scenario]
+    psql_runs: list[Run] = []
+    ours: dict[str, list[Run]] = {coding: [] for coding in RATE_TARGETS}
+    rows = 0
+    for _ in range(ROUNDS):
+        run, rows = psql_run(database_url, filters)
+        psql_runs.append(run)
+        for coding, runs in ours.items():
+            runs.append(curl_run(service_url, token, params, coding))
+    psql = _median(psql_runs)
+    found: list[Figure] = []
+    for coding, target in RATE_TARGETS.items():
+        run = _median(ours[coding])
+        found.append(
+            Figure(
+                f"{scenario}, {coding}: rows/s", rows / run.seconds, rows / psql.seconds, PSQL, "rows/s", True, target
+            )
+        )
+        if coding == "identity":
+            found.append(first_byte(f"{scenario}: first byte", run, psql))
+        else:
+            found.append(
+                Figure(
+                    f"{scenario}, {coding}: bytes sent",
+                    run.bytes / 1e6,
+                    psql.bytes / 1e6,
+                    f"{PSQL} CSV",
+                    "MB",
+                    False,
+                    "<= 0.25",
+                )
+            )
+    found.append(first_byte(f"{scenario}, br: first byte", _median(ours["br"]), psql))
+    return found
+
+
+def first_byte(name: str, ours: Run, psql: Run) -> Figure:
+    return Figure(name, ours.first_byte_seconds * 1000, psql.first_byte_seconds * 1000, PSQL, "ms", False, "< 0.05")
+
+
+def psql_run(database_url: str, filters: ExportFilters) -> tuple[Run, int]:
+    """psql's \\copy of the naive query, read as it arrives; and how many rows it held."""
+    started = time.perf_counter()
+    first = 0.0
+    size = newlines = 0
+    with subprocess.Popen(psql_command(database_url, filters), stdout=subprocess.PIPE) as process:
+        assert process.stdout is not None
+        while chunk := os.read(process.stdout.fileno(), 1 << 16):
+            first = first or time.perf_counter() - started
+            size += len(chunk)
+            newlines += chunk.count(b"\n")
+    return Run(time.perf_counter() - started, first, size), newlines - 1
+
+
+def psql_command(database_url: str, filters: ExportFilters) -> list[str]:
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    compile_kwargs = {"literal_binds": True, "render_postcompile": True}
+    sql = " ".join(str(mailing_list(filters).compile(dialect=dialect, compile_kwargs=compile_kwargs)).split())
+    return ["psql", database_url, "-XAtq", "-c", f"\\copy ({sql}) TO STDOUT WITH (FORMAT csv, HEADER)"]
+
+
+def curl_run(service_url: str, token: str, params: dict[str, str], coding: str) -> Run:
+    query = "&".join(f"{name}={value}" for name, value in params.items())
+    command = ["curl", "-sS", "--fail", "-o", "/dev/null", "-w", "%{time_starttransfer} %{time_total} %{size_download}"]
+    command += ["-H", f"Authorization: Bearer {token}", "-H", f"Accept-Encoding: {coding}"]
+    output = subprocess.run(
+        [*command, f"{service_url}/directmail-csv?{query}"], capture_output=True, text=True, check=True
+    )
+    first, total, size = output.stdout.split()
+    return Run(float(total), float(first), int(size))
+
+
+def _median(runs: list[Run]) -> Run:
+    return Run(
+        statistics.median(run.seconds for run in runs),
+        statistics.median(run.first_byte_seconds for run in runs),
+        int(statistics.median(run.bytes for run in runs)),
+    )
+
+
+def _many_at_once(service_url: str, pid: int, database_url: str, token: str) -> list[Figure]:
+    """Ten full exports at once beside ten psql runs at once; the service's RSS sampled throughout; an
+    eleventh export asked for meanwhile, beside /healthz asked at the same moments."""
+    full = ExportFilters()
+    started = time.perf_counter()
+    psql_processes = [
+        subprocess.Popen(psql_command(database_url, full), stdout=subprocess.DEVNULL) for _ in range(CONCURRENT)
+    ]
+    for process in psql_processes:
+        process.wait()
+    psql_seconds = time.perf_counter() - started
+    one_export_peak = _peak_rss(pid, lambda: curl_run(service_url, token, {}, "identity"))
+    refusals: list[float] = []
+    probes: list[float] = []
+
+    def ten_exports() -> None:
+        with _exports_running(service_url, token, CONCURRENT):
+            _refusals_and_probes(service_url, token, refusals, probes)
+
+    started = time.perf_counter()
+    ten_peak = _peak_rss(pid, ten_exports)
+    ours_seconds = time.perf_counter() - started
+    return [
+        Figure(
+            f"{CONCURRENT} full exports at once: seconds",
+            ours_seconds,
+            psql_seconds,
+            f"{CONCURRENT} x {PSQL}",
+            "s",
+            False,
+            "<= 1.25",
+        ),
+        Figure(
+            f"server RSS peak, {CONCURRENT} exports at once",
+            ten_peak,
+            one_export_peak,
+            "1 export",
+            "MB",
+            False,
+            "< 200 MB",
+        ),
+        Figure(
+            f"a refusal past {CONCURRENT} exports: p99",
+            _p99(refusals),
+            _p99(probes),
+            "/healthz then",
+            "ms",
+            False,
+            "< 50 ms",
+        ),
+    ]
+
+
+@contextmanager
+def _exports_running(service_url: str, token: str, count: int) -> Iterator[None]:
+    """`count` full exports under way until each ends (the block waits for them)."""
+    threads = [threading.Thread(target=curl_run, args=(service_url, token, {}, "identity")) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    time.sleep(1)  # every slot taken
+    yield
+    for thread in threads:
+        thread.join()
+
+
+def _refusals_and_probes(service_url: str, token: str, refusals: list[float], probes: list[float]) -> None:
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=service_url, timeout=30) as client:
+        for _ in range(50):
+            started = time.perf_counter()
+            refused = client.get("/directmail-csv", headers=headers)
+            refusals.append((time.perf_counter() - started) * 1000)
+            if refused.status_code != 503 or "retry-after" not in refused.headers:
+                raise RuntimeError(f"an export past the limit got {refused.status_code}, not 503 with Retry-After")
+            started = time.perf_counter()
+            client.get("/healthz").raise_for_status()
+            probes.append((time.perf_counter() - started) * 1000)
+
+
+def _peak_rss(pid: int, work: Callable[[], object]) -> float:
+    """The service's peak RSS (MB) while `work` runs, sampled every 50 ms."""
+    peak = rss_mb(pid)
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.wait(0.05):
+            peak = max(peak, rss_mb(pid))
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        work()
+    finally:
+        done.set()
+        sampler.join()
+    return peak
+
+
+def _p99(latencies: list[float]) -> float:
+    return statistics.quantiles(latencies, n=100)[98]

@@ -1,0 +1,227 @@
+"""`make bench`, the JSON part: Directmail's probe and summary beside the same endpoints in FastAPI
+(`scripts/bench/reference_app.py`), each pair measured in the same run by the same load generator, wrk,
+in interleaved rounds whose median counts.
+
+- `/healthz` requests/s: wrk with 2 threads and 32 connections, as many as it can get through.
+- `/healthz` p99 idle, and while 20 downloads are attempted from our service: 4 connections, a light load
+  beside which a Kubernetes probe's own latency shows. The downloads load the machine for the reference's
+  round too, so that both share the same 2 cores; only ours also serves them.
+- `/directmail-summary` of one community, with a dev token: requests/s and p99 at 32 connections.
+
+    PYTHONPATH=. .venv/bin/python scripts/bench/json_endpoints.py
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import httpx
+
+from config import PROJECT_ROOT, Settings
+from scripts.bench.figures import Figure
+from servicekit import load_settings
+from servicekit.auth.dev_login import mint_dev_token
+from servicekit.testing.fake_apm import FakeApmServer
+
+REFERENCE_NAME = "FastAPI"
+ROUNDS = 3
+SECONDS_PER_ROUND = 5
+DOWNLOADS = 20
+READ_ROLE = "Directmail.Read"
+_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+@dataclass(frozen=True)
+class Load:
+    """What wrk measured in one round."""
+
+    requests_per_second: float
+    p99_ms: float
+
+
+def figures(
+    service_url: str,
+    reference_url: str,
+    token: str,
+    start_downloads: Callable[[int], AbstractContextManager[None]],
+) -> list[Figure]:
+    """Ours (`service_url`) beside the reference, measured now; `start_downloads(n)` keeps n downloads
+    from our service going while its block runs."""
+    _ensure_wrk()
+    summary_path = f"/directmail-summary?communities={quote(_first_community(service_url, token))}"
+    auth = {"Authorization": f"Bearer {token}"}
+    health = _compare(service_url, reference_url, "/healthz", {}, connections=32)
+    idle = _compare(service_url, reference_url, "/healthz", {}, connections=4)
+    with start_downloads(DOWNLOADS):
+        busy = _compare(service_url, reference_url, "/healthz", {}, connections=4)
+    summary = _compare(service_url, reference_url, summary_path, auth, connections=32)
+    return [
+        _figure("/healthz: requests/s", "req/s", health, "ratio >= 1.0"),
+        _figure("/healthz idle: p99", "ms", idle, "< 10 ms"),
+        _figure(f"/healthz during {DOWNLOADS} downloads: p99", "ms", busy, "< 10 ms"),
+        _figure("/directmail-summary, one community: requests/s", "req/s", summary, "ratio >= 1.0"),
+        _figure("/directmail-summary, one community: p99", "ms", summary),
+    ]
+
+
+def _figure(name: str, unit: str, loads: tuple[Load, Load], target: str = "") -> Figure:
+    """Requests/s (higher is better) or p99 in ms (lower is)."""
+    ours, reference = loads
+    if unit == "req/s":
+        return Figure(name, ours.requests_per_second, reference.requests_per_second, REFERENCE_NAME, unit, True, target)
+    return Figure(name, ours.p99_ms, reference.p99_ms, REFERENCE_NAME, unit, False, target)
+
+
+def _compare(
+    service_url: str, reference_url: str, path: str, headers: dict[str, str], *, connections: int
+) -> tuple[Load, Load]:
+    """Medians over interleaved rounds, so that drift in the machine's load falls on both alike."""
+    ours: list[Load] = []
+    reference: list[Load] = []
+    for _ in range(ROUNDS):
+        ours.append(wrk(service_url + path, headers, connections=connections))
+        reference.append(wrk(reference_url + path, headers, connections=connections))
+    return _median(ours), _median(reference)
+
+
+def _median(loads: list[Load]) -> Load:
+    return Load(
+        statistics.median(load.requests_per_second for load in loads),
+        statistics.median(load.p99_ms for load in loads),
+    )
+
+
+def wrk(url: str, headers: dict[str, str], *, connections: int, seconds: int = SECONDS_PER_ROUND) -> Load:
+    """One wrk round; a non-2xx answer or a socket error fails the benchmark rather than flattering it."""
+    threads = min(2, connections)
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    if "Non-2xx" in output or "Socket errors" in output:
+        raise RuntimeError(f"wrk saw failures on {url}:\n{output}")
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", output)
+    if not (rate and p99):
+        raise RuntimeError(f"wrk's output was not understood:\n{output}")
+    return Load(float(rate[1]), float(p99[1]) * _UNITS_MS[p99[2]])
+
+
+def _ensure_wrk() -> None:
+    """wrk from Debian, installed as scripts/test_database.sh installs PostGIS: as root only."""
+    if shutil.which("wrk"):
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        raise RuntimeError("the benchmark needs wrk: apt-get install wrk (as root)")
+    subprocess.run(["apt-get", "update", "-qq"], check=True)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "wrk"], check=True, env=os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
+    )
+
+
+def _first_community(service_url: str, token: str) -> str:
+    response = httpx.get(f"{service_url}/communities", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    response.raise_for_status()
+    name: str = response.json()[0]["name"]
+    return name
+
+
+@contextmanager
+def downloads(service_url: str, token: str, count: int) -> Iterator[None]:
+    """Stand-in for the shared load: `count` clients each downloading the full CSV from our service, again
+    and again until the block ends; a client turned away (503) tries again a second later."""
+    stop = threading.Event()
+    clients = [threading.Thread(target=_download_until, args=(service_url, token, stop)) for _ in range(count)]
+    for client in clients:
+        client.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        for client in clients:
+            client.join()
+
+
+def _download_until(service_url: str, token: str, stop: threading.Event) -> None:
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(headers=headers, timeout=60) as client:
+        while not stop.is_set():
+            with client.stream("GET", f"{service_url}/directmail-csv") as response:
+                if response.status_code != 200:
+                    stop.wait(1)
+                    continue
+                for _chunk in response.iter_raw(1 << 20):
+                    if stop.is_set():
+                        break
+
+
+# --- Running on its own: our service and the reference, side by side ---------------------------------
+
+
+def main() -> None:
+    database_url = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/directmail_bench")
+    settings = load_settings(Settings, environment="local")
+    token = mint_dev_token(settings, roles=[READ_ROLE], expires_in=3600)
+    apm = FakeApmServer()
+    env = os.environ | {"ENVIRONMENT": "local", "DATABASE_URL": database_url, "LOG_LEVEL": "INFO"}
+    ours_command = [sys.executable, "run.py", "serve"]
+    reference_command = [sys.executable, "-m", "uvicorn", "--factory", "scripts.bench.reference_app:create_app"]
+    reference_command += ["--log-level", "warning", "--no-access-log"]
+    try:
+        with (
+            _serving(ours_command, env | {"ELASTIC_APM_SERVER_URL": apm.url}, PROJECT_ROOT) as service_url,
+            _serving(reference_command, env, PROJECT_ROOT, port_flag=True) as reference_url,
+        ):
+            results = figures(service_url, reference_url, token, lambda n: downloads(service_url, token, n))
+    finally:
+        apm.stop()
+    for figure in results:
+        ratio = figure.value / figure.reference if figure.reference else float("nan")
+        print(
+            f"{figure.name:<50}{figure.value:>10,.1f}{figure.reference:>10,.1f} {figure.unit:<6}"
+            f"x{ratio:.2f}  {figure.target}"
+        )
+
+
+@contextmanager
+def _serving(command: list[str], env: dict[str, str], cwd: object, *, port_flag: bool = False) -> Iterator[str]:
+    """A server on a free loopback port (PORT, or --port). Its log lines are written and discarded, as a log
+    shipper would take them; its errors show."""
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]
+    command = [*command, "--port", str(port)] if port_flag else command
+    process = subprocess.Popen(command, cwd=str(cwd), env=env | {"PORT": str(port)}, stdout=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_serving(url, process)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _wait_until_serving(url: str, process: subprocess.Popen[bytes], seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if httpx.get(f"{url}/healthz").status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not start serving within {seconds:g} s")
+
+
+if __name__ == "__main__":
+    main()
