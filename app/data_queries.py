@@ -6,11 +6,12 @@ PostgreSQL's COPY and SQLite's cursor produce the same bytes for the same data.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Generator, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Select, SQLColumnExpression, Text, case, cast, func, literal, select
+from sqlalchemy import Connection, Select, SQLColumnExpression, Text, and_, case, cast, func, literal, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -111,10 +112,19 @@ def _mailing_list_rows() -> AnySelect:
 
 
 def mailing_list_counts(session: Session, filters: ExportFilters) -> list[CommunityCount]:
-    statement = select(Community.name, func.count(Premises.uprn)).join_from(
-        Premises, Community, Premises.community_id == Community.id
-    )
-    statement = _filtered(statement, filters).group_by(Community.name).order_by(Community.name)
+    """How many of each community's premises the mailing list holds, by name. Each community the filters name
+    that exists is counted, even at zero, so that a name asked for and not counted does not exist."""
+    counted = select(Community.name, func.count(Premises.uprn))
+    if filters.communities is None:
+        # A join PostgreSQL can share between parallel workers, where an outer join over every premises cannot.
+        statement = _filtered(counted.join_from(Premises, Community, Premises.community_id == Community.id), filters)
+    else:
+        others = dataclasses.replace(filters, communities=None)
+        held = and_(
+            Premises.community_id == Community.id, *_community_conditions(others), *_premises_conditions(others)
+        )
+        statement = counted.outerjoin(Premises, held).where(Community.name.in_(filters.communities))
+    statement = statement.group_by(Community.name).order_by(Community.name)
     return [CommunityCount(name=row[0], premises=row[1]) for row in session.execute(statement)]
 
 

@@ -24,20 +24,18 @@ SUMMARY = "mailing-list-summary"
 
 def check_communities_exist(session: Session, filters: ExportFilters) -> None:
     """Every community asked for must exist by its exact name, or the list would silently miss it."""
-    if not filters.communities:
-        return
-    known = community_names(session)
-    known_names = set(known)
-    unknown = [name for name in filters.communities if name not in known_names]
-    if unknown:
-        described = "; ".join(_with_suggestion(name, known) for name in unknown[:20])
-        more = f" (and {len(unknown) - 20} more)" if len(unknown) > 20 else ""
-        raise MailingListError(f"Unknown communities in 'communities': {described}{more}. GET /communities lists them.")
+    if filters.communities:
+        _refuse_unknown(session, filters.communities, set(community_names(session)))
 
 
 def summary(session: Session, filters: ExportFilters) -> MailingSummary:
+    """The mailing list's counts, from one query that also tells which communities asked for exist: refuses
+    (MailingListError) those that do not, as `check_communities_exist` would."""
     counts = mailing_list_counts(session, filters)
-    return MailingSummary(total=sum(count.premises for count in counts), communities=counts)
+    if filters.communities:
+        _refuse_unknown(session, filters.communities, {count.name for count in counts})
+    held = [count for count in counts if count.premises]
+    return MailingSummary(total=sum(count.premises for count in held), communities=held)
 
 
 def mailing_list_csv(connection: Connection, filters: ExportFilters) -> CsvPieces:
@@ -66,6 +64,16 @@ def _json_value(value: object) -> object:
     if isinstance(value, dt.date):
         return value.isoformat()
     return value
+
+
+def _refuse_unknown(session: Session, asked: tuple[str, ...], known: set[str]) -> None:
+    unknown = [name for name in asked if name not in known]
+    if not unknown:
+        return
+    every_name = community_names(session)  # for the suggestions, on this error path only
+    described = "; ".join(_with_suggestion(name, every_name) for name in unknown[:20])
+    more = f" (and {len(unknown) - 20} more)" if len(unknown) > 20 else ""
+    raise MailingListError(f"Unknown communities in 'communities': {described}{more}. GET /communities lists them.")
 
 
 def _with_suggestion(name: str, known: list[str]) -> str:

@@ -169,6 +169,16 @@ def test_any_filters_give_the_full_list_filtered_by_the_same_rules(
     }
 
 
+def test_a_community_the_other_filters_empty_is_counted_at_nothing_not_refused(
+    client: TestClient, staff: dict[str, str]
+) -> None:
+    community = next(item for item in client.get("/communities", headers=staff).json() if item["rfs"])
+    query = {"communities": quoted(community["name"]), "rfs": "false"}
+    response = client.get("/directmail-summary", params=query, headers=staff)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"total": 0, "communities": []}
+
+
 # --- Hostile input: a 400 naming the parameter, never a 500 or extra rows --------------------------------
 
 

@@ -3,12 +3,13 @@
 in interleaved rounds whose median counts.
 
 - `/healthz` requests/s: wrk with 2 threads and 32 connections, as many as it can get through.
-- `/healthz` p99 idle, and while 20 downloads are attempted from our service: 4 connections, a light load
-  beside which a Kubernetes probe's own latency shows. The downloads load the machine for the reference's
-  round too, so that both share the same 2 cores; only ours also serves them.
+- `/healthz` p99 idle, and while 20 downloads are attempted from our service: one connection, one request
+  at a time, as a Kubernetes probe asks (wrk cannot pace requests, so it asks again at once). The
+  downloads load the machine for the reference's rounds too, so that both share the same 2 cores; only
+  ours also serves them.
 - `/directmail-summary` of one community, with a dev token: requests/s and p99 at 32 connections.
 
-    PYTHONPATH=. .venv/bin/python scripts/bench/json_endpoints.py
+    PYTHONPATH=. .venv/bin/python -m scripts.bench.json_endpoints
 """
 
 from __future__ import annotations
@@ -16,21 +17,20 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
-import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from functools import partial
 from urllib.parse import quote
 
 import httpx
 
-from config import PROJECT_ROOT, Settings
-from scripts.bench.figures import Figure
+from config import Settings
+from scripts.bench.figures import Figure, printed
+from scripts.bench.servers import our_service, reference_app
 from servicekit import load_settings
 from servicekit.auth.dev_login import mint_dev_token
 from servicekit.testing.fake_apm import FakeApmServer
@@ -63,9 +63,9 @@ def figures(
     summary_path = f"/directmail-summary?communities={quote(_first_community(service_url, token))}"
     auth = {"Authorization": f"Bearer {token}"}
     health = _compare(service_url, reference_url, "/healthz", {}, connections=32)
-    idle = _compare(service_url, reference_url, "/healthz", {}, connections=4)
+    idle = _compare(service_url, reference_url, "/healthz", {}, connections=1)
     with start_downloads(DOWNLOADS):
-        busy = _compare(service_url, reference_url, "/healthz", {}, connections=4)
+        busy = _compare(service_url, reference_url, "/healthz", {}, connections=1)
     summary = _compare(service_url, reference_url, summary_path, auth, connections=32)
     return [
         _figure("/healthz: requests/s", "req/s", health, "ratio >= 1.0"),
@@ -172,55 +172,17 @@ def _download_until(service_url: str, token: str, stop: threading.Event) -> None
 
 def main() -> None:
     database_url = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/directmail_bench")
-    settings = load_settings(Settings, environment="local")
-    token = mint_dev_token(settings, roles=[READ_ROLE], expires_in=3600)
-    apm = FakeApmServer()
-    env = os.environ | {"ENVIRONMENT": "local", "DATABASE_URL": database_url, "LOG_LEVEL": "INFO"}
-    ours_command = [sys.executable, "run.py", "serve"]
-    reference_command = [sys.executable, "-m", "uvicorn", "--factory", "scripts.bench.reference_app:create_app"]
-    reference_command += ["--log-level", "warning", "--no-access-log"]
+    token = mint_dev_token(load_settings(Settings, environment="local"), roles=[READ_ROLE], expires_in=3600)
+    apm = FakeApmServer()  # logging, validation and APM all on, as deployed
     try:
         with (
-            _serving(ours_command, env | {"ELASTIC_APM_SERVER_URL": apm.url}, PROJECT_ROOT) as service_url,
-            _serving(reference_command, env, PROJECT_ROOT, port_flag=True) as reference_url,
+            our_service(database_url, LOG_LEVEL="INFO", ELASTIC_APM_SERVER_URL=apm.url) as (service_url, _),
+            reference_app(database_url) as reference_url,
         ):
-            results = figures(service_url, reference_url, token, lambda n: downloads(service_url, token, n))
+            found = figures(service_url, reference_url, token, partial(downloads, service_url, token))
     finally:
         apm.stop()
-    for figure in results:
-        ratio = figure.value / figure.reference if figure.reference else float("nan")
-        print(
-            f"{figure.name:<50}{figure.value:>10,.1f}{figure.reference:>10,.1f} {figure.unit:<6}"
-            f"x{ratio:.2f}  {figure.target}"
-        )
-
-
-@contextmanager
-def _serving(command: list[str], env: dict[str, str], cwd: object, *, port_flag: bool = False) -> Iterator[str]:
-    """A server on a free loopback port (PORT, or --port). Its log lines are written and discarded, as a log
-    shipper would take them; its errors show."""
-    with socket.create_server(("127.0.0.1", 0)) as probe:
-        port = probe.getsockname()[1]
-    command = [*command, "--port", str(port)] if port_flag else command
-    process = subprocess.Popen(command, cwd=str(cwd), env=env | {"PORT": str(port)}, stdout=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_serving(url, process)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
-def _wait_until_serving(url: str, process: subprocess.Popen[bytes], seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            if httpx.get(f"{url}/healthz").status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not start serving within {seconds:g} s")
+    print(printed(found))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,9 @@ from collections.abc import Callable
 import elasticapm
 import httpx
 import pytest
+from elasticapm.transport.base import ChilledQueue
 
+from servicekit.apm import apm_client
 from servicekit.testing import FakeApmServer, FakeEntra, LiveServer
 from tests.fixture_service import FixtureSettings, create_app
 from tests.fixture_service.views import INTERNAL_DETAIL
@@ -55,3 +57,15 @@ def test_errors_streams_and_outbound_calls_in_transactions(
     assert error["transaction_id"] == transaction["id"]
     assert INTERNAL_DETAIL in error["exception"]["message"]
     assert error["context"]["tags"]["request_id"] == response.headers["x-request-id"]
+
+
+def test_the_agent_wakes_its_sending_thread_in_batches_not_per_event(
+    make_settings: Callable[..., FixtureSettings], fake_apm: FakeApmServer
+) -> None:
+    client = apm_client(make_settings(elastic_apm_server_url=fake_apm.url))
+    assert client is not None
+    try:
+        assert isinstance(client._transport._event_queue, ChilledQueue)
+    finally:
+        client.close()
+        elasticapm.uninstrument()

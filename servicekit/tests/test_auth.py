@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from servicekit.auth.security import bearer_info
-from servicekit.auth.tokens import TokenValidator
+from servicekit.auth.tokens import LEEWAY_SECONDS, TokenValidator
 from servicekit.parts import STATE_KEY, Parts
 from servicekit.testing import API_CLIENT_ID, API_URI, FakeClock, FakeEntra, LiveServer
 from tests.fixture_service import FixtureSettings, create_app
@@ -256,6 +256,28 @@ def test_keys_never_loaded_is_503_not_500(own_client: TestClient, own_entra: Fak
         assert client.get("/caller", headers=bearer(own_entra.make_token(roles=READ))).status_code == 503
         clock.advance(5.1)  # past the refetch cooldown, Entra is asked again
         assert client.get("/caller", headers=bearer(own_entra.make_token(roles=READ))).status_code == 200
+
+
+def test_a_token_accepted_before_is_refused_once_its_key_is_withdrawn(
+    own_client: TestClient, own_entra: FakeEntra, clock: FakeClock
+) -> None:
+    token = own_entra.make_token(roles=READ)
+    with own_client as client:
+        assert client.get("/caller", headers=bearer(token)).status_code == 200
+        new_key = own_entra.rotate_keys()
+        clock.advance(5.1)  # past the refetch cooldown: the new key's first token has the keys fetched again
+        assert client.get("/caller", headers=bearer(own_entra.make_token(key=new_key, roles=READ))).status_code == 200
+        assert_unauthenticated(client.get("/caller", headers=bearer(token)), "is not one the tenant publishes")
+
+
+@pytest.mark.slow
+def test_a_token_accepted_before_is_refused_once_it_expires(client: TestClient, make_token: Callable[..., str]) -> None:
+    expires = int(time.time()) - LEEWAY_SECONDS + 2  # inside the leeway for two more seconds
+    token = make_token(roles=READ, exp=expires)
+    assert client.get("/caller", headers=bearer(token)).status_code == 200
+    while time.time() < expires + LEEWAY_SECONDS:
+        time.sleep(0.05)
+    assert_unauthenticated(client.get("/caller", headers=bearer(token)), "Signature has expired")
 
 
 @pytest.mark.slow

@@ -21,6 +21,15 @@ def test_liveness_answers_without_a_token(client: TestClient) -> None:
     assert response.json() == {"status": "ok"}
 
 
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_a_plain_liveness_probe_is_answered_as_the_whole_stack_answers_it(client: TestClient, method: str) -> None:
+    short_way = client.request(method, "/healthz", headers={"X-Request-ID": "probe-1"})
+    long_way = client.request(method, "/healthz?via=stack", headers={"X-Request-ID": "probe-2"})
+    assert (short_way.status_code, short_way.content) == (long_way.status_code, long_way.content)
+    assert {**short_way.headers, "x-request-id": "probe-2"} == dict(long_way.headers)
+    assert short_way.headers["x-request-id"] == "probe-1"
+
+
 def test_ready_when_the_database_answers_and_is_migrated(client: TestClient) -> None:
     response = client.get("/readyz")
     assert response.status_code == 200

@@ -60,6 +60,11 @@ class SigningKeys:
             raise SigningKeysUnavailable(f"the signing keys could not be loaded from {self.jwks_url}")
         raise UnknownSigningKey(f"the token's signing key {kid!r} is not one the tenant publishes")
 
+    def published(self, kid: str | None) -> PyJWK | None:
+        """The key for `kid` as last fetched, without fetching: None when unknown or when the keys are due a
+        refresh (`key()` would fetch them again)."""
+        return None if self._expired() else self._keys.get(kid or "")
+
     async def refresh(self) -> None:
         """Fetch the keys now (joining a fetch already under way); on failure keep the old ones."""
         if self._fetching is None or self._fetching.done():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +20,9 @@ from servicekit.settings import ServiceSettings
 ALGORITHMS = ["RS256"]  # never taken from the token's own header
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud"]  # `nbf` is checked whenever present, as Entra always sends it
 LEEWAY_SECONDS = 60
+# A caller's token comes back with each of its requests: its checks hold until it expires, so are kept for
+# as many tokens as a busy hour brings (a couple of kB each).
+CHECKED_TOKENS = 1024
 
 
 class InvalidToken(Exception):
@@ -71,11 +76,24 @@ class Caller(JsonSchemaMixin):
         )
 
 
+@dataclass(frozen=True)
+class _Checked:
+    """A token that passed every check, and what its passing depends on."""
+
+    caller: Caller
+    expires: float  # its `exp` and the leeway: PyJWT refuses it from then on
+    issuer: Issuer
+    kid: str | None
+    key: Any  # the key that verified its signature
+
+
 class TokenValidator:
     def __init__(self, entra: Issuer | None, keys: SigningKeys | None, dev: tuple[Issuer, RSAPublicKey] | None) -> None:
         self.entra = entra
         self.keys = keys
         self.dev = dev
+        # By the raw token, least recently used first. Never a failure: a refused token is checked afresh.
+        self._checked: OrderedDict[str, _Checked] = OrderedDict()
 
     @classmethod
     def from_settings(cls, settings: ServiceSettings) -> TokenValidator:
@@ -89,7 +107,29 @@ class TokenValidator:
         return cls(entra, SigningKeys(settings.entra_jwks_url) if entra else None, dev)
 
     async def caller(self, token: str) -> Caller:
-        """Who sent this token; raises InvalidToken, or SigningKeysUnavailable when Entra never answered."""
+        """Who sent this token; raises InvalidToken, or SigningKeysUnavailable when Entra never answered.
+
+        A token checked before is taken at its word until it expires, while the key that verified it is still
+        the one trusted for its kid: once Entra stops publishing that key, or its keys are due a refresh, the
+        token is checked afresh."""
+        checked = self._checked.get(token)
+        if checked and time.time() < checked.expires and checked.key is self._trusted_key(checked.issuer, checked.kid):
+            self._checked.move_to_end(token)
+            return checked.caller
+        checked = await self._check(token)
+        self._checked[token] = checked
+        if len(self._checked) > CHECKED_TOKENS:
+            self._checked.popitem(last=False)
+        return checked.caller
+
+    def _trusted_key(self, issuer: Issuer, kid: str | None) -> Any:
+        """The key that verifies `issuer`'s tokens naming `kid` now, without fetching any: None when unsure."""
+        if self.dev and issuer is self.dev[0]:
+            return self.dev[1]
+        jwk = self.keys.published(kid) if self.keys else None
+        return jwk.key if jwk else None
+
+    async def _check(self, token: str) -> _Checked:
         try:
             header = jwt.get_unverified_header(token)
             if header.get("alg") not in ALGORITHMS:
@@ -110,7 +150,7 @@ class TokenValidator:
             raise InvalidToken("the token was issued for another tenant")
         if not (claims.get("oid") or claims.get("sub")):
             raise InvalidToken("the token names no caller (oid or sub)")
-        return Caller.from_claims(claims)
+        return _Checked(Caller.from_claims(claims), claims["exp"] + LEEWAY_SECONDS, issuer, header.get("kid"), key)
 
     async def _issuer_and_key(self, token: str, kid: str | None) -> tuple[Issuer, Any]:
         claimed_issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")

@@ -1,9 +1,10 @@
 """Kubernetes probes, answered on the event loop so they never wait behind Flask's busy worker threads.
 
-`/healthz` (liveness) touches nothing: it proves the process serves. `/readyz` (readiness) proves the
-database (for a service that has one) answers within the timeout with its migrations at head, and fails
-as soon as shutdown begins. Anyone may call them, so their reasons name no revision, URL or library:
-the log line does.
+`/healthz` (liveness) touches nothing: it proves the process serves. As Kubernetes asks for it, it is
+answered first of all (`LivenessMiddleware`), since the rest of the stack would only add time to it.
+`/readyz` (readiness) proves the database (for a service that has one) answers within the timeout with
+its migrations at head, and fails as soon as shutdown begins. Anyone may call them, so their reasons
+name no revision, URL or library: the log line does.
 """
 
 from __future__ import annotations
@@ -15,14 +16,60 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from servicekit.database import Database
 from servicekit.lifecycle import Lifecycle
+from servicekit.middleware.request_id import request_id_for
+from servicekit.middleware.security_headers import security_headers
 from servicekit.problems import PROBLEM_JSON, problem_body
 
 LIVENESS_PATH = "/healthz"
 READINESS_PATH = "/readyz"
 PROBE_PATHS = frozenset({LIVENESS_PATH, READINESS_PATH})
+_LIVENESS_RAW = LIVENESS_PATH.encode()
 _OK = b'{"status":"ok"}'
+# What may make the rest of the stack answer a liveness probe otherwise: a refusal (request limits), CORS.
+_NOT_PLAIN = frozenset({b"content-length", b"transfer-encoding", b"origin"})
 
 log = structlog.get_logger(__name__)
+
+
+class LivenessMiddleware:
+    """A plain `/healthz` (GET or HEAD, no query string, no body, no Origin), answered with the headers the
+    rest of the stack would give it: the security headers and the request id. Anything else goes on
+    through the stack, where `ProbesMiddleware` answers the probes."""
+
+    def __init__(self, app: ASGIApp, *, hsts_max_age_seconds: int) -> None:
+        self.app = app
+        self.headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(_OK)).encode()),
+            (b"vary", b"Origin"),  # as CORS marks its answers to requests without an Origin
+            *security_headers(swagger_ui=False, hsts_max_age_seconds=hsts_max_age_seconds),
+        ]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        offered_id = _plain_liveness_probe(scope)
+        if offered_id is None:
+            await self.app(scope, receive, send)
+            return
+        request_id = request_id_for(offered_id.decode("latin-1")).encode()
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [*self.headers, (b"x-request-id", request_id)]}
+        )
+        await send({"type": "http.response.body", "body": _OK})
+
+
+def _plain_liveness_probe(scope: Scope) -> bytes | None:
+    """The X-Request-ID a plain liveness probe offers (empty for none), or None for any other request."""
+    if scope["type"] != "http" or scope["path"] != LIVENESS_PATH or scope["method"] not in ("GET", "HEAD"):
+        return None
+    if scope["query_string"] or scope.get("raw_path", _LIVENESS_RAW) != _LIVENESS_RAW:
+        return None
+    offered = None
+    for name, value in scope["headers"]:
+        if name in _NOT_PLAIN:
+            return None
+        if name == b"x-request-id" and offered is None:
+            offered = value
+    return offered or b""
 
 
 class ProbesMiddleware:

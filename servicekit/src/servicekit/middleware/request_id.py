@@ -16,6 +16,11 @@ _SANE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 
+def request_id_for(offered: str) -> str:
+    """The id a request offering `offered` (empty for none) is served under."""
+    return offered if _SANE_ID.fullmatch(offered) else uuid.uuid4().hex
+
+
 def current_request_id() -> str | None:
     """The id of the request being served, also inside Flask's worker threads."""
     return _request_id.get()
@@ -29,8 +34,7 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        offered = Headers(scope=scope).get(HEADER, "")
-        request_id = offered if _SANE_ID.fullmatch(offered) else uuid.uuid4().hex
+        request_id = request_id_for(Headers(scope=scope).get(HEADER, ""))
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":

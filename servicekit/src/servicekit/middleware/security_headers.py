@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # Data and errors are never rendered as pages, so they get the strictest policy there is.
@@ -14,13 +13,30 @@ SWAGGER_UI_CSP = (
     "img-src 'self' data:; connect-src 'self' https://login.microsoftonline.com; "
     "form-action 'self' https://login.microsoftonline.com; frame-ancestors 'none'; base-uri 'self'"
 )
+RawHeaders = list[tuple[bytes, bytes]]
+
+
+def security_headers(*, swagger_ui: bool, hsts_max_age_seconds: int) -> RawHeaders:
+    """What a response gets, as ASGI raw headers: Swagger UI's pages their own policy and the browser's cache."""
+    csp = SWAGGER_UI_CSP if swagger_ui else API_CSP
+    headers = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
+    headers.append((b"content-security-policy", csp.encode()))
+    if hsts_max_age_seconds:
+        headers.append((b"strict-transport-security", f"max-age={hsts_max_age_seconds}; includeSubDomains".encode()))
+    if not swagger_ui:
+        headers.append((b"cache-control", b"no-store"))
+    return headers
 
 
 class SecurityHeadersMiddleware:
     def __init__(self, app: ASGIApp, *, swagger_ui_path: str, hsts_max_age_seconds: int) -> None:
         self.app = app
         self.swagger_ui_path = swagger_ui_path
-        self.hsts = f"max-age={hsts_max_age_seconds}; includeSubDomains" if hsts_max_age_seconds else None
+        # Made once: every response gets one of these two lists.
+        self.api_headers = _with_names(security_headers(swagger_ui=False, hsts_max_age_seconds=hsts_max_age_seconds))
+        self.swagger_ui_headers = _with_names(
+            security_headers(swagger_ui=True, hsts_max_age_seconds=hsts_max_age_seconds)
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -28,17 +44,17 @@ class SecurityHeadersMiddleware:
             return
         path = scope["path"]
         is_swagger_ui = path == self.swagger_ui_path or path.startswith(f"{self.swagger_ui_path}/")
+        ours, names = self.swagger_ui_headers if is_swagger_ui else self.api_headers
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers["X-Content-Type-Options"] = "nosniff"
-                headers["Referrer-Policy"] = "no-referrer"
-                headers["Content-Security-Policy"] = SWAGGER_UI_CSP if is_swagger_ui else API_CSP
-                if self.hsts:
-                    headers["Strict-Transport-Security"] = self.hsts
-                if not is_swagger_ui:
-                    headers["Cache-Control"] = "no-store"
+                # Ours replace any the app set under the same names.
+                kept = [(name, value) for name, value in message.get("headers", ()) if name.lower() not in names]
+                message["headers"] = kept + ours
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def _with_names(headers: RawHeaders) -> tuple[RawHeaders, frozenset[bytes]]:
+    return headers, frozenset(name for name, _value in headers)

@@ -3,6 +3,7 @@
 Connexion inserts each middleware *before* the one named by its position, so within a position
 the first added is the outermost. The order, and why:
 
+0. liveness        a plain /healthz answered before anything else, with the headers the rest would add;
 1. request id      first, so every later line and response carries it;
    APM tracing     (when configured) a transaction around everything below, so the access line carries
                    its trace id and a stream's transaction lasts to its last byte;
@@ -43,7 +44,7 @@ from servicekit.middleware.apm_names import TransactionNameMiddleware
 from servicekit.middleware.compression import CompressionMiddleware
 from servicekit.middleware.cors import ProblemCORSMiddleware
 from servicekit.middleware.disconnect import DisconnectMiddleware
-from servicekit.middleware.probes import PROBE_PATHS, ProbesMiddleware
+from servicekit.middleware.probes import PROBE_PATHS, LivenessMiddleware, ProbesMiddleware
 from servicekit.middleware.redirects import RelativeRedirectsMiddleware
 from servicekit.middleware.request_id import RequestIdMiddleware
 from servicekit.middleware.request_limits import RequestLimitsMiddleware
@@ -76,6 +77,7 @@ def install_middleware(
     """`methods`: what the service's operations answer to, for CORS."""
     outer = MiddlewarePosition.BEFORE_EXCEPTION
     app.add_middleware(RecordOperationMiddleware, position=MiddlewarePosition.BEFORE_SECURITY)
+    app.add_middleware(LivenessMiddleware, position=outer, hsts_max_age_seconds=settings.hsts_max_age_seconds)
     app.add_middleware(RequestIdMiddleware, position=outer)
     if traced:
         app.add_middleware(ASGITracingMiddleware, position=outer)
