@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app.errors import PROBLEM_STATUSES
+from app.summary_cache import SummaryCache
 from config import PROJECT_ROOT, Settings
 from servicekit import Database, Downloads, Migrations, ServiceApp, load_settings, service_app
 
@@ -22,5 +23,10 @@ def create_app(settings: Settings | None = None) -> ServiceApp:
         compression=settings.compression_levels,
     )
     return service_app(
-        __name__, settings, SPECIFICATION, database=database, parts=[downloads], problems=PROBLEM_STATUSES
+        __name__,
+        settings,
+        SPECIFICATION,
+        database=database,
+        parts=[downloads, SummaryCache()],
+        problems=PROBLEM_STATUSES,
     )

@@ -20,7 +20,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from app.data_types import Community as CommunityInfo
 from app.data_types import CommunityCount, ExportFilters
-from app.models import Community, Premises
+from app.models import Community, Premises, data_version
 from servicekit.database import psycopg_connection
 
 CSV_COLUMNS = (
@@ -139,6 +139,10 @@ def communities(session: Session) -> list[CommunityInfo]:
         CommunityInfo(name=name, rfs=rfs, rfs_date=rfs_date, premises=premises)
         for name, rfs, rfs_date, premises in session.execute(statement)
     ]
+
+
+def current_data_version(session: Session) -> int:
+    return int(session.scalar(select(data_version.c.version)) or 0)
 
 
 def community_names(session: Session) -> list[str]:

@@ -11,7 +11,20 @@ import datetime as dt
 from typing import Any
 
 from geoalchemy2 import Geometry
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, Date, ForeignKey, Index, MetaData, String, Text, column
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    MetaData,
+    String,
+    Table,
+    Text,
+    column,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeEngine
 
@@ -83,3 +96,8 @@ class Premises(Base):
     location: Mapped[str | None] = mapped_column(spatial("POINT"))
 
     community: Mapped[Community] = relationship(back_populates="premises")
+
+
+# One row: moved on by triggers (migration 0004) at every write to communities or premises, so that what is
+# worked out from them can be kept until they change.
+data_version = Table("data_version", Base.metadata, Column("version", BigInteger, nullable=False))

@@ -7,13 +7,13 @@ from dataclasses import asdict, replace
 
 import pytest
 from alembic import command
-from sqlalchemy import Connection, create_engine, func, insert, make_url, select, text
+from sqlalchemy import Connection, create_engine, func, insert, make_url, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.schema import CreateTable
 
 from app import MIGRATIONS
 from app.demo_data import demo_communities, demo_premises
-from app.models import SEGMENTS, Base, Community, Premises
+from app.models import SEGMENTS, Base, Community, Premises, data_version
 from servicekit.testing import temporary_database
 from tests.conftest import seed
 
@@ -103,3 +103,14 @@ def test_0003_fixes_a_database_holding_data_and_reverts(server_url: str) -> None
                 assert connection.scalar(select(func.count()).select_from(Premises)) == 100
         finally:
             engine.dispose()
+
+
+def test_every_write_to_communities_or_premises_moves_the_data_version(seeded_connection: Connection) -> None:
+    version = select(data_version.c.version)
+    before = seeded_connection.scalar(version)
+    seeded_connection.execute(
+        update(Premises).where(Premises.uprn == select(func.min(Premises.uprn)).scalar_subquery()).values(bduk=True)
+    )
+    after_premises = seeded_connection.scalar(version)
+    seeded_connection.execute(insert(Community).values(a_new_community()))
+    assert before < after_premises < seeded_connection.scalar(version)
