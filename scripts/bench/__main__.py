@@ -22,21 +22,26 @@ def main() -> None:
     token = mint_dev_token(load_settings(Settings, environment="local"), roles=["Directmail.Read"], expires_in=3600)
     found: list[Figure] = []
     # Ten slots (and threads to spare) for the ten exports at once; the rest runs on the default settings.
-    with our_service(database_url, EXPORT_CONCURRENCY="10", WORKER_THREADS="16", LOG_LEVEL="WARNING") as (url, pid):
-        found += csv_exports.figures(url, pid, database_url, token)
+    exports = {"EXPORT_CONCURRENCY": "10", "WORKER_THREADS": "16", "LOG_LEVEL": "WARNING"}
+    with our_service(database_url, **exports) as (url, _):
+        found += csv_exports.one_at_a_time(url, database_url, token)
+    with our_service(database_url, **exports) as (url, pid):
+        found += csv_exports.many_at_once(url, pid, database_url, token)
     apm = FakeApmServer()  # logging, validation and APM all on, as deployed
     try:
         with (
             our_service(database_url, ELASTIC_APM_SERVER_URL=apm.url) as (url, _),
             reference_app(database_url) as reference_url,
         ):
-            found += json_endpoints.figures(url, reference_url, token, partial(json_endpoints.downloads, url, token))
+            downloads = partial(csv_exports.downloads_in_flight, url, token)
+            found += json_endpoints.figures(url, reference_url, token, downloads)
             load_report = load.run(url, token)
     finally:
         apm.stop()
     print(printed(found))
     print(load.printed(load_report))
-    write(found, PROJECT_ROOT / "var" / "bench", {"load_test": load_report})
+    postgresql = csv_exports.postgresql_version(database_url)
+    write(found, PROJECT_ROOT / "var" / "bench", postgresql, {"load_test": load_report})
     update_readme(PROJECT_ROOT / "README.md", markdown(found))
 
 

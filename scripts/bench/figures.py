@@ -36,31 +36,31 @@ class Figure:
 
 def printed(figures: list[Figure]) -> str:
     width = max(len(figure.name) for figure in figures)
-    lines = [f"{'':<{width}}  {'ours':>12}  {'reference':>12}  {'':<16}{'ratio':>7}  target"]
+    lines = [f"{'':<{width}}  {'ours':>12}  {'reference':>12}  {'unit':<7}{'':<16}{'ratio':>7}  target"]
     for figure in figures:
         lines.append(
-            f"{figure.name:<{width}}  {figure.value:>12,.1f}  {figure.reference:>12,.1f}  "
+            f"{figure.name:<{width}}  {figure.value:>12,.1f}  {figure.reference:>12,.1f}  {figure.unit:<7}"
             f"{figure.reference_name[:16]:<16}{figure.ratio:>7.2f}  {figure.target}"
         )
     return "\n".join(lines)
 
 
 def markdown(figures: list[Figure]) -> str:
-    rows = ["| figure | ours | reference | ratio | target |", "|---|---|---|---|---|"]
+    rows = ["| figure | ours | reference | unit | ratio | target |", "|---|---|---|---|---|---|"]
     for figure in figures:
         rows.append(
-            f"| {figure.name} ({figure.unit}) | {figure.value:,.1f} | {figure.reference:,.1f} "
-            f"({_escaped(figure.reference_name)}) | {figure.ratio:.2f} | {figure.target} |"
+            f"| {figure.name} | {figure.value:,.1f} | {figure.reference:,.1f} ({_escaped(figure.reference_name)}) "
+            f"| {figure.unit} | {figure.ratio:.2f} | {figure.target} |"
         )
     return "\n".join(rows)
 
 
-def write(figures: list[Figure], folder: Path, details: dict[str, Any]) -> None:
+def write(figures: list[Figure], folder: Path, postgresql: str, details: dict[str, Any]) -> None:
     """The table as JSON and Markdown under `folder`, with what it was measured on."""
     folder.mkdir(parents=True, exist_ok=True)
     record = {
         "measured": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "machine": _machine(),
+        "machine": _machine() | {"postgresql": postgresql},
         "figures": [asdict(figure) | {"ratio": figure.ratio} for figure in figures],
         **details,
     }
@@ -78,9 +78,10 @@ def update_readme(readme: Path, table: str) -> None:
 
 
 def _machine() -> dict[str, Any]:
-    postgres = subprocess.run(["psql", "--version"], capture_output=True, text=True).stdout.strip()
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    return {"cores": os.cpu_count(), "python": platform.python_version(), "psql": postgres, "commit": commit}
+    # "-dirty" when the figures were measured on changes not yet committed.
+    describe = ["git", "describe", "--always", "--dirty"]
+    commit = subprocess.run(describe, capture_output=True, text=True).stdout.strip()
+    return {"cores": os.cpu_count(), "python": platform.python_version(), "commit": commit}
 
 
 def _escaped(text: str) -> str:

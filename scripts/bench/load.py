@@ -19,7 +19,9 @@ import httpx
 
 SECONDS = 20.0
 EXPORTERS = 20
-COMMUNITIES = 3  # a list of a few communities: each export takes a fraction of a second, and many complete
+COMMUNITIES = 2  # a list of a few communities: each export takes a fraction of a second, and many complete
+# Sooner than Retry-After (30 s), to keep every slot contended; later than at once, or refusals swamp the 2 cores.
+RETRY_SECONDS = 0.25
 
 
 @dataclass
@@ -96,7 +98,7 @@ async def _export_until(
         elif response.status_code == 503 and "retry-after" in response.headers:
             tally.latencies["export refused (503)"].append(elapsed)
             tally.outcomes["exports refused"] += 1
-            await asyncio.sleep(0.05)  # a client told to retry, retrying soon rather than at Retry-After
+            await asyncio.sleep(RETRY_SECONDS)
         else:
             tally.failures.append(f"an export got {response.status_code}")
 
