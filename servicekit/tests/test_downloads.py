@@ -3,7 +3,10 @@ stopped and freed when the client hangs up, broken (never short) when the databa
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 
 import httpx
 import psycopg
@@ -12,7 +15,7 @@ from sqlalchemy import Connection, text
 
 from servicekit import Database
 from servicekit.downloads import Produced, Producer
-from servicekit.testing import DownloadServer, LiveServer, eventually, slow_reader, terminate_queries
+from servicekit.testing import DownloadServer, LiveServer, assert_problem, eventually, slow_reader, terminate_queries
 from servicekit.testing.databases import libpq_url
 from tests.fixture_service import FixtureSettings, create_app, views
 
@@ -117,3 +120,26 @@ def test_a_download_reads_one_snapshot_and_writes_nothing(
             writer.execute("DELETE FROM notes WHERE body = 'written mid-download'")
     before, after, read_only = response.text.split()
     assert (before, read_only) == (after, "on")
+
+
+def test_a_download_past_the_limit_is_refused_without_waiting_for_a_thread(
+    make_settings: Callable[..., FixtureSettings], database_url: str
+) -> None:
+    """Both slots streaming and the only other worker thread busy: the refusal still comes at once."""
+    settings = make_settings(download_concurrency=2, worker_threads=3)
+    identity = {"Accept-Encoding": "identity"}  # far larger than the socket buffers: the downloads stay open
+    with (
+        LiveServer(create_app(settings), settings) as server,
+        slow_reader(base_url=server.url, headers=identity) as client,
+        ThreadPoolExecutor(1) as pool,
+        ExitStack() as streams,
+    ):
+        for _ in range(2):
+            assert streams.enter_context(client.stream("GET", "/numbers", params={"rows": ROWS})).status_code == 200
+        busy = pool.submit(httpx.get, f"{server.url}/slow", params={"seconds": 6}, timeout=30)
+        time.sleep(0.5)  # the third thread taken
+        refused = httpx.get(f"{server.url}/numbers", params={"rows": 10}, timeout=3)  # a thread: 6 s
+        assert_problem(refused, 503, retry_after="30")
+        assert not busy.done()
+        streams.close()
+        assert busy.result().status_code == 200

@@ -20,6 +20,7 @@ from servicekit.apm import apm_client
 from servicekit.auth.permissions import declared_scopes
 from servicekit.auth.tokens import TokenValidator
 from servicekit.database import Database
+from servicekit.downloads import Downloads
 from servicekit.json_bodies import jsonifier, use_orjson
 from servicekit.lifecycle import Lifecycle, lifespan_of
 from servicekit.logs import configure_logging
@@ -82,6 +83,7 @@ def service_app(
         app,
         settings,
         database=database,
+        downloads=service_parts.find(Downloads),
         lifecycle=lifecycle,
         methods=declared_methods(contract),
         traced=apm is not None,

@@ -30,6 +30,7 @@ from contextlib import ExitStack, closing
 from functools import partial
 from typing import Any
 
+import connexion.context
 import flask
 import psycopg
 import sqlalchemy.exc
@@ -73,7 +74,16 @@ class Downloads:
         self.idle_seconds = idle_seconds
         self.statement_timeout_seconds = statement_timeout_seconds
         self.compression = compression
-        self._slots = threading.BoundedSemaphore(concurrency)
+        self._taken = 0  # slots
+        self._slots_lock = threading.Lock()
+        # The operations whose views have made a download: `refuse_when_full` answers for them before a thread.
+        self._operations: set[str] = set()
+
+    def refuse_when_full(self, operation_id: str) -> None:
+        """Raises ServiceUnavailable when `operation_id` makes downloads and every slot is taken: the
+        `DownloadSlotsMiddleware` asks on the event loop, so that a refusal never waits for a Flask thread."""
+        if operation_id in self._operations and self._taken >= self.concurrency:
+            raise self._full()
 
     def response(
         self,
@@ -101,13 +111,11 @@ class Downloads:
         self, producer: Producer, prefix: bytes, audit: AuditedAccess | None, encoder: StreamEncoder
     ) -> DownloadBody:
         gone = disconnection()
-        if not self._slots.acquire(blocking=False):
-            raise ServiceUnavailable(
-                f"All {self.concurrency} download slots are busy: try again shortly.", RETRY_AFTER_SECONDS
-            )
+        self._operations.add(connexion.context.operation.operation_id)
+        self._take_slot()
         gone.idle_seconds = self.idle_seconds
         with ExitStack() as held:
-            held.callback(self._slots.release)
+            held.callback(self._give_slot)
             connection = self.database.engine.connect()
             held.callback(_give_back, connection)
             if connection.dialect.name == "postgresql":
@@ -124,6 +132,21 @@ class Downloads:
             if flask.request.method != "HEAD":
                 _start(chunks)
             return DownloadBody(chunks, held.pop_all())
+
+    def _take_slot(self) -> None:
+        with self._slots_lock:
+            if self._taken >= self.concurrency:
+                raise self._full()
+            self._taken += 1
+
+    def _give_slot(self) -> None:
+        with self._slots_lock:
+            self._taken -= 1
+
+    def _full(self) -> ServiceUnavailable:
+        return ServiceUnavailable(
+            f"All {self.concurrency} download slots are busy: try again shortly.", RETRY_AFTER_SECONDS
+        )
 
 
 class DownloadBody:

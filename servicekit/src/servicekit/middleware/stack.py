@@ -21,7 +21,10 @@ the first added is the outermost. The order, and why:
 -- Connexion's Swagger UI, then its routing --
    operation       recorded for the access log, which never sees the scope routing writes to;
    APM names       a transaction by the route that matched, before security may refuse the request;
-   routed only     what no operation matched ends as a 404 here, before Flask could dispatch it unsecured.
+   routed only     what no operation matched ends as a 404 here, before Flask could dispatch it unsecured;
+-- Connexion's security --
+   download slots  a download asked for while every slot is taken: 503 here, not after waiting for a thread;
+-- Connexion's validation, then Flask in a worker thread --
 
 Middleware above the ExceptionMiddleware must never raise: only the last-resort handler of
 `connexion_middlewares()` would see it.
@@ -38,12 +41,14 @@ from connexion.middleware.server_error import ServerErrorMiddleware
 from elasticapm.contrib.asgi import ASGITracingMiddleware
 
 from servicekit.database import Database
+from servicekit.downloads import Downloads
 from servicekit.lifecycle import Lifecycle
 from servicekit.middleware.access_log import AccessLogMiddleware
 from servicekit.middleware.apm_names import TransactionNameMiddleware
 from servicekit.middleware.compression import CompressionMiddleware
 from servicekit.middleware.cors import ProblemCORSMiddleware
 from servicekit.middleware.disconnect import DisconnectMiddleware
+from servicekit.middleware.download_slots import DownloadSlotsMiddleware
 from servicekit.middleware.probes import PROBE_PATHS, LivenessMiddleware, ProbesMiddleware
 from servicekit.middleware.redirects import RelativeRedirectsMiddleware
 from servicekit.middleware.request_id import RequestIdMiddleware
@@ -70,6 +75,7 @@ def install_middleware(
     settings: ServiceSettings,
     *,
     database: Database | None,
+    downloads: Downloads | None,
     lifecycle: Lifecycle,
     methods: list[str],
     traced: bool,
@@ -103,3 +109,5 @@ def install_middleware(
         ProbesMiddleware, position=MiddlewarePosition.BEFORE_SWAGGER, database=database, lifecycle=lifecycle
     )
     app.add_middleware(RoutedOnlyMiddleware, position=MiddlewarePosition.BEFORE_SECURITY)
+    if downloads is not None:
+        app.add_middleware(DownloadSlotsMiddleware, position=MiddlewarePosition.BEFORE_VALIDATION, downloads=downloads)
