@@ -6,21 +6,25 @@ from __future__ import annotations
 
 import socket
 import threading
-import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from urllib.parse import urlsplit
 
-import brotli
 import httpx
 import pytest
-import zstandard
 from sqlalchemy import Connection
 
 import servicekit.testing
 from servicekit import Database
-from servicekit.testing import LiveServer, assert_problem, eventually, slow_reader, terminate_queries
+from servicekit.testing import (
+    LiveServer,
+    assert_problem,
+    cleanly_ended,
+    eventually,
+    slow_reader,
+    terminate_queries,
+)
 from tests.fixture_service import FixtureSettings, create_app
 
 pytestmark = pytest.mark.slow
@@ -103,23 +107,6 @@ def test_a_database_lost_midway_breaks_the_transfer_whatever_the_encoding(
     assert not cleanly_ended(b"".join(received), encoding)
     assert eventually(download_server.idle)
     assert download_server.downloads_normally()
-
-
-def cleanly_ended(body: bytes, encoding: str) -> bool:
-    """Whether the compressor wrote its end of stream, which would pass a short file as a whole one."""
-    if encoding == "br":
-        decompressor = brotli.Decompressor()
-        decompressor.process(body)
-        return bool(decompressor.is_finished())
-    if encoding == "gzip":
-        gunzip = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        gunzip.decompress(body)
-        return gunzip.eof
-    if encoding == "zstd":
-        unzstd = zstandard.ZstdDecompressor().decompressobj()
-        unzstd.decompress(body)
-        return bool(unzstd.eof)
-    return False
 
 
 @pytest.mark.parametrize("encoding", ENCODINGS)

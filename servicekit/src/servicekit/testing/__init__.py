@@ -2,6 +2,7 @@
 and the real peers its fixtures stand on, to use directly where a test needs its own."""
 
 from servicekit.testing.clock import FakeClock
+from servicekit.testing.codings import StreamDecoder, cleanly_ended
 from servicekit.testing.databases import (
     DownloadServer,
     active_queries,
@@ -29,10 +30,12 @@ __all__ = [
     "ServiceProcess",
     "ServiceUnderTest",
     "SigningKey",
+    "StreamDecoder",
     "SwitchableLink",
     "active_queries",
     "assert_migrated",
     "assert_problem",
+    "cleanly_ended",
     "documented_settings",
     "environment_without",
     "eventually",
