@@ -21,7 +21,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from app.data_types import Community as CommunityInfo
 from app.data_types import CommunityCount, ExportFilters
 from app.models import Community, Premises, data_version
-from servicekit.database import psycopg_connection
+from servicekit.copy_out import copied_csv
 
 CSV_COLUMNS = (
     "uprn",
@@ -186,7 +186,7 @@ def _headed(pieces: CsvPieces) -> CsvPieces:
 def csv_rows(connection: Connection, statement: AnySelect) -> CsvPieces:
     """`statement`'s rows as CSV (no header), then how many there were."""
     if connection.dialect.name == "postgresql":
-        return _copy_out(connection, statement)
+        return copied_csv(connection, statement)
     return _cursor_out(connection, statement)
 
 
@@ -196,18 +196,6 @@ def _keep_to_the_index(connection: Connection) -> None:
     the plan takes to run."""
     for setting in ("jit", "enable_bitmapscan", "enable_sort"):
         connection.exec_driver_sql(f"SET LOCAL {setting} = off")
-
-
-def _copy_out(connection: Connection, statement: AnySelect) -> CsvPieces:
-    """PostgreSQL writes the CSV itself; psycopg hands it over row by row as it arrives.
-    Leaving the block early (the generator closed) makes psycopg cancel the query."""
-    compiled = statement.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
-    copy_sql = f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)"
-    with psycopg_connection(connection).cursor() as cursor:
-        with cursor.copy(copy_sql, compiled.params) as copy:
-            for data in copy:
-                yield bytes(data)
-        return cursor.rowcount  # set once the COPY has finished
 
 
 def _cursor_out(connection: Connection, statement: AnySelect) -> CsvPieces:

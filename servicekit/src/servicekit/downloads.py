@@ -39,6 +39,7 @@ from sqlalchemy import Connection
 
 from servicekit.audit import AuditedAccess, Outcome, Tally, write_audit_event
 from servicekit.compression import FAST_LEVELS, CompressionLevels, StreamEncoder, chosen_coding, stream_encoder
+from servicekit.copy_out import in_blocks
 from servicekit.database import Database, psycopg_connection, set_statement_timeout
 from servicekit.middleware.disconnect import Disconnection, disconnection
 from servicekit.problems import ServiceUnavailable
@@ -238,13 +239,7 @@ def _report_end(tally: Tally, audit: AuditedAccess | None) -> None:
 
 def chunked(pieces: Iterable[bytes], gone: Disconnection) -> Iterator[bytes]:
     """Pieces joined into chunks of about CHUNK_BYTES; raises ClientDisconnected once the client has gone."""
-    buffer = bytearray()
-    for piece in pieces:
-        buffer += piece
-        if len(buffer) >= CHUNK_BYTES:
-            if gone.is_set():
-                raise ClientDisconnected
-            yield bytes(buffer)
-            buffer.clear()
-    if buffer:
-        yield bytes(buffer)
+    for chunk in in_blocks(pieces, CHUNK_BYTES):
+        if gone.is_set():
+            raise ClientDisconnected
+        yield chunk

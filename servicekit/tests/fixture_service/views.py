@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import flask
 import httpx
-from sqlalchemy import Connection, text
+from sqlalchemy import text
 
 from servicekit import AuditedAccess, Database, Downloads, current
-from servicekit.database import psycopg_connection
+from servicekit.copy_out import copied_csv
 from servicekit.downloads import Producer
 
 INTERNAL_DETAIL = "KeyError in premises_query at line 42"
@@ -87,15 +88,7 @@ def audited_numbers(rows: int, token_info: dict[str, Any]) -> flask.Response:
 
 
 def numbers_copied(rows: int) -> Producer:
-    def copy_out(connection: Connection) -> Generator[bytes, None, int]:
-        copy_sql = "COPY (SELECT n FROM generate_series(1, %s) AS n) TO STDOUT"
-        with psycopg_connection(connection).cursor() as cursor:
-            with cursor.copy(copy_sql, (rows,)) as copy:
-                for data in copy:
-                    yield bytes(data)
-            return cursor.rowcount
-
-    return copy_out
+    return partial(copied_csv, statement=text("SELECT n FROM generate_series(1, :rows) AS n").bindparams(rows=rows))
 
 
 def slow_numbers(rows: int, seconds: float) -> flask.Response:
@@ -104,15 +97,8 @@ def slow_numbers(rows: int, seconds: float) -> flask.Response:
 
 
 def numbers_after_sleep(rows: int, seconds: float) -> Producer:
-    def copy_out(connection: Connection) -> Generator[bytes, None, int]:
-        copy_sql = "COPY (SELECT n FROM pg_sleep(%s), generate_series(1, %s) AS n) TO STDOUT"
-        with psycopg_connection(connection).cursor() as cursor:
-            with cursor.copy(copy_sql, (seconds, rows)) as copy:
-                for data in copy:
-                    yield bytes(data)
-            return cursor.rowcount
-
-    return copy_out
+    statement = text("SELECT n FROM pg_sleep(:seconds), generate_series(1, :rows) AS n")
+    return partial(copied_csv, statement=statement.bindparams(seconds=seconds, rows=rows))
 
 
 def database_sleep(seconds: float) -> dict[str, Any]:
