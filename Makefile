@@ -9,6 +9,7 @@ export PIPENV_VERBOSITY := -1
 export PIPENV_NOSPIN := 1
 VENV := $(CURDIR)/.venv
 INSTALLED := $(VENV)/.installed-from-lock
+SPEC_LINT := scripts/lint-spec/node_modules/.installed-from-lock
 EXAMPLE := examples/minimal-service
 
 .PHONY: help install run test qa fuzz bench kit clean
@@ -22,6 +23,11 @@ $(INSTALLED): Pipfile.lock servicekit/pyproject.toml
 	@$(PYTHON) -m pipenv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "pipenv==$(PIPENV_VERSION)"
 	$(PYTHON) -m pipenv sync --dev
 	$(PYTHON) -m pipenv clean  # what the lock no longer holds (a renamed package, a dropped one) goes
+	@touch $@
+
+# The OpenAPI linter, from the npm registry, as its lock file pins it.
+$(SPEC_LINT): scripts/lint-spec/package-lock.json
+	npm ci --prefix scripts/lint-spec --no-audit --no-fund --loglevel=error
 	@touch $@
 
 install: $(INSTALLED) ## install the locked dependencies and the kit into .venv (the other targets do it for you)
@@ -40,7 +46,7 @@ test: $(INSTALLED) ## prepare PostgreSQL + PostGIS and Chromium; run the kit's, 
 	$(VENV)/bin/pytest
 	cd $(EXAMPLE) && $(VENV)/bin/pytest
 
-qa: $(INSTALLED) ## formatting, lint, types and known vulnerabilities
+qa: $(INSTALLED) $(SPEC_LINT) ## formatting, lint, types, the spec's lint and known vulnerabilities
 	scripts/qa_commands.sh
 
 # Another runner than the tests': schemathesis's own CLI against a service already running at URL.

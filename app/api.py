@@ -29,13 +29,13 @@ from servicekit import Database, Downloads, audited, current
 
 
 def get_directmail_csv(
-    communities: str | None = None,
+    communities: list[str] | None = None,
     rfs: bool | None = None,
     rfs_date_before: str | None = None,
     rfs_date_after: str | None = None,
     business: bool | None = None,
     bduk: bool | None = None,
-    segments: str | None = None,
+    segments: list[str] | None = None,
     bom: bool = False,
     *,
     token_info: dict[str, Any],
@@ -53,13 +53,13 @@ def get_directmail_csv(
 
 
 def get_directmail_summary(
-    communities: str | None = None,
+    communities: list[str] | None = None,
     rfs: bool | None = None,
     rfs_date_before: str | None = None,
     rfs_date_after: str | None = None,
     business: bool | None = None,
     bduk: bool | None = None,
-    segments: str | None = None,
+    segments: list[str] | None = None,
     *,
     token_info: dict[str, Any],
 ) -> flask.Response:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from dataclasses import dataclass, field
 
@@ -35,13 +34,13 @@ class ExportFilters:
     @classmethod
     def from_parameters(
         cls,
-        communities: str | None,
+        communities: list[str] | None,
         rfs: bool | None,
         rfs_date_before: str | None,
         rfs_date_after: str | None,
         business: bool | None,
         bduk: bool | None,
-        segments: str | None,
+        segments: list[str] | None,
         /,
     ) -> ExportFilters:
         """The filters from their query parameters, in the spec's order, each already validated by the spec
@@ -53,7 +52,7 @@ class ExportFilters:
             rfs_date_after=_date(rfs_date_after),
             business=business,
             bduk=bduk,
-            segments=tuple(sorted(set(segments.split(",")))) if segments else None,
+            segments=tuple(sorted(set(segments))) if segments else None,
         )
 
 
@@ -61,12 +60,11 @@ def _date(parameter: str | None) -> dt.date | None:
     return dt.date.fromisoformat(parameter) if parameter else None
 
 
-def communities_named_in(parameter: str) -> tuple[str, ...]:
-    """Comma-separated names; a name holding a comma is given in double quotes, as in a CSV line."""
-    names = next(csv.reader([parameter], skipinitialspace=True), [])
+def communities_named_in(names: list[str]) -> tuple[str, ...]:
+    """The names, each once, without the spaces around them (`Winson, Aberdaron`)."""
     unique = tuple(dict.fromkeys(name.strip() for name in names if name.strip()))
     if not unique:
-        raise MailingListError(f"communities {parameter!r} names no community: leave it out to include them all")
+        raise MailingListError(f"communities {names!r} names no community: leave it out to include them all")
     return unique
 
 

@@ -10,6 +10,9 @@ $bin/ruff check .
 $bin/mypy
 (cd servicekit && $bin/mypy)
 (cd examples/minimal-service && $bin/mypy)
+# The specs as OpenAPI documents, by Redocly CLI's recommended rules (scripts/lint-spec/redocly.yaml).
+scripts/lint-spec/node_modules/.bin/redocly lint --format stylish --config scripts/lint-spec/redocly.yaml \
+    api-spec.yml examples/minimal-service/api-spec.yml
 # Known vulnerabilities in the locked, installed packages, looked up in PyPI's vulnerability data (its
 # JSON API, a release at a time). Under GitLab CI the audit always runs, and a package it could not look
 # up fails the job rather than passing unseen. Elsewhere, when that API cannot answer (offline, a proxy

@@ -19,7 +19,7 @@ from hypothesis import settings
 
 from app import SPECIFICATION
 from config import Settings
-from servicekit.spec import rendered_spec
+from servicekit.spec import configured_spec
 from servicekit.testing import FakeEntra, LiveServer, settings_for_tests
 
 # Examples per operation and generation mode in the fuzzing phase; the examples and coverage phases
@@ -30,11 +30,11 @@ SEED = 20261128
 # A request the schema allows can still break a rule the schema cannot express: communities that do not
 # exist, or dates that leave no day between them. The spec documents those 400s; the positive-data check
 # expects them there, and `documented_rule` below holds each such 400 to those rules.
-FILTERING_OPERATIONS = ["app.api.get_directmail_csv", "app.api.get_directmail_summary"]
+FILTERING_OPERATIONS = ["get_directmail_csv", "get_directmail_summary"]
 ACCEPTED_OR_DOCUMENTED_RULE = ["2xx", "400", "401", "403", "404", "409", "429", "5xx"]
 
 spec = schemathesis.openapi.from_dict(
-    rendered_spec(SPECIFICATION, settings_for_tests(Settings)),
+    configured_spec(SPECIFICATION, settings_for_tests(Settings)),
     config=schemathesis.Config.from_dict(
         {
             "seed": SEED,
@@ -87,5 +87,8 @@ def test_staff_get_only_answers_the_spec_declares(
 @settings(deadline=None)
 def test_without_a_token_every_answer_is_a_declared_401(case: schemathesis.Case, live_server: LiveServer) -> None:
     response = case.call_and_validate(base_url=live_server.url)
-    if case.method == case.operation.method.upper():  # the coverage phase also tries methods the path lacks: 405
+    secured = case.operation.definition.raw.get("security") != []  # the probes are open to anyone
+    # The coverage phase also tries methods the path lacks (405); the HTTP server refuses a URL past its
+    # limit (414) before it reads the headers, where the token would be.
+    if secured and case.method == case.operation.method.upper() and response.status_code != 414:
         assert response.status_code == 401, response.text

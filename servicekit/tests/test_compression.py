@@ -45,7 +45,8 @@ def test_a_downloads_first_piece_decodes_before_the_rest_is_made(
         decoded = b""
         while not decoded:  # an encoder that held its output back would leave this waiting until the timeout
             decoded += decode(next(chunks))
-        assert whole.startswith(decoded) and len(decoded) < len(whole)  # the first piece, without the rest
+        assert whole.startswith(decoded)
+        assert len(decoded) < len(whole)  # the first piece, without the rest
         paused_after_the_first_piece.set()
         decoded += b"".join(decode(chunk) for chunk in chunks)
     assert decoded == whole

@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 
 from servicekit import ServiceUnavailable, service_app
 from servicekit.testing import assert_problem, socket_that_never_answers, socket_that_refuses
-from tests.fixture_service import SPECIFICATION, FixtureSettings, create_app
+from tests.fixture_service import SPECIFICATION, VIEWS, FixtureSettings, create_app
 from tests.fixture_service.views import INTERNAL_DETAIL
 
 
@@ -61,7 +61,7 @@ def test_a_services_own_error_gets_the_status_it_maps_it_to(client: TestClient) 
 
 def test_a_service_cannot_remap_an_error_the_kit_answers(make_settings: Callable[..., FixtureSettings]) -> None:
     with pytest.raises(ValueError, match="the kit answers ServiceUnavailable itself"):
-        service_app(__name__, make_settings(), SPECIFICATION, problems={ServiceUnavailable: 500})
+        service_app(__name__, make_settings(), SPECIFICATION, problems={ServiceUnavailable: 500}, views=VIEWS)
 
 
 @pytest.mark.parametrize("database", [socket_that_refuses, socket_that_never_answers], ids=["refuses", "hangs"])

@@ -66,7 +66,9 @@ class Exchange:
     def problem(self) -> Any:
         assert self.headers["content-type"] == "application/problem+json"
         assert self.headers["connection"] == "close"
-        return json.loads(self.response.partition(b"\r\n\r\n")[2])
+        problem = json.loads(self.response.partition(b"\r\n\r\n")[2])
+        assert problem.pop("request_id") == self.headers["x-request-id"]  # one to quote, as for every answer
+        return problem
 
 
 def address_of(url: str) -> Address:

@@ -65,6 +65,29 @@ def test_a_repeatable_array_parameter_takes_every_value(client: TestClient) -> N
     assert client.get("/echo?tags=a&tags=b").json()["tags"] == ["a", "b"]
 
 
+@pytest.mark.parametrize(
+    ("names", "items"),
+    [
+        ("Winson", ["Winson"]),
+        ('Winson,"Ashton Keynes, Wiltshire"', ["Winson", "Ashton Keynes, Wiltshire"]),
+        ('Winson, "Ashton Keynes, Wiltshire"', ["Winson", "Ashton Keynes, Wiltshire"]),
+        ('"Say ""hello""",Tŷ Croes', ['Say "hello"', "Tŷ Croes"]),
+        ("Bryn'r Eglwys,O'Neill's", ["Bryn'r Eglwys", "O'Neill's"]),
+    ],
+)
+def test_a_comma_separated_array_reads_quoted_items_as_csv_does(
+    client: TestClient, names: str, items: list[str]
+) -> None:
+    assert client.get("/echo", params={"names": names}).json()["names"] == items
+
+
+@pytest.mark.parametrize("names", ['Winson,"Bibury', 'Winson,"Bib"ury"', "Winson\r", "Winson\nBibury", "a,,b"])
+def test_a_comma_separated_array_that_is_not_a_csv_line_is_a_400_naming_it(client: TestClient, names: str) -> None:
+    response = client.get("/echo", params={"names": names})
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("Invalid query parameter 'names'")
+
+
 @pytest.mark.parametrize("code", ["AB1\n", "AB1\r\n", "\nAB1"])
 def test_a_pattern_does_not_accept_a_newline_at_either_end(client: TestClient, code: str) -> None:
     response = client.get("/echo", params={"code": code})

@@ -11,9 +11,10 @@ import yaml
 from starlette.testclient import TestClient
 
 from servicekit import service_app
-from servicekit.spec import ViewMismatch, check_views
+from servicekit.middleware.probes import answered_before_routing
+from servicekit.spec import ViewMismatch, ViewResolver, check_views, configured_spec
 from servicekit.testing import API_URI
-from tests.fixture_service import FixtureSettings, create_app
+from tests.fixture_service import SPECIFICATION, FixtureSettings, create_app
 
 
 def test_swagger_ui_loads_the_spec(client: TestClient) -> None:
@@ -61,19 +62,19 @@ def spec_of(view: Callable[..., Any]) -> dict[str, Any]:
 
 
 def test_a_view_that_takes_its_parameters_and_body_by_name_passes() -> None:
-    check_views(spec_of(takes_its_parameters))
+    check_views(spec_of(takes_its_parameters), ViewResolver(__name__))
 
 
 def test_a_parameter_renamed_in_the_spec_stops_start_up() -> None:
     with pytest.raises(
         ViewMismatch, match=r"parameters it does not take \['seconds'\].*\['seconds_before_the_rename'\]"
     ):
-        check_views(spec_of(renamed))
+        check_views(spec_of(renamed), ViewResolver(__name__))
 
 
 def test_a_view_taking_any_keyword_is_refused() -> None:
     with pytest.raises(ViewMismatch, match=r"takes \*\*kwargs: name its parameters instead"):
-        check_views(spec_of(takes_anything))
+        check_views(spec_of(takes_anything), ViewResolver(__name__))
 
 
 def test_a_service_whose_view_does_not_match_its_spec_does_not_start(
@@ -85,3 +86,37 @@ def test_a_service_whose_view_does_not_match_its_spec_does_not_start(
     )
     with pytest.raises(ViewMismatch, match="seconds_before_the_rename"):
         service_app(__name__, make_settings(), spec)
+
+
+def test_operation_ids_name_views_in_the_views_module_and_the_probes_in_the_kit() -> None:
+    resolver = ViewResolver(__name__)
+    assert resolver.view("takes_its_parameters") is takes_its_parameters
+    assert resolver.view(f"{__name__}.renamed") is renamed
+    assert resolver.view("get_healthz") is resolver.view("get_readyz") is answered_before_routing
+
+
+def test_the_deployment_fills_in_its_tenant_and_full_scope_names(make_settings: Callable[..., FixtureSettings]) -> None:
+    settings = make_settings(auth_tenant_id="tenant-guid", auth_audience=API_URI)
+    spec = configured_spec(SPECIFICATION, settings)
+    flow = spec["components"]["securitySchemes"]["entra"]["flows"]["authorizationCode"]
+    assert flow["authorizationUrl"] == "https://login.microsoftonline.com/tenant-guid/oauth2/v2.0/authorize"
+    assert flow["tokenUrl"] == "https://login.microsoftonline.com/tenant-guid/oauth2/v2.0/token"
+    assert set(flow["scopes"]) == {f"{API_URI}/Fixture.Read", f"{API_URI}/Fixture.Write"}
+    assert spec["paths"]["/notes"]["post"]["security"][0] == {"entra": [f"{API_URI}/Fixture.Write"]}
+
+
+def test_the_published_spec_keeps_its_refs_and_names_no_internal_function(client: TestClient) -> None:
+    published = client.get("/openapi.json")
+    assert published.status_code == 200
+    text = published.text
+    assert '"$ref"' in text
+    assert "servicekit." not in text
+    assert "x-tokenInfoFunc" not in text
+    assert published.json()["paths"]["/healthz"]["get"]["operationId"] == "get_healthz"
+    assert yaml.safe_load(client.get("/openapi.yaml").text) == published.json()
+
+
+def test_a_declared_probe_is_still_answered_before_routing(client: TestClient) -> None:
+    assert client.get("/healthz?verbose=1").json() == {"status": "ok"}  # past LivenessMiddleware
+    assert client.get("/readyz").status_code == 200
+    assert client.post("/healthz").status_code == 405

@@ -18,6 +18,7 @@ from a2wsgi import WSGIMiddleware
 
 from servicekit.apm import apm_client
 from servicekit.auth.permissions import declared_scopes
+from servicekit.auth.security import SECURITY_HANDLERS
 from servicekit.auth.tokens import TokenValidator
 from servicekit.database import Database
 from servicekit.downloads import Downloads
@@ -28,7 +29,7 @@ from servicekit.middleware.stack import connexion_middlewares, install_middlewar
 from servicekit.parts import Parts
 from servicekit.problems import install_problem_handlers
 from servicekit.settings import ServiceSettings
-from servicekit.spec import check_views, declared_methods, rendered_spec, spec_arguments
+from servicekit.spec import ViewResolver, check_views, configured_spec, declared_methods
 from servicekit.swagger_ui import swagger_ui_options
 from servicekit.validation import SingleValueURIParser, validator_map
 
@@ -56,17 +57,20 @@ def service_app(
     database: Database | None = None,
     parts: Iterable[object] = (),
     problems: Mapping[type[Exception], int] | None = None,
+    views: str | None = None,
 ) -> ServiceApp:
     """The service's app: `spec` served with the kit's logging, middleware, security and error model.
 
     `parts` are what the service's views reach with `current()`, besides the database; `problems` maps
-    each of the service's own errors to the HTTP status it answers with."""
+    each of the service's own errors to the HTTP status it answers with; `views` is the module whose
+    functions the spec's operation ids name (`<import_name>.api` unless given)."""
     configure_logging(settings)
     lifecycle = Lifecycle()
     apm = apm_client(settings)
     service_parts = Parts(lifecycle, TokenValidator.from_settings(settings), *filter(None, (database, apm)), *parts)
-    contract = rendered_spec(spec, settings)
-    check_views(contract)
+    contract = configured_spec(spec, settings)
+    resolver = ViewResolver(views or f"{import_name}.api")
+    check_views(contract, resolver)
     app = ServiceApp(
         import_name,
         parts=service_parts,
@@ -74,6 +78,7 @@ def service_app(
         validator_map=validator_map(),
         uri_parser_class=SingleValueURIParser,
         strict_validation=True,
+        security_map=SECURITY_HANDLERS,
         swagger_ui_options=swagger_ui_options(settings, declared_scopes(contract)),
         middlewares=connexion_middlewares(),
     )
@@ -89,5 +94,5 @@ def service_app(
         traced=apm is not None,
     )
     install_problem_handlers(app, problems or {})
-    app.add_api(spec, arguments=spec_arguments(settings))
+    app.add_api(contract, resolver=resolver)
     return app

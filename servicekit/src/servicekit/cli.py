@@ -25,7 +25,7 @@ from servicekit.database import Migrations
 from servicekit.logs import configure_logging
 from servicekit.server import run_server
 from servicekit.settings import AnySettings, DatabaseSettings, SettingsError, load_settings
-from servicekit.spec import rendered_spec
+from servicekit.spec import configured_spec
 
 Command = Callable[[AnySettings, argparse.Namespace], None]
 
@@ -94,6 +94,6 @@ class ServiceCommands(Generic[AnySettings]):
         log.info("database migrated", revision=args.revision)
 
     def token(self, settings: AnySettings, args: argparse.Namespace) -> None:
-        roles = [] if args.no_roles else args.role or declared_permissions(rendered_spec(self.spec, settings))
+        roles = [] if args.no_roles else args.role or declared_permissions(configured_spec(self.spec, settings))
         expires_in = -60 if args.expired else args.expires_in
         print(mint_dev_token(settings, roles=roles, expires_in=expires_in, name=args.name))

@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections.abc import Generator, Iterable, Iterator
 
 from sqlalchemy import Connection
-from sqlalchemy.sql import Executable
+from sqlalchemy.sql import ClauseElement
 
 from servicekit.database import psycopg_connection
 
 BLOCK_BYTES = 64 * 1024
 
 
-def copied_csv(connection: Connection, statement: Executable) -> Generator[bytes, None, int]:
+def copied_csv(connection: Connection, statement: ClauseElement) -> Generator[bytes, None, int]:
     """`statement`'s rows as CSV (no header) in blocks, then how many rows there were. Closing the
     generator early makes psycopg cancel the query."""
     compiled = statement.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
@@ -27,7 +27,7 @@ def copied_csv(connection: Connection, statement: Executable) -> Generator[bytes
         return cursor.rowcount  # set once the COPY has finished
 
 
-def in_blocks(pieces: Iterable[bytes | memoryview], size: int = BLOCK_BYTES) -> Iterator[bytes]:
+def in_blocks(pieces: Iterable[bytes | bytearray | memoryview], size: int = BLOCK_BYTES) -> Iterator[bytes]:
     """`pieces` joined into blocks of at least `size` bytes, but for the last."""
     buffer = bytearray()
     for piece in pieces:

@@ -28,6 +28,7 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
 
+from servicekit.middleware.request_id import request_id_for
 from servicekit.problems import PROBLEM_JSON
 from servicekit.settings import ServiceSettings
 
@@ -210,21 +211,30 @@ class HeadLimitedProtocol(HttpToolsProtocol):
         )
 
     def _answer(self, refused: HeadRefused) -> None:
-        """Write `refused` as a problem and close the connection, reading nothing more."""
+        """Write `refused` as a problem and close the connection, reading nothing more. Its request id is
+        a new one: the head, where the caller's own would be, was not read."""
         client = self.client[0] if self.client else None
-        log.info("request refused", status=refused.status.value, detail=refused.detail, **{"client.address": client})
+        request_id = request_id_for("")
+        log.info(
+            "request refused",
+            status=refused.status.value,
+            detail=refused.detail,
+            **{"client.address": client, "http.request.id": request_id},
+        )
         body = orjson.dumps(
             {
                 "type": "about:blank",
                 "title": refused.title,
                 "status": refused.status.value,
                 "detail": refused.detail,
+                "request_id": request_id,
             }
         )
         head = [STATUS_LINE[refused.status.value]]
         head.extend(name + b": " + value + b"\r\n" for name, value in self.server_state.default_headers)
         head.append(
-            b"content-type: %s\r\ncontent-length: %d\r\nconnection: close\r\n\r\n" % (PROBLEM_JSON.encode(), len(body))
+            b"content-type: %s\r\ncontent-length: %d\r\nx-request-id: %s\r\nconnection: close\r\n\r\n"
+            % (PROBLEM_JSON.encode(), len(body), request_id.encode())
         )
         self.transport.write(b"".join(head) + body)
         self.transport.close()

@@ -1,19 +1,29 @@
-"""A service's OpenAPI document as the kit reads it: its Jinja placeholders filled in from settings, and
-a start-up check that each view takes exactly the parameters its operation declares, so that a parameter
-renamed in the spec stops the service instead of silently going unread."""
+"""A service's OpenAPI document as the kit reads it, and the start-up check of its views.
+
+The file is a plain OpenAPI document that any linter or generator reads as it is: operation ids are the
+views' names in the service's views module, scopes their short names (`Orders.Read`). What depends on
+the deployment the kit fills in from settings: the Entra tenant's login URLs, and each scope's full
+name (`api://orders/Orders.Read`), since Entra issues a token for an API only when asked for the scope
+by its full name.
+
+At start-up each view must take exactly the parameters its operation declares, so that a parameter
+renamed in the spec stops the service instead of silently going unread.
+"""
 
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import jinja2
 import yaml
 from connexion.decorators.parameter import sanitized
 from connexion.json_schema import resolve_refs
+from connexion.resolver import Resolver
 from connexion.utils import get_function_from_name
 
+from servicekit.middleware.probes import PROBE_OPERATIONS
 from servicekit.settings import ServiceSettings
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -21,24 +31,60 @@ HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "tra
 # body, and these when the view names them.
 PASSED_PARAMETERS = ("path", "query")
 CONTEXT_ARGUMENTS = frozenset({"user", "token_info"})
+ENTRA_LOGIN = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/{endpoint}"
 
 
 class ViewMismatch(Exception):
     """A view and its operation disagree on the parameters."""
 
 
-def spec_arguments(settings: ServiceSettings) -> dict[str, str]:
-    """The values a spec takes as Jinja placeholders: where Entra ID logs users in, and for which API."""
-    return {
-        "auth_tenant": settings.auth_tenant_id or "organizations",
-        "api_scope_prefix": settings.api_scope_prefix,
-    }
-
-
-def rendered_spec(path: Path, settings: ServiceSettings) -> dict[str, Any]:
-    """The spec with its placeholders filled in, as Connexion loads it."""
-    spec: dict[str, Any] = yaml.safe_load(jinja2.Template(path.read_text()).render(spec_arguments(settings)))
+def configured_spec(path: Path, settings: ServiceSettings) -> dict[str, Any]:
+    """The spec at `path`, its Entra login URLs and scope names made this deployment's."""
+    spec: dict[str, Any] = yaml.safe_load(path.read_text())
+    full_name = _full_scope_name(settings)
+    oauth2 = {name for name, scheme in _schemes(spec).items() if scheme.get("type") == "oauth2"}
+    for name in oauth2:
+        for flow in _schemes(spec)[name].get("flows", {}).values():
+            flow["scopes"] = {full_name(scope): about for scope, about in flow.get("scopes", {}).items()}
+            for endpoint, key in (("authorize", "authorizationUrl"), ("token", "tokenUrl")):
+                if key in flow:
+                    flow[key] = ENTRA_LOGIN.format(tenant=settings.auth_tenant_id or "organizations", endpoint=endpoint)
+    for requirement in _security_requirements(spec):
+        for name in oauth2 & requirement.keys():
+            requirement[name] = [full_name(scope) for scope in requirement[name]]
     return spec
+
+
+def _full_scope_name(settings: ServiceSettings) -> Callable[[str], str]:
+    return lambda scope: scope if "://" in scope else f"{settings.api_scope_prefix}/{scope}"
+
+
+def _schemes(spec: dict[str, Any]) -> dict[str, Any]:
+    schemes: dict[str, Any] = spec.get("components", {}).get("securitySchemes", {})
+    return schemes
+
+
+def _security_requirements(spec: dict[str, Any]) -> Iterator[dict[str, list[str]]]:
+    yield from spec.get("security", [])
+    for item in spec["paths"].values():
+        for method in HTTP_METHODS:
+            yield from item.get(method, {}).get("security", [])
+
+
+class ViewResolver(Resolver):  # type: ignore[misc]
+    """An operation id names a view in the service's views module (`get_orders`), or anywhere by its
+    dotted path; the kit's probe operations (`get_healthz`, `get_readyz`) resolve to the kit."""
+
+    def __init__(self, views_module: str) -> None:
+        super().__init__(function_resolver=self.view)
+        self.views_module = views_module
+
+    def view(self, operation_id: str) -> Callable[..., Any]:
+        if operation_id in PROBE_OPERATIONS:
+            return PROBE_OPERATIONS[operation_id]
+        dotted = operation_id if "." in operation_id else f"{self.views_module}.{operation_id}"
+        function: Callable[..., Any] = get_function_from_name(dotted)
+        return function
 
 
 def declared_methods(spec: dict[str, Any]) -> list[str]:
@@ -47,17 +93,20 @@ def declared_methods(spec: dict[str, Any]) -> list[str]:
     return sorted(methods | ({"HEAD"} if "GET" in methods else set()))
 
 
-def check_views(spec: dict[str, Any]) -> None:
+def check_views(spec: dict[str, Any], resolver: ViewResolver) -> None:
     """Raises ViewMismatch unless every operation's view takes its parameters by name, and nothing else."""
     for path, item in resolve_refs(spec)["paths"].items():
         shared = item.get("parameters", [])
         for method in HTTP_METHODS:
             if method in item:
-                _check_view(f"{method.upper()} {path}", item[method], [*shared, *item[method].get("parameters", [])])
+                operation = item[method]
+                view = resolver.view(operation["operationId"])
+                _check_view(f"{method.upper()} {path}", view, operation, [*shared, *operation.get("parameters", [])])
 
 
-def _check_view(name: str, operation: dict[str, Any], parameters: list[dict[str, Any]]) -> None:
-    view = get_function_from_name(operation["operationId"])
+def _check_view(
+    name: str, view: Callable[..., Any], operation: dict[str, Any], parameters: list[dict[str, Any]]
+) -> None:
     arguments = inspect.signature(view).parameters
     if any(argument.kind is inspect.Parameter.VAR_KEYWORD for argument in arguments.values()):
         raise ViewMismatch(f"{operation['operationId']} ({name}) takes **kwargs: name its parameters instead")

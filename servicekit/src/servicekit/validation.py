@@ -3,12 +3,15 @@
 - messages name the parameter and the rule, and quote only an excerpt of the value;
 - a spec's `pattern` means what JSON Schema (ECMA-262) says: `$` ends the value, where Python's `$`
   would also accept a trailing newline (`S1\\n` for `^S[1-5]$`);
-- a single-valued query parameter given twice is refused, where Connexion silently kept the last one.
+- a single-valued query parameter given twice is refused, where Connexion silently kept the last one;
+- a comma-separated array (`style: form, explode: false`) takes an item holding a comma in double quotes,
+  as in a CSV line (`Winson,"Ashton Keynes, Wiltshire"`), where Connexion split inside the quotes.
 """
 
 from __future__ import annotations
 
 import copy
+import csv
 import datetime as dt
 import functools
 import re
@@ -118,7 +121,22 @@ class BodyValidator(JSONRequestBodyValidator):  # type: ignore[misc]
 
 class SingleValueURIParser(OpenAPIURIParser):  # type: ignore[misc]
     """A query parameter given more than once is refused unless it is an exploded array
-    (`?id=1&id=2`): Connexion would keep only the last value, a silently shorter mailing list."""
+    (`?id=1&id=2`): Connexion would keep only the last value, a silently shorter mailing list. A
+    comma-separated one is read as a CSV line."""
+
+    @staticmethod
+    def _split(value: str, param_defn: dict[str, Any], _in: str) -> list[str]:
+        if _in != "query" or param_defn.get("style", "form") != "form" or param_defn.get("explode", True):
+            return OpenAPIURIParser._split(value, param_defn, _in)  # type: ignore[no-any-return]
+        try:
+            if "\n" in value or "\r" in value:  # csv would take it for the line's end and drop what follows
+                raise csv.Error("a line break")
+            return next(csv.reader([value], skipinitialspace=True, strict=True), [])
+        except csv.Error as error:
+            raise BadRequestProblem(
+                detail=f"Invalid query parameter '{param_defn['name']}': {excerpt(value)} is not a comma-separated "
+                f'list ({error}); a value holding a comma goes in double quotes: a,"b, c"'
+            ) from None
 
     def resolve_query(self, query_data: dict[str, list[str]]) -> dict[str, Any]:
         for name, values in query_data.items():

@@ -14,6 +14,7 @@ from tests.fixture_service.views import Conflict
 
 ROOT = Path(__file__).parent
 SPECIFICATION = ROOT / "api.yml"
+VIEWS = f"{__name__}.views"
 MIGRATIONS = Migrations(ROOT / "alembic.ini")
 
 
@@ -37,5 +38,11 @@ def create_app(settings: FixtureSettings | None = None) -> ServiceApp:
         compression=settings.compression_levels,
     )
     return service_app(
-        __name__, settings, SPECIFICATION, database=database, parts=[downloads], problems={Conflict: 409}
+        __name__,
+        settings,
+        SPECIFICATION,
+        database=database,
+        parts=[downloads],
+        problems={Conflict: 409},
+        views=VIEWS,
     )

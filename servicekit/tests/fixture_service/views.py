@@ -72,8 +72,10 @@ def count_notes() -> dict[str, Any]:
         return {"notes": session.scalar(text("SELECT count(*) FROM notes"))}
 
 
-def echo(code: str | None = None, word: str | None = None, tags: list[str] | None = None) -> dict[str, Any]:
-    return {"code": code, "word": word, "tags": tags}
+def echo(
+    code: str | None = None, word: str | None = None, tags: list[str] | None = None, names: list[str] | None = None
+) -> dict[str, Any]:
+    return {"code": code, "word": word, "tags": tags, "names": names}
 
 
 def numbers(rows: int) -> flask.Response:

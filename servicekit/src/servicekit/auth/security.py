@@ -1,19 +1,19 @@
-"""The security hooks a service's spec names, for an OAuth 2 scheme (Entra ID) and an HTTP bearer scheme:
+"""How the kit checks the two security schemes a spec declares, an OAuth 2 scheme (Entra ID) and an HTTP
+bearer scheme:
 
     securitySchemes:
       entra:
         type: oauth2
         flows: ...
-        x-tokenInfoFunc: servicekit.auth.security.token_info
-        x-scopeValidateFunc: servicekit.auth.security.validate_scope
       bearer:
         type: http
         scheme: bearer
-        x-bearerInfoFunc: servicekit.auth.security.bearer_info
 
 Both read the same `Authorization: Bearer` header and accept the same tokens. Connexion checks the OAuth 2
 scheme's scopes itself (through `validate_scope`); the bearer hook holds a token to the permissions the
-operation's OAuth 2 requirements declare, since OpenAPI 3.0 lets no other scheme list any.
+operation's OAuth 2 requirements declare, since OpenAPI 3.0 lets no other scheme list any. The hooks are
+given to Connexion by scheme type (`SECURITY_HANDLERS`), so the published spec names no internal function,
+and no environment variable can swap them (Connexion's TOKENINFO_FUNC and the like are not read).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import elasticapm
 import structlog
 from connexion.exceptions import OAuthProblem, OAuthScopeProblem
 from connexion.lifecycle import ConnexionRequest
+from connexion.security import AbstractSecurityHandler, BearerSecurityHandler, OAuthSecurityHandler
 
 from servicekit.auth.permissions import permission_sets, short_name
 from servicekit.auth.signing_keys import SigningKeysUnavailable
@@ -38,7 +39,7 @@ log = structlog.get_logger(__name__)
 
 
 async def token_info(token: str, request: ConnexionRequest) -> dict[str, Any]:
-    """`x-tokenInfoFunc` of the OAuth 2 scheme."""
+    """What a valid token says of its caller; checks the token."""
     validator = Parts.of(request.scope).get(TokenValidator)
     try:
         caller = await validator.caller(token)
@@ -59,12 +60,12 @@ async def token_info(token: str, request: ConnexionRequest) -> dict[str, Any]:
 
 
 def validate_scope(required_scopes: list[str], token_scopes: list[str]) -> bool:
-    """`x-scopeValidateFunc`: the spec names scopes in full, tokens carry short names."""
+    """The spec names scopes in full, tokens carry short names."""
     return {short_name(scope) for scope in required_scopes} <= set(token_scopes)
 
 
 async def bearer_info(token: str, request: ConnexionRequest) -> dict[str, Any]:
-    """`x-bearerInfoFunc` of the bearer scheme, for tokens pasted into Swagger UI or sent by scripts."""
+    """The bearer scheme's check, for tokens pasted into Swagger UI or sent by scripts."""
     info = await token_info(token, request)
     operation = routed_operation(request.scope)
     if operation is None:  # security runs only on routed operations; should that change, refuse
@@ -73,3 +74,23 @@ async def bearer_info(token: str, request: ConnexionRequest) -> dict[str, Any]:
     if needed and not any(permissions <= set(info["scope"]) for permissions in needed):
         raise OAuthScopeProblem(token_scopes=info["scope"], required_scopes=sorted(needed[0]))
     return info
+
+
+class EntraOAuthHandler(OAuthSecurityHandler):  # type: ignore[misc]
+    def get_tokeninfo_func(self, security_definition: dict[str, Any]) -> Any:
+        return token_info
+
+    @classmethod
+    def get_scope_validate_func(cls, security_definition: dict[str, Any]) -> Any:
+        return validate_scope
+
+
+class EntraBearerHandler(BearerSecurityHandler):  # type: ignore[misc]
+    def _resolve_func(self, security_scheme: dict[str, Any]) -> Any:
+        return bearer_info
+
+
+SECURITY_HANDLERS: dict[str, type[AbstractSecurityHandler]] = {
+    "oauth2": EntraOAuthHandler,
+    "bearer": EntraBearerHandler,
+}

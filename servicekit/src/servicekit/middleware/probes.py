@@ -10,6 +10,8 @@ name no revision, URL or library: the log line does.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import NoReturn
 
 import structlog
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -29,6 +31,18 @@ _OK = b'{"status":"ok"}'
 _NOT_PLAIN = frozenset({b"content-length", b"transfer-encoding", b"origin"})
 
 log = structlog.get_logger(__name__)
+
+
+def answered_before_routing() -> NoReturn:
+    """The view of the probe operations a spec declares (so that clients and Swagger UI show them): the
+    probes are answered here, before Connexion routes a request, so it runs only if that ever changes."""
+    raise RuntimeError("a probe reached its view: LivenessMiddleware and ProbesMiddleware must answer it first")
+
+
+PROBE_OPERATIONS: dict[str, Callable[[], NoReturn]] = {
+    "get_healthz": answered_before_routing,
+    "get_readyz": answered_before_routing,
+}
 
 
 class LivenessMiddleware:

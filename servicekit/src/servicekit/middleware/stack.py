@@ -50,6 +50,7 @@ from servicekit.middleware.cors import ProblemCORSMiddleware
 from servicekit.middleware.disconnect import DisconnectMiddleware
 from servicekit.middleware.download_slots import DownloadSlotsMiddleware
 from servicekit.middleware.probes import PROBE_PATHS, LivenessMiddleware, ProbesMiddleware
+from servicekit.middleware.published_spec import PublishedSpecMiddleware
 from servicekit.middleware.redirects import RelativeRedirectsMiddleware
 from servicekit.middleware.request_id import RequestIdMiddleware
 from servicekit.middleware.request_limits import RequestLimitsMiddleware
@@ -108,6 +109,7 @@ def install_middleware(
     app.add_middleware(
         ProbesMiddleware, position=MiddlewarePosition.BEFORE_SWAGGER, database=database, lifecycle=lifecycle
     )
+    app.add_middleware(PublishedSpecMiddleware, position=MiddlewarePosition.BEFORE_SWAGGER)
     app.add_middleware(RoutedOnlyMiddleware, position=MiddlewarePosition.BEFORE_SECURITY)
     if downloads is not None:
         app.add_middleware(DownloadSlotsMiddleware, position=MiddlewarePosition.BEFORE_VALIDATION, downloads=downloads)

@@ -28,7 +28,7 @@ from servicekit.app import ServiceApp
 from servicekit.auth import permissions
 from servicekit.database import Database
 from servicekit.settings import ServiceSettings
-from servicekit.spec import rendered_spec
+from servicekit.spec import configured_spec
 from servicekit.testing.databases import DEFAULT_SERVER_URL, libpq_url, temporary_database
 from servicekit.testing.fake_apm import FakeApmServer
 from servicekit.testing.fake_entra import FakeEntra
@@ -228,7 +228,7 @@ def make_token(fake_entra: FakeEntra) -> Callable[..., str]:
 @pytest.fixture(scope="session")
 def declared_permissions(service_under_test: ServiceUnderTest[Any], settings: ServiceSettings) -> list[str]:
     """Every permission the service's spec declares."""
-    return permissions.declared_permissions(rendered_spec(service_under_test.spec, settings))
+    return permissions.declared_permissions(configured_spec(service_under_test.spec, settings))
 
 
 @pytest.fixture
