@@ -12,7 +12,7 @@ INSTALLED := $(VENV)/.installed-from-lock
 SPEC_LINT := scripts/lint-spec/node_modules/.installed-from-lock
 EXAMPLE := examples/minimal-service
 
-.PHONY: help install run test qa fuzz bench kit clean
+.PHONY: help install run test qa fuzz bench kit client clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -57,6 +57,9 @@ bench: $(INSTALLED) ## measure the service beside reference figures taken in the
 	scripts/test_database.sh
 	cd servicekit && $(VENV)/bin/python -m benchmarks.probes
 	PYTHONPATH=. $(VENV)/bin/python -m scripts.bench
+
+client: ## regenerate clients/directmail-client from api-spec.yml (openapi-python-client, its own pinned environment)
+	scripts/generate_client.sh api-spec.yml client-gen-config.json clients/directmail-client clients/templates
 
 kit: $(INSTALLED) ## build the servicekit wheel into dist/ (CI publishes it)
 	$(VENV)/bin/pip wheel --quiet --no-deps --wheel-dir dist ./servicekit

@@ -13,6 +13,14 @@ $bin/mypy
 # The specs as OpenAPI documents, by Redocly CLI's recommended rules (scripts/lint-spec/redocly.yaml).
 scripts/lint-spec/node_modules/.bin/redocly lint --format stylish --config scripts/lint-spec/redocly.yaml \
     api-spec.yml examples/minimal-service/api-spec.yml
+# The committed client is what `make client` makes of the spec now.
+fresh=$(mktemp -d)
+trap 'rm -rf "$fresh"' EXIT
+scripts/generate_client.sh api-spec.yml client-gen-config.json "$fresh/directmail-client" clients/templates >/dev/null
+if ! diff -r "$fresh/directmail-client" clients/directmail-client; then
+    echo "clients/directmail-client is stale against api-spec.yml: run make client" >&2
+    exit 1
+fi
 # Known vulnerabilities in the locked, installed packages, looked up in PyPI's vulnerability data (its
 # JSON API, a release at a time). Under GitLab CI the audit always runs, and a package it could not look
 # up fails the job rather than passing unseen. Elsewhere, when that API cannot answer (offline, a proxy

@@ -1,0 +1,21 @@
+"""Contains all the data models used in inputs/outputs"""
+
+from .caller import Caller
+from .community import Community
+from .community_count import CommunityCount
+from .mailing_summary import MailingSummary
+from .probe_status import ProbeStatus
+from .probe_status_status import ProbeStatusStatus
+from .problem import Problem
+from .segment import Segment
+
+__all__ = (
+    "Caller",
+    "Community",
+    "CommunityCount",
+    "MailingSummary",
+    "ProbeStatus",
+    "ProbeStatusStatus",
+    "Problem",
+    "Segment",
+)
