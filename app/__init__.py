@@ -9,6 +9,7 @@ from servicekit import Database, Downloads, Migrations, ServiceApp, load_setting
 
 SPECIFICATION = PROJECT_ROOT / "api-spec.yml"
 MIGRATIONS = Migrations(PROJECT_ROOT / "alembic.ini")
+SWAGGER_UI = PROJECT_ROOT / "swagger-ui" / "build"  # scripts/build_swagger_ui.sh makes it
 
 
 def create_app(settings: Settings | None = None) -> ServiceApp:
@@ -29,4 +30,5 @@ def create_app(settings: Settings | None = None) -> ServiceApp:
         database=database,
         parts=[downloads, SummaryCache()],
         problems=PROBLEM_STATUSES,
+        swagger_ui=SWAGGER_UI,
     )

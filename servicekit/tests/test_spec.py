@@ -13,8 +13,9 @@ from starlette.testclient import TestClient
 from servicekit import service_app
 from servicekit.middleware.probes import answered_before_routing
 from servicekit.spec import ViewMismatch, ViewResolver, check_views, configured_spec
+from servicekit.swagger_ui import SwaggerUIMissing
 from servicekit.testing import API_URI
-from tests.fixture_service import SPECIFICATION, FixtureSettings, create_app
+from tests.fixture_service import SPECIFICATION, VIEWS, FixtureSettings, create_app
 
 
 def test_swagger_ui_loads_the_spec(client: TestClient) -> None:
@@ -120,3 +121,17 @@ def test_a_declared_probe_is_still_answered_before_routing(client: TestClient) -
     assert client.get("/healthz?verbose=1").json() == {"status": "ok"}  # past LivenessMiddleware
     assert client.get("/readyz").status_code == 200
     assert client.post("/healthz").status_code == 405
+
+
+def test_a_service_serves_its_own_swagger_ui_package(make_settings: Callable[..., FixtureSettings], tmp_path) -> None:
+    (tmp_path / "index.j2").write_text("{{ service_title }} in {{ environment }} reads {{ openapi_spec_url }}")
+    (tmp_path / "plugin.js").write_text("// ours")
+    app = service_app(__name__, make_settings(), SPECIFICATION, views=VIEWS, swagger_ui=tmp_path)
+    with app.test_client() as client:
+        assert client.get("/ui/").text == "Fixture service in test reads /openapi.json"
+        assert client.get("/ui/plugin.js").text == "// ours"
+
+
+def test_a_swagger_ui_package_not_built_stops_start_up(make_settings: Callable[..., FixtureSettings], tmp_path) -> None:
+    with pytest.raises(SwaggerUIMissing, match="build it first"):
+        service_app(__name__, make_settings(), SPECIFICATION, views=VIEWS, swagger_ui=tmp_path / "build")

@@ -58,12 +58,14 @@ def service_app(
     parts: Iterable[object] = (),
     problems: Mapping[type[Exception], int] | None = None,
     views: str | None = None,
+    swagger_ui: Path | None = None,
 ) -> ServiceApp:
     """The service's app: `spec` served with the kit's logging, middleware, security and error model.
 
     `parts` are what the service's views reach with `current()`, besides the database; `problems` maps
     each of the service's own errors to the HTTP status it answers with; `views` is the module whose
-    functions the spec's operation ids name (`<import_name>.api` unless given)."""
+    functions the spec's operation ids name (`<import_name>.api` unless given); `swagger_ui` the folder of
+    the service's own Swagger UI package (Connexion's stock page without one)."""
     configure_logging(settings)
     lifecycle = Lifecycle()
     apm = apm_client(settings)
@@ -79,7 +81,9 @@ def service_app(
         uri_parser_class=SingleValueURIParser,
         strict_validation=True,
         security_map=SECURITY_HANDLERS,
-        swagger_ui_options=swagger_ui_options(settings, declared_scopes(contract)),
+        swagger_ui_options=swagger_ui_options(
+            settings, declared_scopes(contract), title=contract["info"]["title"], package=swagger_ui
+        ),
         middlewares=connexion_middlewares(),
     )
     use_orjson(app.app)
