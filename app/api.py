@@ -27,6 +27,8 @@ from app.mailing_lists import (
 from app.summary_cache import SummaryCache
 from servicekit import Database, Downloads, audited, current
 
+CSV_MEDIA_TYPES = ["text/csv", "application/octet-stream"]  # the spec's, text/csv unless the client prefers bytes
+
 
 def get_directmail_csv(
     communities: list[str] | None = None,
@@ -45,7 +47,7 @@ def get_directmail_csv(
         check_communities_exist(session, filters)
     return current(Downloads).response(
         partial(mailing_list_csv, filters=filters),
-        mimetype="text/csv",
+        mimetype=flask.request.accept_mimetypes.best_match(CSV_MEDIA_TYPES, default=CSV_MEDIA_TYPES[0]),
         headers={"Content-Disposition": f'attachment; filename="{download_name(dt.date.today())}"'},
         prefix=EXCEL_BOM if bom else b"",
         audit=mailing_list_access(DOWNLOAD, token_info["caller"], filters),

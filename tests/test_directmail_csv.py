@@ -49,6 +49,20 @@ def test_the_download_is_a_csv_attachment_named_for_today(client: TestClient, st
     assert response.content.splitlines()[0].decode() == ",".join(CSV_COLUMNS)
 
 
+def test_a_client_asking_for_bytes_gets_the_same_file_as_octet_stream(
+    client: TestClient, staff: dict[str, str]
+) -> None:
+    as_csv = client.get("/directmail-csv", params={"communities": "Winson", "bom": "true"}, headers=staff)
+    as_bytes = client.get(
+        "/directmail-csv",
+        params={"communities": "Winson", "bom": "true"},
+        headers=staff | {"Accept": "application/octet-stream"},
+    )
+    assert as_bytes.headers["content-type"] == "application/octet-stream"
+    assert as_bytes.headers["content-disposition"] == as_csv.headers["content-disposition"]
+    assert as_bytes.content == as_csv.content
+
+
 def test_every_premises_in_order_with_plain_values(full_csv: bytes) -> None:
     rows = rows_of(full_csv)
     assert len(rows) == DEMO_PREMISES

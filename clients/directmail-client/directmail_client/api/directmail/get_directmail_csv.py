@@ -185,6 +185,7 @@ def sync_detailed(
     gets a leading `'`, so it shows as text. Open in Excel with `bom=true` so that Welsh and other
     accented names show correctly.
 
+    It comes as `text/csv`, or as `application/octet-stream` to a client whose `Accept` prefers that.
     The download streams as the database produces it, its first bytes at once, compressed with zstd,
     brotli or gzip if the client's `Accept-Encoding` accepts one (`curl --compressed` does); a transfer
     that breaks off midway is a failed download, never a complete short file. At most a few downloads
@@ -252,6 +253,7 @@ def sync(
     gets a leading `'`, so it shows as text. Open in Excel with `bom=true` so that Welsh and other
     accented names show correctly.
 
+    It comes as `text/csv`, or as `application/octet-stream` to a client whose `Accept` prefers that.
     The download streams as the database produces it, its first bytes at once, compressed with zstd,
     brotli or gzip if the client's `Accept-Encoding` accepts one (`curl --compressed` does); a transfer
     that breaks off midway is a failed download, never a complete short file. At most a few downloads
@@ -314,6 +316,7 @@ async def asyncio_detailed(
     gets a leading `'`, so it shows as text. Open in Excel with `bom=true` so that Welsh and other
     accented names show correctly.
 
+    It comes as `text/csv`, or as `application/octet-stream` to a client whose `Accept` prefers that.
     The download streams as the database produces it, its first bytes at once, compressed with zstd,
     brotli or gzip if the client's `Accept-Encoding` accepts one (`curl --compressed` does); a transfer
     that breaks off midway is a failed download, never a complete short file. At most a few downloads
@@ -379,6 +382,7 @@ async def asyncio(
     gets a leading `'`, so it shows as text. Open in Excel with `bom=true` so that Welsh and other
     accented names show correctly.
 
+    It comes as `text/csv`, or as `application/octet-stream` to a client whose `Accept` prefers that.
     The download streams as the database produces it, its first bytes at once, compressed with zstd,
     brotli or gzip if the client's `Accept-Encoding` accepts one (`curl --compressed` does); a transfer
     that breaks off midway is a failed download, never a complete short file. At most a few downloads
