@@ -8,14 +8,15 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, expect, sync_playwright
 
-from config import PROJECT_ROOT
+from app import create_app
+from config import PROJECT_ROOT, Settings
 from servicekit.testing import FakeEntra, LiveServer
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -113,6 +114,17 @@ def test_the_authorize_dialog_leads_with_the_pasted_token_where_no_login_is_conf
     browser_page.goto(f"{live_server.url}/ui/")
     browser_page.get_by_role("button", name="Authorize").first.click()
     expect(browser_page.locator(".auth-container").first).to_contain_text("bearer")
+
+
+def test_the_authorize_dialog_leads_with_entra_where_its_login_is_configured(
+    make_settings: Callable[..., Settings], page: tuple[Page, list[str]]
+) -> None:
+    browser_page, _ = page
+    settings = make_settings(swagger_ui_client_id="swagger-spa-id")
+    with LiveServer(create_app(settings), settings) as server:
+        browser_page.goto(f"{server.url}/ui/")
+        browser_page.get_by_role("button", name="Authorize").first.click()
+        expect(browser_page.locator(".auth-container").first).to_contain_text("entra")
 
 
 def test_try_it_out_fills_in_no_filter_and_clear_clears(
