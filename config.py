@@ -7,15 +7,19 @@ Every setting is documented in `.env.example`; `tests/test_config.py` keeps the 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import ClassVar
+from urllib.parse import urlsplit
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from servicekit import DatabaseSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parent
+# A Salesforce object's or field's API name: what may go into the SOQL the sync builds.
+SALESFORCE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 
 class Settings(DatabaseSettings):
@@ -30,6 +34,41 @@ class Settings(DatabaseSettings):
     download_idle_seconds: float = Field(30, gt=0, le=3600)
     # Each of a download's statements (one a community) may run this long, longer than other statements.
     download_statement_timeout_seconds: float = Field(300, gt=0, le=3600)
+
+    # The Salesforce org the communities come from (`run.py sync-salesforce`): its My Domain URL and an
+    # External Client App with the client credentials flow.
+    salesforce_url: str = ""
+    salesforce_client_id: str = ""
+    salesforce_client_secret: SecretStr | None = None
+    salesforce_api_version: str = Field("62.0", pattern=r"^\d+\.\d$")
+    salesforce_timeout_seconds: float = Field(30, gt=0, le=300)
+    # Where the communities are in that org: real orgs name them differently.
+    salesforce_object: str = "Community__c"
+    salesforce_id_field: str = "Id"
+    salesforce_name_field: str = "Name"
+    salesforce_rfs_field: str = "RFS__c"
+    salesforce_rfs_date_field: str = "RFS_Date__c"
+
+    @field_validator("salesforce_url")
+    @classmethod
+    def _my_domain(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if value and (parts.scheme not in {"https", "http"} or not parts.hostname or parts.path.strip("/")):
+            raise ValueError(f"{value!r} is not an org's URL (https://<my-domain>.my.salesforce.com)")
+        return value.rstrip("/")
+
+    @field_validator(
+        "salesforce_object",
+        "salesforce_id_field",
+        "salesforce_name_field",
+        "salesforce_rfs_field",
+        "salesforce_rfs_date_field",
+    )
+    @classmethod
+    def _api_name(cls, value: str) -> str:
+        if not SALESFORCE_NAME.fullmatch(value):
+            raise ValueError(f"{value!r} is not a Salesforce API name (letters, digits and _)")
+        return value
 
     @model_validator(mode="after")
     def _threads_left_for_the_rest(self) -> Settings:

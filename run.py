@@ -1,6 +1,7 @@
 """Directmail's command line: `python run.py --help` lists the subcommands.
 
-`serve` (the default), `migrate` and `token` are the kit's; `seed-demo` is Directmail's own.
+`serve` (the default), `migrate` and `token` are the kit's; `seed-demo` and `sync-salesforce` are
+Directmail's own.
 """
 
 from __future__ import annotations
@@ -9,11 +10,14 @@ import argparse
 import sys
 
 import structlog
+from sqlalchemy.exc import SQLAlchemyError
 
 from app import MIGRATIONS, SPECIFICATION, create_app
+from app.community_sync import SyncRefused, sync_communities
 from app.demo_data import has_premises, seed_demo
+from app.salesforce import SalesforceClient, SalesforceError
 from config import Settings
-from servicekit import Database, ServiceCommands
+from servicekit import CommandFailed, Database, ServiceCommands
 
 log = structlog.get_logger("directmail.cli")
 
@@ -33,6 +37,22 @@ def seed_demo_command(settings: Settings, args: argparse.Namespace) -> None:
         database.dispose()
 
 
+def sync_salesforce_command(settings: Settings, _args: argparse.Namespace) -> None:
+    database = Database.from_settings(settings, MIGRATIONS)
+    try:
+        with SalesforceClient(settings) as client, database.engine.begin() as connection:
+            report = sync_communities(settings, connection, client)
+    except (SalesforceError, SyncRefused) as exc:
+        raise CommandFailed(f"sync-salesforce changed nothing: {exc}") from None
+    except SQLAlchemyError as exc:  # a rename onto a retired community's name, the database gone, ...
+        raise CommandFailed(f"sync-salesforce changed nothing: the database refused it: {exc}") from None
+    finally:
+        database.dispose()
+    for line in report.lines():
+        print(line)
+    log.info("communities synced", added=len(report.added), changed=len(report.changed), retired=len(report.retired))
+
+
 def commands() -> ServiceCommands[Settings]:
     cli = ServiceCommands(
         Settings, create_app, spec=SPECIFICATION, migrations=MIGRATIONS, description="The Directmail service."
@@ -40,6 +60,7 @@ def commands() -> ServiceCommands[Settings]:
     seed = cli.add("seed-demo", seed_demo_command, "replace the data with the deterministic demo set")
     seed.add_argument("--premises", type=int, default=20_000, help="how many premises (default 20000)")
     seed.add_argument("--if-empty", action="store_true", help="only when the database has no premises yet")
+    cli.add("sync-salesforce", sync_salesforce_command, "bring the communities in line with Salesforce's", traced=True)
     return cli
 
 

@@ -10,12 +10,14 @@ from servicekit import Database, Downloads, Migrations, ServiceApp, load_setting
 SPECIFICATION = PROJECT_ROOT / "api-spec.yml"
 MIGRATIONS = Migrations(PROJECT_ROOT / "alembic.ini")
 SWAGGER_UI = PROJECT_ROOT / "swagger-ui" / "build"  # scripts/build_swagger_ui.sh makes it
+# What /readyz shows beside its status: how fresh the communities are.
+READINESS_DETAILS = "SELECT max(finished_at) AS salesforce_synced_at FROM salesforce_syncs"
 
 
 def create_app(settings: Settings | None = None) -> ServiceApp:
     """The ASGI application to serve (never its `.app`: that would skip validation and security)."""
     settings = settings or load_settings(Settings)
-    database = Database.from_settings(settings, MIGRATIONS)
+    database = Database.from_settings(settings, MIGRATIONS, readiness_details=READINESS_DETAILS)
     downloads = Downloads(
         database,
         settings.export_concurrency,

@@ -14,6 +14,7 @@ from typing import Any
 import flask
 
 from app import data_queries
+from app.community_sync import SYNCED_AT_HEADER, last_sync
 from app.data_types import ExportFilters
 from app.mailing_lists import (
     DOWNLOAD,
@@ -76,7 +77,11 @@ def get_directmail_summary(
 
 def get_communities() -> flask.Response:
     with current(Database).session() as session:
-        return flask.jsonify([community.to_dict() for community in data_queries.communities(session)])
+        response = flask.jsonify([community.to_dict() for community in data_queries.communities(session)])
+        synced_at = last_sync(session)
+    if synced_at is not None:
+        response.headers[SYNCED_AT_HEADER] = synced_at.isoformat()
+    return response
 
 
 def get_me(token_info: dict[str, Any]) -> flask.Response:

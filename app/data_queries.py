@@ -123,7 +123,7 @@ def mailing_list_counts(session: Session, filters: ExportFilters) -> list[Commun
         held = and_(
             Premises.community_id == Community.id, *_community_conditions(others), *_premises_conditions(others)
         )
-        statement = counted.outerjoin(Premises, held).where(Community.name.in_(filters.communities))
+        statement = counted.outerjoin(Premises, held).where(Community.name.in_(filters.communities), _listed())
     statement = statement.group_by(Community.name).order_by(Community.name)
     return [CommunityCount(name=row[0], premises=row[1]) for row in session.execute(statement)]
 
@@ -132,6 +132,7 @@ def communities(session: Session) -> list[CommunityInfo]:
     statement = (
         select(Community.name, Community.rfs, Community.rfs_date, func.count(Premises.uprn))
         .outerjoin(Premises, Premises.community_id == Community.id)
+        .where(_listed())
         .group_by(Community.id)
         .order_by(Community.name)
     )
@@ -146,7 +147,7 @@ def current_data_version(session: Session) -> int:
 
 
 def community_names(session: Session) -> list[str]:
-    return list(session.scalars(select(Community.name)))
+    return list(session.scalars(select(Community.name).where(_listed())))
 
 
 def mailing_list_pieces(connection: Connection, filters: ExportFilters) -> CsvPieces:
@@ -223,8 +224,13 @@ def _filtered(statement: AnySelect, filters: ExportFilters) -> AnySelect:
     return statement.where(*_community_conditions(filters), *_premises_conditions(filters))
 
 
+def _listed() -> ColumnElement[bool]:
+    """A community still in Salesforce: a retired one stays for its premises, in no list or count."""
+    return Community.retired_at.is_(None)
+
+
 def _community_conditions(filters: ExportFilters) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = []
+    conditions: list[ColumnElement[bool]] = [_listed()]
     if filters.communities is not None:
         conditions.append(Community.name.in_(filters.communities))
     if filters.rfs is not None:

@@ -17,6 +17,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     Date,
+    DateTime,
     ForeignKey,
     Index,
     MetaData,
@@ -70,6 +71,9 @@ class Community(Base):
     rfs: Mapped[bool] = mapped_column(Boolean, comment="Ready for service")
     rfs_date: Mapped[dt.date | None] = mapped_column(Date)
     boundary: Mapped[str | None] = mapped_column(spatial("MULTIPOLYGON"))
+    retired_at: Mapped[dt.datetime | None] = mapped_column(
+        DateTime(timezone=True), comment="When it went from Salesforce: kept for its premises, in no list"
+    )
 
     premises: Mapped[list[Premises]] = relationship(back_populates="community")
 
@@ -101,3 +105,15 @@ class Premises(Base):
 # One row: moved on by triggers (migration 0004) at every write to communities or premises, so that what is
 # worked out from them can be kept until they change.
 data_version = Table("data_version", Base.metadata, Column("version", BigInteger, nullable=False))
+
+
+class SalesforceSync(Base):
+    """A sync from Salesforce that succeeded, and what it did."""
+
+    __tablename__ = "salesforce_syncs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    finished_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    added: Mapped[int]
+    changed: Mapped[int]
+    retired: Mapped[int]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import jwt
 import pytest
 
-from servicekit import ServiceCommands
+from servicekit import CommandFailed, ServiceCommands
 from servicekit.testing import assert_migrated
 from tests.fixture_service import MIGRATIONS, SPECIFICATION, FixtureSettings, create_app
 
@@ -51,6 +51,17 @@ def test_a_command_refused_here_exits_2_with_the_reason(
     monkeypatch.setenv("ENVIRONMENT", "test")
     assert cli.main(["token"]) == 2
     assert capsys.readouterr().err.strip() == "run.py: dev tokens exist only when ENVIRONMENT=local"
+
+
+def test_a_command_that_fails_exits_1_with_its_message_and_no_traceback(
+    cli: ServiceCommands[FixtureSettings], capsys: pytest.CaptureFixture[str]
+) -> None:
+    def import_orders(_settings: FixtureSettings, _args: object) -> None:
+        raise CommandFailed("import-orders changed nothing: the supplier is down")
+
+    cli.add("import-orders", import_orders, "read the day's orders", traced=True)
+    assert cli.main(["import-orders"]) == 1
+    assert capsys.readouterr().err == "run.py: import-orders changed nothing: the supplier is down\n"
 
 
 def test_migrate_builds_the_database(

@@ -3,6 +3,9 @@ threads, each test's writes rolled back."""
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
+
 import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -41,3 +44,21 @@ def test_migrations_build_an_embedded_database_in_a_new_folder(tmp_path) -> None
     url = f"sqlite:///{tmp_path / 'nested' / 'service.sqlite3'}"
     MIGRATIONS.upgrade(url)
     assert_migrated(url, MIGRATIONS)
+
+
+def test_readiness_shows_the_details_query_beside_its_status(database_url: str) -> None:
+    database = Database(
+        database_url,
+        MIGRATIONS,
+        timeout_seconds=2,
+        application_name="servicekit-tests",
+        readiness_details="SELECT 42 AS answer, now() AS checked_at, NULL AS never",
+    )
+    try:
+        readiness = asyncio.run(database.check_readiness())
+    finally:
+        database.dispose()
+    assert readiness.reason is None
+    assert readiness.details["answer"] == 42
+    assert dt.datetime.fromisoformat(readiness.details["checked_at"]).tzinfo is not None
+    assert readiness.details["never"] is None

@@ -5,7 +5,7 @@ from importlib.metadata import version
 
 from servicekit.app import ServiceApp, service_app
 from servicekit.audit import AuditedAccess, audited
-from servicekit.cli import ServiceCommands
+from servicekit.cli import CommandFailed, ServiceCommands
 from servicekit.database import Database, Migrations
 from servicekit.downloads import Downloads
 from servicekit.parts import current
@@ -15,6 +15,7 @@ from servicekit.settings import DatabaseSettings, ServiceSettings, SettingsError
 __version__ = version("gigaclear-servicekit")
 __all__ = [
     "AuditedAccess",
+    "CommandFailed",
     "Database",
     "DatabaseSettings",
     "Downloads",

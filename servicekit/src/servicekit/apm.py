@@ -7,6 +7,9 @@ starts, and the service opens no connection for it (no cloud metadata probe, no 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import elasticapm
 from elasticapm.transport.base import ChilledQueue
 from elasticapm.transport.http import Transport
@@ -45,3 +48,23 @@ def apm_client(settings: ServiceSettings) -> elasticapm.Client | None:
         framework_name="connexion",
         transport_class=f"{ChilledTransport.__module__}.{ChilledTransport.__qualname__}",
     )
+
+
+@contextmanager
+def traced_command(settings: ServiceSettings, name: str) -> Iterator[None]:
+    """A command's run (a CronJob's, say) as one APM transaction named `name`, its outbound calls and SQL
+    as spans; nothing at all without ELASTIC_APM_SERVER_URL."""
+    client = apm_client(settings)
+    if client is None:
+        yield
+        return
+    elasticapm.instrument()
+    client.begin_transaction("command")
+    outcome = "failure"
+    try:
+        yield
+        outcome = "success"
+    finally:
+        elasticapm.set_transaction_outcome(outcome)
+        client.end_transaction(name, outcome)  # type: ignore[no-untyped-call]
+        client.close()

@@ -13,11 +13,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Generic
 
 import structlog
 
+from servicekit.apm import traced_command
 from servicekit.app import ServiceApp
 from servicekit.auth.dev_login import mint_dev_token
 from servicekit.auth.permissions import declared_permissions
@@ -30,6 +32,11 @@ from servicekit.spec import configured_spec
 Command = Callable[[AnySettings, argparse.Namespace], None]
 
 log = structlog.get_logger(__name__)
+
+
+class CommandFailed(Exception):
+    """A command that could not do its job: its message is printed and the exit status is 1 (for a job
+    runner such as a Kubernetes CronJob to see), without a traceback."""
 
 
 class ServiceCommands(Generic[AnySettings]):
@@ -47,7 +54,7 @@ class ServiceCommands(Generic[AnySettings]):
         self.spec = spec
         self.migrations = migrations
         self.parser = argparse.ArgumentParser(prog="run.py", description=description)
-        self.parser.set_defaults(run=self.serve)
+        self.parser.set_defaults(run=self.serve, traced=False, name="serve")
         self._commands = self.parser.add_subparsers(dest="command", metavar="COMMAND")
         self.add("serve", self.serve, "serve the API with uvicorn (the default)")
         if migrations:
@@ -62,10 +69,13 @@ class ServiceCommands(Generic[AnySettings]):
         token.add_argument("--expired", action="store_true", help="make a token that has already expired")
         token.add_argument("--name", default="Local Developer", help="the caller's name in logs")
 
-    def add(self, name: str, command: Command[AnySettings], help_text: str) -> argparse.ArgumentParser:
-        """Adds a command; its parser is returned for the command's own arguments."""
+    def add(
+        self, name: str, command: Command[AnySettings], help_text: str, *, traced: bool = False
+    ) -> argparse.ArgumentParser:
+        """Adds a command; its parser is returned for the command's own arguments. A `traced` one runs as an
+        APM transaction when ELASTIC_APM_SERVER_URL is set (a job that talks to other services, say)."""
         parser = self._commands.add_parser(name, help=help_text)
-        parser.set_defaults(run=command)
+        parser.set_defaults(run=command, traced=traced, name=name)
         return parser
 
     def main(self, argv: list[str] | None = None) -> int:
@@ -78,10 +88,14 @@ class ServiceCommands(Generic[AnySettings]):
         configure_logging(settings)
         command: Command[AnySettings] = args.run
         try:
-            command(settings, args)
+            with traced_command(settings, f"{self.parser.prog} {args.name}") if args.traced else nullcontext():
+                command(settings, args)
         except PermissionError as exc:
             print(f"{self.parser.prog}: {exc}", file=sys.stderr)
             return 2
+        except CommandFailed as exc:
+            print(f"{self.parser.prog}: {exc}", file=sys.stderr)
+            return 1
         return 0
 
     def serve(self, settings: AnySettings, _args: argparse.Namespace) -> None:

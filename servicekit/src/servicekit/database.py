@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +93,23 @@ def psycopg_connection(connection: Connection) -> psycopg.Connection[Any]:
     return driver_connection
 
 
+@dataclass(frozen=True)
+class Readiness:
+    """Why the database cannot serve requests yet (None when it can), and what `/readyz` shows beside."""
+
+    reason: str | None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def _shown(names: list[str], row: Any) -> dict[str, Any]:
+    """A row as JSON shows it: times in ISO 8601, in UTC as the database returns them."""
+    values = row if row is not None else [None] * len(names)
+    return {
+        name: value.isoformat() if hasattr(value, "isoformat") else value
+        for name, value in zip(names, values, strict=True)
+    }
+
+
 class Database:
     def __init__(
         self,
@@ -104,9 +121,12 @@ class Database:
         statement_timeout_seconds: float = 15.0,
         lock_timeout_seconds: float = 5.0,
         pool_size: int = 10,
+        readiness_details: str | None = None,
     ) -> None:
         """`pool_size`: as many as Flask's worker threads (each may want a connection at once; a bigger
-        pool would only hold idle connections)."""
+        pool would only hold idle connections); `readiness_details`: a query whose one row `/readyz`
+        shows beside its status (when the data was last refreshed, say)."""
+        self.readiness_details = readiness_details
         _create_sqlite_folder(database_url)
         self.timeout_seconds = timeout_seconds
         limits = Limits(timeout_seconds, statement_timeout_seconds, lock_timeout_seconds)
@@ -127,7 +147,9 @@ class Database:
         self._migration_heads = migrations.heads()
 
     @classmethod
-    def from_settings(cls, settings: DatabaseSettings, migrations: Migrations) -> Database:
+    def from_settings(
+        cls, settings: DatabaseSettings, migrations: Migrations, *, readiness_details: str | None = None
+    ) -> Database:
         return cls(
             settings.database_url,
             migrations,
@@ -136,6 +158,7 @@ class Database:
             statement_timeout_seconds=settings.database_statement_timeout_seconds,
             lock_timeout_seconds=settings.database_lock_timeout_seconds,
             pool_size=settings.worker_threads,
+            readiness_details=readiness_details,
         )
 
     @property
@@ -154,18 +177,32 @@ class Database:
             current = frozenset(MigrationContext.configure(connection).get_current_heads())
         return self._schema_reason(current)
 
-    async def check_readiness(self) -> str | None:
-        """`unready_reason()` without a thread: on PostgreSQL an asyncio connection of its own, which a
-        cancelled check (its timeout) closes with it. SQLite, local only, answers at once."""
+    async def check_readiness(self) -> Readiness:
+        """`unready_reason()` without a thread, and the details: on PostgreSQL an asyncio connection of its
+        own, which a cancelled check (its timeout) closes with it. SQLite, local only, answers at once."""
         if self.engine.dialect.name != "postgresql":
-            return self.unready_reason()
+            return self._embedded_readiness()
         url = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         async with await psycopg.AsyncConnection.connect(url, **self._readiness_connect_args) as connection:
             versioned = await (await connection.execute("SELECT to_regclass('alembic_version')")).fetchone()
             if versioned is None or versioned[0] is None:
-                return self._schema_reason(frozenset())
+                return Readiness(self._schema_reason(frozenset()))
             cursor = await connection.execute("SELECT version_num FROM alembic_version")
-            return self._schema_reason(frozenset(row[0] for row in await cursor.fetchall()))
+            reason = self._schema_reason(frozenset(row[0] for row in await cursor.fetchall()))
+            if reason is not None or self.readiness_details is None:
+                return Readiness(reason)
+            details = await connection.execute(self.readiness_details)
+            row = await details.fetchone()
+            names = [column.name for column in details.description or ()]
+            return Readiness(None, _shown(names, row))
+
+    def _embedded_readiness(self) -> Readiness:
+        reason = self.unready_reason()
+        if reason is not None or self.readiness_details is None:
+            return Readiness(reason)
+        with self._readiness_engine.connect() as connection:
+            result = connection.exec_driver_sql(self.readiness_details)
+            return Readiness(None, _shown(list(result.keys()), result.fetchone()))
 
     def _schema_reason(self, current: frozenset[str]) -> str | None:
         if current == self._migration_heads:

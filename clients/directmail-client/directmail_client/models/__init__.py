@@ -7,6 +7,8 @@ from .mailing_summary import MailingSummary
 from .probe_status import ProbeStatus
 from .probe_status_status import ProbeStatusStatus
 from .problem import Problem
+from .readiness import Readiness
+from .readiness_status import ReadinessStatus
 from .segment import Segment
 
 __all__ = (
@@ -17,5 +19,7 @@ __all__ = (
     "ProbeStatus",
     "ProbeStatusStatus",
     "Problem",
+    "Readiness",
+    "ReadinessStatus",
     "Segment",
 )

@@ -13,10 +13,11 @@ import asyncio
 from collections.abc import Callable
 from typing import NoReturn
 
+import orjson
 import structlog
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from servicekit.database import Database
+from servicekit.database import Database, Readiness
 from servicekit.lifecycle import Lifecycle
 from servicekit.middleware.request_id import request_id_for
 from servicekit.middleware.security_headers import security_headers
@@ -96,32 +97,33 @@ class ProbesMiddleware:
         if scope["type"] != "http" or scope["path"] not in PROBE_PATHS or scope["method"] not in ("GET", "HEAD"):
             await self.app(scope, receive, send)
             return
-        reason = await self.unready_reason() if scope["path"] == READINESS_PATH else None
-        if reason is None:
-            await _respond(send, 200, "application/json", _OK)
+        readiness = await self.readiness() if scope["path"] == READINESS_PATH else Readiness(None)
+        if readiness.reason is None:
+            body = orjson.dumps({"status": "ok", **readiness.details}) if readiness.details else _OK
+            await _respond(send, 200, "application/json", body)
         else:
-            await _respond(send, 503, PROBLEM_JSON, problem_body(503, reason))
+            await _respond(send, 503, PROBLEM_JSON, problem_body(503, readiness.reason))
 
-    async def unready_reason(self) -> str | None:
+    async def readiness(self) -> Readiness:
         if self.lifecycle.draining:
-            return "the service is shutting down"
+            return Readiness("the service is shutting down")
         if self.database is None:
-            return None
+            return Readiness(None)
         timeout = self.database.timeout_seconds
         try:
             # On the event loop with a connection of its own: never behind busy views or their pool, and
             # a check past its time is cancelled whole, leaving no thread or connection behind.
-            reason = await asyncio.wait_for(self.database.check_readiness(), timeout)
+            readiness = await asyncio.wait_for(self.database.check_readiness(), timeout)
         except TimeoutError:
-            return f"the database did not answer within {timeout:g} s"
+            return Readiness(f"the database did not answer within {timeout:g} s")
         except Exception as exc:  # an answer must come, whatever the database does
             log.warning("readiness check failed", error=repr(exc))
-            return "the database is unavailable"
-        if reason is None:
-            return None
+            return Readiness("the database is unavailable")
+        if readiness.reason is None:
+            return readiness
         # Probes answer anyone: revisions and commands go to the log, not to the caller.
-        log.warning("not ready", reason=reason)
-        return "the database schema is not at the version this service needs"
+        log.warning("not ready", reason=readiness.reason)
+        return Readiness("the database schema is not at the version this service needs")
 
 
 async def _respond(send: Send, status: int, content_type: str, body: bytes) -> None:

@@ -101,7 +101,8 @@ def sync_detailed(
 ) -> Response[Problem | list[Community]]:
     """The communities, by their exact names
 
-     Every community with its ready-for-service state and size, to pick names from.
+     Every community with its ready-for-service state and size, to pick names from: a copy of
+    Salesforce's, synced by `run.py sync-salesforce`. A community gone from Salesforce is in no list.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -126,7 +127,8 @@ def sync(
 ) -> Problem | list[Community] | None:
     """The communities, by their exact names
 
-     Every community with its ready-for-service state and size, to pick names from.
+     Every community with its ready-for-service state and size, to pick names from: a copy of
+    Salesforce's, synced by `run.py sync-salesforce`. A community gone from Salesforce is in no list.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -147,7 +149,8 @@ async def asyncio_detailed(
 ) -> Response[Problem | list[Community]]:
     """The communities, by their exact names
 
-     Every community with its ready-for-service state and size, to pick names from.
+     Every community with its ready-for-service state and size, to pick names from: a copy of
+    Salesforce's, synced by `run.py sync-salesforce`. A community gone from Salesforce is in no list.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -170,7 +173,8 @@ async def asyncio(
 ) -> Problem | list[Community] | None:
     """The communities, by their exact names
 
-     Every community with its ready-for-service state and size, to pick names from.
+     Every community with its ready-for-service state and size, to pick names from: a copy of
+    Salesforce's, synced by `run.py sync-salesforce`. A community gone from Salesforce is in no list.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

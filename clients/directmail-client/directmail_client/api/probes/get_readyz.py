@@ -5,8 +5,8 @@ import httpx
 
 from ... import errors
 from ...client import AuthenticatedClient, Client
-from ...models.probe_status import ProbeStatus
 from ...models.problem import Problem
+from ...models.readiness import Readiness
 from ...types import Response
 
 
@@ -20,9 +20,9 @@ def _get_kwargs() -> dict[str, Any]:
     return _kwargs
 
 
-def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> ProbeStatus | Problem | None:
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Problem | Readiness | None:
     if response.status_code == 200:
-        response_200 = ProbeStatus.from_dict(response.json())
+        response_200 = Readiness.from_dict(response.json())
 
         return response_200
 
@@ -67,9 +67,7 @@ def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Res
         return None
 
 
-def _build_response(
-    *, client: AuthenticatedClient | Client, response: httpx.Response
-) -> Response[ProbeStatus | Problem]:
+def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[Problem | Readiness]:
     return Response(
         status_code=HTTPStatus(response.status_code),
         content=response.content,
@@ -81,19 +79,20 @@ def _build_response(
 def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
-) -> Response[ProbeStatus | Problem]:
+) -> Response[Problem | Readiness]:
     """Readiness
 
      The service can take traffic: its database answers within the timeout and is migrated to the
     version it needs, and shutdown has not begun. Otherwise 503, whose detail says which. Answered
-    before routing and security: no token needed.
+    before routing and security: no token needed. It also says when the communities were last synced
+    from Salesforce (never failing for it: exports go on from the copy).
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ProbeStatus | Problem]
+        Response[Problem | Readiness]
     """
 
     kwargs = _get_kwargs()
@@ -108,19 +107,20 @@ def sync_detailed(
 def sync(
     *,
     client: AuthenticatedClient | Client,
-) -> ProbeStatus | Problem | None:
+) -> Problem | Readiness | None:
     """Readiness
 
      The service can take traffic: its database answers within the timeout and is migrated to the
     version it needs, and shutdown has not begun. Otherwise 503, whose detail says which. Answered
-    before routing and security: no token needed.
+    before routing and security: no token needed. It also says when the communities were last synced
+    from Salesforce (never failing for it: exports go on from the copy).
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ProbeStatus | Problem
+        Problem | Readiness
     """
 
     return sync_detailed(
@@ -131,19 +131,20 @@ def sync(
 async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
-) -> Response[ProbeStatus | Problem]:
+) -> Response[Problem | Readiness]:
     """Readiness
 
      The service can take traffic: its database answers within the timeout and is migrated to the
     version it needs, and shutdown has not begun. Otherwise 503, whose detail says which. Answered
-    before routing and security: no token needed.
+    before routing and security: no token needed. It also says when the communities were last synced
+    from Salesforce (never failing for it: exports go on from the copy).
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        Response[ProbeStatus | Problem]
+        Response[Problem | Readiness]
     """
 
     kwargs = _get_kwargs()
@@ -156,19 +157,20 @@ async def asyncio_detailed(
 async def asyncio(
     *,
     client: AuthenticatedClient | Client,
-) -> ProbeStatus | Problem | None:
+) -> Problem | Readiness | None:
     """Readiness
 
      The service can take traffic: its database answers within the timeout and is migrated to the
     version it needs, and shutdown has not begun. Otherwise 503, whose detail says which. Answered
-    before routing and security: no token needed.
+    before routing and security: no token needed. It also says when the communities were last synced
+    from Salesforce (never failing for it: exports go on from the copy).
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
         httpx.TimeoutException: If the request takes longer than Client.timeout.
 
     Returns:
-        ProbeStatus | Problem
+        Problem | Readiness
     """
 
     return (
