@@ -19,7 +19,7 @@ from sqlalchemy import Connection, select, text
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
-from app.community_sync import SYNCED_AT_HEADER, SyncRefused, sync_communities
+from app.community_sync import SYNC_LOCK, SYNCED_AT_HEADER, SyncRefused, sync_communities
 from app.data_queries import community_names, mailing_list_pieces
 from app.data_types import ExportFilters
 from app.models import Community
@@ -184,7 +184,7 @@ def test_a_name_a_spreadsheet_would_run_survives_the_sync_and_leaves_the_csv_neu
 
 def test_one_sync_at_a_time(salesforce_settings: Settings, db_connection: Connection, database: Any) -> None:
     with database.engine.connect() as other, other.begin():
-        other.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": 0x444D5346})
+        other.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SYNC_LOCK})
         with pytest.raises(SyncRefused, match="another sync is running"):
             sync(salesforce_settings, db_connection)
 
