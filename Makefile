@@ -44,8 +44,9 @@ run: $(INSTALLED) $(SWAGGER_UI) ## migrate (embedded SQLite unless DATABASE_URL 
 	$(VENV)/bin/python run.py seed-demo --premises 20000 --if-empty
 	$(VENV)/bin/python run.py serve
 
-test: $(INSTALLED) $(SWAGGER_UI) ## prepare PostgreSQL + PostGIS and Chromium; run the kit's, Directmail's and the example's suites
+test: $(INSTALLED) $(SWAGGER_UI) ## prepare PostgreSQL + PostGIS, its streaming replica and Chromium; run the kit's, Directmail's and the example's suites
 	scripts/test_database.sh
+	scripts/test_replica.sh
 	scripts/test_browser.sh
 	cd servicekit && $(VENV)/bin/pytest
 	$(VENV)/bin/pytest

@@ -44,7 +44,7 @@ def get_directmail_csv(
     token_info: dict[str, Any],
 ) -> flask.Response:
     filters = ExportFilters.from_parameters(communities, rfs, rfs_date_before, rfs_date_after, business, bduk, segments)
-    with current(Database).session() as session:
+    with current(Database).read_session() as session:
         check_communities_exist(session, filters)
     return current(Downloads).response(
         partial(mailing_list_csv, filters=filters),
@@ -67,7 +67,7 @@ def get_directmail_summary(
     token_info: dict[str, Any],
 ) -> flask.Response:
     filters = ExportFilters.from_parameters(communities, rfs, rfs_date_before, rfs_date_after, business, bduk, segments)
-    with current(Database).session() as session:
+    with current(Database).read_session() as session:
         # Refuses communities that do not exist before the audit event: a refused request writes none.
         mailing_summary = current(SummaryCache).summary(session, filters)
     with audited(mailing_list_access(SUMMARY, token_info["caller"], filters)) as tally:
@@ -76,7 +76,7 @@ def get_directmail_summary(
 
 
 def get_communities() -> flask.Response:
-    with current(Database).session() as session:
+    with current(Database).read_session() as session:
         response = flask.jsonify([community.to_dict() for community in data_queries.communities(session)])
         synced_at = last_sync(session)
     if synced_at is not None:

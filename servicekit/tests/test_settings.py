@@ -97,6 +97,11 @@ def test_local_files_go_to_var_unless_local_files_dir_says_otherwise(tmp_path) -
             "DATABASE_URL: is not a database URL (postgresql://user:password@host/name)",
         ),
         ({"database_url": "postgresql://u@db:5432x/d"}, "DATABASE_URL: is not a database URL"),
+        ({"database_read_url": "sqlite:///replica.db"}, "DATABASE_READ_URL: must be a postgresql:// (psycopg 3) URL"),
+        (
+            {"database_read_url": "postgresql://u@replica/d"},
+            "DATABASE_READ_URL: a read replica needs DATABASE_URL to be PostgreSQL too",
+        ),
         ({"cors_origins": "*"}, "CORS_ORIGINS: '*' is not an origin (https://host[:port]); no wildcard"),
         ({"cors_origins": "https://a.example/app"}, "CORS_ORIGINS: 'https://a.example/app' is not an origin"),
         ({"forwarded_allow_ips": "10.0.0.0/8, proxy"}, "FORWARDED_ALLOW_IPS: 'proxy' is not an IP address or CIDR"),
@@ -112,8 +117,11 @@ def test_a_bad_setting_is_named_in_one_line(overrides: dict[str, object], messag
 
 
 def test_postgres_urls_use_psycopg_3() -> None:
-    settings = local_settings(_env_file=None, database_url="postgres://u:p@h:5432/d")
+    settings = local_settings(
+        _env_file=None, database_url="postgres://u:p@h:5432/d", database_read_url="postgresql://u:p@replica:5432/d"
+    )
     assert settings.database_url == "postgresql+psycopg://u:p@h:5432/d"
+    assert settings.database_read_url == "postgresql+psycopg://u:p@replica:5432/d"
 
 
 @pytest.mark.parametrize("environment", ["staging", "production"])
@@ -125,8 +133,13 @@ def test_deployments_must_name_their_database(environment: str) -> None:
 @pytest.mark.parametrize("password", ["changeme", "CHANGEME", "Password", "placeholder"])
 def test_deployments_refuse_placeholder_passwords(password: str) -> None:
     url = f"postgresql://svc:{password}@db.internal/svc"
-    with pytest.raises(SettingsError, match="placeholder password"):
+    with pytest.raises(SettingsError, match=r"^DATABASE_URL: carries a placeholder password"):
         load_settings(_env_file=None, environment="production", database_url=url, **PRODUCTION_AUTH)
+    real = "postgresql://svc:s3cret-from-vault@db.internal/svc"
+    with pytest.raises(SettingsError, match=r"^DATABASE_READ_URL: carries a placeholder password"):
+        load_settings(
+            _env_file=None, environment="production", database_url=real, database_read_url=url, **PRODUCTION_AUTH
+        )
 
 
 def test_deployments_must_name_their_token_issuer() -> None:

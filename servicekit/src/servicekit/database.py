@@ -75,6 +75,22 @@ def _connect_args(database_url: str, limits: Limits, application_name: str) -> d
     }
 
 
+def _pooled_engine(
+    database_url: str, limits: Limits, application_name: str, pool_size: int, *, read_only: bool = False
+) -> Engine:
+    """`read_only`: every transaction begins READ ONLY, as a hot standby requires (a pooled connection
+    that a READ ONLY block handed back would otherwise begin its next one READ WRITE, which it refuses)."""
+    return create_engine(
+        database_url,
+        pool_size=pool_size,
+        max_overflow=0,
+        pool_timeout=limits.connect_seconds,
+        pool_pre_ping=True,
+        connect_args=_connect_args(database_url, limits, application_name),
+        execution_options={"postgresql_readonly": True} if read_only else {},
+    )
+
+
 def _ms(seconds: float) -> int:
     return round(seconds * 1000)
 
@@ -91,6 +107,18 @@ def psycopg_connection(connection: Connection) -> psycopg.Connection[Any]:
     driver_connection = connection.connection.driver_connection
     assert isinstance(driver_connection, psycopg.Connection)
     return driver_connection
+
+
+# How far the replica's data is behind the primary's, in seconds: 0 while it has replayed all it received
+# (an idle primary sends nothing, and the last replayed transaction's age would only measure the idleness).
+REPLICA_LAG = """
+SELECT CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
+            ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 END AS read_replica_lag_seconds
+"""
+
+
+class ReplicaUnavailable(Exception):
+    """The read replica refused or dropped the readiness check's connection."""
 
 
 @dataclass(frozen=True)
@@ -122,28 +150,28 @@ class Database:
         lock_timeout_seconds: float = 5.0,
         pool_size: int = 10,
         readiness_details: str | None = None,
+        read_url: str = "",
     ) -> None:
         """`pool_size`: as many as Flask's worker threads (each may want a connection at once; a bigger
         pool would only hold idle connections); `readiness_details`: a query whose one row `/readyz`
-        shows beside its status (when the data was last refreshed, say)."""
+        shows beside its status (when the data was last refreshed, say); `read_url`: a streaming replica
+        that `read_session()` and downloads read from (empty: the primary)."""
         self.readiness_details = readiness_details
         _create_sqlite_folder(database_url)
         self.timeout_seconds = timeout_seconds
         limits = Limits(timeout_seconds, statement_timeout_seconds, lock_timeout_seconds)
-        connect_args = _connect_args(database_url, limits, application_name)
-        self.engine: Engine = create_engine(
-            database_url,
-            pool_size=pool_size,
-            max_overflow=0,
-            pool_timeout=timeout_seconds,
-            pool_pre_ping=True,
-            connect_args=connect_args,
+        self.engine: Engine = _pooled_engine(database_url, limits, application_name, pool_size)
+        # Pools fill on demand: with a replica, the primary's holds only the connections writes use.
+        self.read_engine = (
+            _pooled_engine(read_url, limits, application_name, pool_size, read_only=True) if read_url else self.engine
         )
         # Readiness connects on its own, so that requests holding every pooled connection never make a
         # busy pod look dead to Kubernetes.
+        connect_args = _connect_args(database_url, limits, application_name)
         self._readiness_engine = create_engine(database_url, poolclass=NullPool, connect_args=connect_args)
         self._readiness_connect_args = connect_args | {"application_name": f"{application_name} readiness"}
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
         self._migration_heads = migrations.heads()
 
     @classmethod
@@ -159,16 +187,27 @@ class Database:
             lock_timeout_seconds=settings.database_lock_timeout_seconds,
             pool_size=settings.worker_threads,
             readiness_details=readiness_details,
+            read_url=settings.database_read_url,
         )
 
     @property
     def safe_url(self) -> str:
         return self.engine.url.render_as_string(hide_password=True)
 
+    @property
+    def has_replica(self) -> bool:
+        return self.read_engine is not self.engine
+
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A session that commits when the block ends cleanly and rolls back when it raises."""
+        """A session on the primary that commits when the block ends cleanly and rolls back when it raises."""
         with self.sessions.begin() as session:
+            yield session
+
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A session for reads: on the replica when there is one, which may lag the primary by moments."""
+        with self.read_sessions.begin() as session:
             yield session
 
     def unready_reason(self) -> str | None:
@@ -179,19 +218,32 @@ class Database:
 
     async def check_readiness(self) -> Readiness:
         """`unready_reason()` without a thread, and the details: on PostgreSQL an asyncio connection of its
-        own, which a cancelled check (its timeout) closes with it. SQLite, local only, answers at once."""
+        own to each database, which a cancelled check (its timeout) closes with it. SQLite, local only,
+        answers at once. A replica that cannot be reached raises `ReplicaUnavailable`."""
         if self.engine.dialect.name != "postgresql":
             return self._embedded_readiness()
-        url = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        primary = await self._postgresql_readiness(self.engine, self.readiness_details)
+        if primary.reason is not None or not self.has_replica:
+            return primary
+        try:
+            replica = await self._postgresql_readiness(self.read_engine, REPLICA_LAG)
+        except psycopg.OperationalError as exc:
+            raise ReplicaUnavailable(str(exc)) from exc
+        if replica.reason is not None:
+            return Readiness(f"read replica: {replica.reason}")
+        return Readiness(None, primary.details | replica.details)
+
+    async def _postgresql_readiness(self, engine: Engine, details_query: str | None) -> Readiness:
+        url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         async with await psycopg.AsyncConnection.connect(url, **self._readiness_connect_args) as connection:
             versioned = await (await connection.execute("SELECT to_regclass('alembic_version')")).fetchone()
             if versioned is None or versioned[0] is None:
                 return Readiness(self._schema_reason(frozenset()))
             cursor = await connection.execute("SELECT version_num FROM alembic_version")
             reason = self._schema_reason(frozenset(row[0] for row in await cursor.fetchall()))
-            if reason is not None or self.readiness_details is None:
+            if reason is not None or details_query is None:
                 return Readiness(reason)
-            details = await connection.execute(self.readiness_details)
+            details = await connection.execute(details_query)
             row = await details.fetchone()
             names = [column.name for column in details.description or ()]
             return Readiness(None, _shown(names, row))
@@ -214,4 +266,5 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        self.read_engine.dispose()
         self._readiness_engine.dispose()

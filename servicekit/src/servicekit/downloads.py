@@ -14,7 +14,7 @@ where `report_csv(connection)` is a generator of the file's bytes, as the databa
 download's producer. It returns how many rows the file held, if it can tell (`cursor.rowcount` after a
 COPY; a count of the rows it fetched), for the log line and the audit event that end every download. On
 PostgreSQL its transaction is REPEATABLE READ and read-only: a producer running several statements sees
-one snapshot.
+one snapshot. Downloads read from the read replica when the database has one (`Database(read_url=)`).
 
 What can go wrong, and what the client sees: the database lost before the first byte is a 503 (`open`
 waits for the producer's first piece); after it, a broken transfer, never a short file that looks whole.
@@ -117,7 +117,7 @@ class Downloads:
         gone.idle_seconds = self.idle_seconds
         with ExitStack() as held:
             held.callback(self._give_slot)
-            connection = self.database.engine.connect()
+            connection = self.database.read_engine.connect()
             held.callback(_give_back, connection)
             if connection.dialect.name == "postgresql":
                 connection.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)

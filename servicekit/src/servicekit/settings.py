@@ -200,6 +200,9 @@ class DatabaseSettings(ServiceSettings):
 
     # Empty means the embedded SQLite database, in local and test only; it may hold a password.
     database_url: str = Field("", repr=False, validate_default=True)
+    # A streaming replica of DATABASE_URL's database, for reads only (downloads and what a service's views
+    # choose to read there); empty: everything reads the primary. Migrations and writes never go here.
+    database_read_url: str = Field("", repr=False)
     database_timeout_seconds: float = Field(2.0, gt=0, le=30)
     # Every statement and lock wait ends by itself; downloads set their own, longer statement limit.
     database_statement_timeout_seconds: float = Field(15.0, gt=0, le=3600)
@@ -212,22 +215,41 @@ class DatabaseSettings(ServiceSettings):
             if info.data.get("environment") not in DEVELOPMENT_ENVIRONMENTS:
                 raise ValueError("must be set outside local and test")
             return f"sqlite:///{cls.local_files() / f'{cls.service_name}.sqlite3'}"
-        try:
-            url = make_url(value)
-        except (ArgumentError, ValueError):
-            raise ValueError("is not a database URL (postgresql://user:password@host/name)") from None
-        if url.drivername in {"postgres", "postgresql"}:
-            url = url.set(drivername="postgresql+psycopg")
-        if url.drivername not in {"postgresql+psycopg", "sqlite"}:
-            raise ValueError("must be a postgresql:// (psycopg 3) or sqlite:// URL")
-        return url.render_as_string(hide_password=False)
+        return _psycopg_url(value, "sqlite")
+
+    @field_validator("database_read_url")
+    @classmethod
+    def _replica_is_postgresql(cls, value: str) -> str:
+        return _psycopg_url(value) if value else value
 
     @model_validator(mode="after")
     def _refuse_a_placeholder_password(self) -> DatabaseSettings:
-        password = make_url(self.database_url).password
-        if not self.is_development and password is not None and password.lower() in PLACEHOLDER_SECRETS:
-            raise ValueError("DATABASE_URL: carries a placeholder password outside local and test")
+        for name in ("database_url", "database_read_url"):
+            password = make_url(getattr(self, name)).password if getattr(self, name) else None
+            if not self.is_development and password is not None and password.lower() in PLACEHOLDER_SECRETS:
+                raise ValueError(f"{name.upper()}: carries a placeholder password outside local and test")
         return self
+
+    @model_validator(mode="after")
+    def _replica_of_postgresql(self) -> DatabaseSettings:
+        if self.database_read_url and make_url(self.database_url).get_backend_name() != "postgresql":
+            raise ValueError("DATABASE_READ_URL: a read replica needs DATABASE_URL to be PostgreSQL too")
+        return self
+
+
+def _psycopg_url(value: str, *also: str) -> str:
+    """`value` as SQLAlchemy's psycopg 3 URL; `also` names the other drivers allowed (sqlite)."""
+    try:
+        url = make_url(value)
+    except (ArgumentError, ValueError):
+        raise ValueError("is not a database URL (postgresql://user:password@host/name)") from None
+    if url.drivername in {"postgres", "postgresql"}:
+        url = url.set(drivername="postgresql+psycopg")
+    if url.drivername not in {"postgresql+psycopg", *also}:
+        raise ValueError(
+            " or ".join(["must be a postgresql:// (psycopg 3)", *(f"{name}://" for name in also)]) + " URL"
+        )
+    return url.render_as_string(hide_password=False)
 
 
 def _split_commas(value: str) -> list[str]:

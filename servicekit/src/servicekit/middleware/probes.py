@@ -17,7 +17,7 @@ import orjson
 import structlog
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from servicekit.database import Database, Readiness
+from servicekit.database import Database, Readiness, ReplicaUnavailable
 from servicekit.lifecycle import Lifecycle
 from servicekit.middleware.request_id import request_id_for
 from servicekit.middleware.security_headers import security_headers
@@ -116,6 +116,9 @@ class ProbesMiddleware:
             readiness = await asyncio.wait_for(self.database.check_readiness(), timeout)
         except TimeoutError:
             return Readiness(f"the database did not answer within {timeout:g} s")
+        except ReplicaUnavailable as exc:
+            log.warning("readiness check failed", error=str(exc))
+            return Readiness("the read replica is unavailable")
         except Exception as exc:  # an answer must come, whatever the database does
             log.warning("readiness check failed", error=repr(exc))
             return Readiness("the database is unavailable")

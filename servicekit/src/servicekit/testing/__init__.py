@@ -7,6 +7,8 @@ from servicekit.testing.databases import (
     DownloadServer,
     active_queries,
     assert_migrated,
+    on_server,
+    replayed,
     temporary_database,
     terminate_queries,
 )
@@ -39,6 +41,8 @@ __all__ = [
     "documented_settings",
     "environment_without",
     "eventually",
+    "on_server",
+    "replayed",
     "settings_for_tests",
     "slow_reader",
     "socket_that_never_answers",

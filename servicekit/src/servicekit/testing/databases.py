@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -13,6 +14,8 @@ from sqlalchemy import make_url
 from servicekit.database import Database, Migrations
 
 DEFAULT_SERVER_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+# A streaming replica of the default server, where a service's test set-up starts one.
+DEFAULT_REPLICA_URL = "postgresql+psycopg://postgres@127.0.0.1:5433/postgres"
 
 
 def libpq_url(url: str) -> str:
@@ -45,6 +48,27 @@ def temporary_database(server_url: str, migrations: Migrations | None = None) ->
         yield url
     finally:
         drop_database(server_url, url)
+
+
+def on_server(database_url: str, server_url: str) -> str:
+    """`database_url`'s database on another server: the same database on a replica of its server."""
+    database = make_url(database_url).database
+    return make_url(server_url).set(drivername="postgresql+psycopg", database=database).render_as_string(False)
+
+
+def replayed(primary_url: str, replica_url: str, seconds: float = 10) -> bool:
+    """Whether the replica has replayed, within `seconds`, everything written to the primary so far."""
+    with psycopg.connect(libpq_url(primary_url)) as primary:
+        written = primary.execute("SELECT pg_current_wal_lsn()::text").fetchone()
+    deadline = time.monotonic() + seconds
+    with psycopg.connect(libpq_url(replica_url), autocommit=True) as replica:
+        while True:
+            behind = replica.execute("SELECT pg_last_wal_replay_lsn() < %s::pg_lsn", written).fetchone()
+            if behind is not None and not behind[0]:
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
 
 
 def assert_migrated(database_url: str, migrations: Migrations) -> None:
@@ -86,7 +110,7 @@ class DownloadServer:
 
     def idle(self) -> bool:
         """No download's query runs and every pooled connection is back."""
-        return active_queries(self.database_url, "COPY") == 0 and self.database.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+        return active_queries(self.database_url, "COPY") == 0 and self.database.read_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
 
     def copying(self, count: int) -> Callable[[], bool]:
         """A condition: exactly `count` downloads' queries are running."""

@@ -29,7 +29,7 @@ from servicekit.auth import permissions
 from servicekit.database import Database
 from servicekit.settings import ServiceSettings
 from servicekit.spec import configured_spec
-from servicekit.testing.databases import DEFAULT_SERVER_URL, libpq_url, temporary_database
+from servicekit.testing.databases import DEFAULT_REPLICA_URL, DEFAULT_SERVER_URL, libpq_url, temporary_database
 from servicekit.testing.fake_apm import FakeApmServer
 from servicekit.testing.fake_entra import FakeEntra
 from servicekit.testing.servers import LiveServer, LoggedServer
@@ -76,6 +76,20 @@ def server_url() -> str:
         psycopg.connect(libpq_url(url), connect_timeout=5).close()
     except psycopg.OperationalError as exc:
         pytest.fail(f"no PostgreSQL at {make_url(url)!r}; start one or set TEST_DATABASE_URL: {exc}")
+    return url
+
+
+@pytest.fixture(scope="session")
+def replica_server_url(server_url: str) -> str:
+    """A streaming replica of the test server (TEST_DATABASE_READ_URL, else one on 127.0.0.1:5433)."""
+    url = os.environ.get("TEST_DATABASE_READ_URL", DEFAULT_REPLICA_URL)
+    try:
+        with psycopg.connect(libpq_url(url), connect_timeout=5) as replica:
+            row = replica.execute("SELECT pg_is_in_recovery()").fetchone()
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"no PostgreSQL replica at {make_url(url)!r}; start one or set TEST_DATABASE_READ_URL: {exc}")
+    if not (row and row[0]):
+        pytest.fail(f"{make_url(url)!r} is not a replica (it is not in recovery)")
     return url
 
 

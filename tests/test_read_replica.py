@@ -1,0 +1,99 @@
+"""DATABASE_READ_URL: the downloads, summaries and /communities read from a real streaming replica of the
+test server (scripts/test_replica.sh starts one), reached through a link the tests can cut as a lost
+replica host would be; writes stay on the primary."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import delete, make_url
+from starlette.testclient import TestClient
+
+from app import MIGRATIONS, create_app
+from app.models import Community
+from config import Settings
+from servicekit import Database, SettingsError
+from servicekit.testing import SwitchableLink, assert_problem, on_server, replayed
+
+CSV = "/directmail-csv"
+SUMMARY = "/directmail-summary"
+
+
+@pytest.fixture
+def replica_link(replica_server_url: str) -> Iterator[SwitchableLink]:
+    url = make_url(replica_server_url)
+    link = SwitchableLink(url.host or "127.0.0.1", url.port or 5432)
+    yield link
+    link.close()
+
+
+@pytest.fixture
+def read_url(database_url: str, replica_server_url: str, replica_link: SwitchableLink) -> str:
+    """The run's database on the replica, through the link."""
+    assert replayed(database_url, replica_server_url), "the replica did not catch up with the primary"
+    through_link = make_url(replica_server_url).set(host="127.0.0.1", port=replica_link.port)
+    return on_server(database_url, through_link.render_as_string(hide_password=False))
+
+
+@pytest.fixture
+def replica_client(make_settings, read_url: str) -> Iterator[TestClient]:
+    settings: Settings = make_settings(database_read_url=read_url)
+    with create_app(settings).test_client() as client:
+        yield client
+
+
+def test_reads_come_from_the_replica_and_writes_reach_it_through_the_primary(
+    replica_client: TestClient, database_url: str, replica_server_url: str, staff: dict[str, str]
+) -> None:
+    primary = Database(database_url, MIGRATIONS, timeout_seconds=5, application_name="directmail-tests")
+    try:
+        with primary.session() as session:
+            session.add(Community(name="Replica Green", salesforce_id="a0RREPLICA1", rfs=True))
+        assert replayed(database_url, replica_server_url)
+        listed = replica_client.get("/communities", headers=staff)
+        assert listed.status_code == 200
+        assert "Replica Green" in [community["name"] for community in listed.json()]
+    finally:
+        with primary.session() as session:
+            session.execute(delete(Community).where(Community.salesforce_id == "a0RREPLICA1"))
+        primary.dispose()
+
+
+def test_a_download_from_the_replica_is_the_primarys_file(
+    replica_client: TestClient, client: TestClient, staff: dict[str, str]
+) -> None:
+    from_replica = replica_client.get(CSV, headers=staff)
+    assert from_replica.status_code == 200
+    assert from_replica.content == client.get(CSV, headers=staff).content
+    summary = replica_client.get(SUMMARY, headers=staff).json()
+    assert from_replica.text.count("\n") - 1 == summary["total"]
+
+
+def test_while_the_replica_is_down_reads_are_503_and_the_pod_unready_until_it_is_back(
+    replica_client: TestClient, replica_link: SwitchableLink, staff: dict[str, str]
+) -> None:
+    ready = replica_client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["read_replica_lag_seconds"] >= 0
+    assert replica_client.get(SUMMARY, headers=staff).status_code == 200
+
+    replica_link.cut()
+    for path in (SUMMARY, "/communities", CSV):
+        refused = replica_client.get(path, headers=staff)
+        assert_problem(refused, 503)
+        assert refused.json()["detail"] == "The database is unavailable; nothing was changed. Try again shortly."
+        assert int(refused.headers["Retry-After"]) > 0
+    unready = replica_client.get("/readyz")
+    assert_problem(unready, 503)
+    assert unready.json()["detail"] == "the read replica is unavailable"
+    assert replica_client.get("/healthz").status_code == 200  # alive: no restart would help
+
+    replica_link.restore()
+    assert replica_client.get("/readyz").status_code == 200
+    assert replica_client.get(SUMMARY, headers=staff).status_code == 200
+
+
+def test_a_replica_needs_a_postgresql_primary(make_settings, read_url: str) -> None:
+    with pytest.raises(SettingsError, match="DATABASE_READ_URL: a read replica needs DATABASE_URL to be PostgreSQL"):
+        make_settings(database_url="", database_read_url=read_url)
