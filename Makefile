@@ -13,10 +13,19 @@ SPEC_LINT := scripts/lint-spec/node_modules/.installed-from-lock
 SWAGGER_UI := swagger-ui/build/.built
 EXAMPLE := examples/minimal-service
 
-.PHONY: help install run test qa fuzz bench kit client swagger-ui-upgrade clean
+# The image CI builds and pushes: tagged by commit, and by VERSION (the git tag) on a release.
+IMAGE ?= $(or $(CI_REGISTRY_IMAGE),registry.gitlab.com/gigaclear/directmail)
+COMMIT ?= $(or $(CI_COMMIT_SHORT_SHA),$(shell git rev-parse --short=8 HEAD))
+VERSION ?= $(CI_COMMIT_TAG)
+# Where `make test` writes JUnit and Cobertura reports when asked (CI: REPORTS=reports).
+REPORTS ?=
+reports = $(if $(REPORTS),--junitxml=$(abspath $(REPORTS))/$(1).xml --cov=$(2) --cov-report=term --cov-report=xml:$(abspath $(REPORTS))/$(1)-coverage.xml)
+
+.PHONY: help install run test qa format lint types spec containers manifests shell ci-config audit fuzz bench \
+	kit client client-wheel image push release-notes release swagger-ui-upgrade clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 # The kit is installed editable from ./servicekit: its code is live, its metadata (entry points,
 # dependencies) is read at install time.
@@ -48,12 +57,44 @@ test: $(INSTALLED) $(SWAGGER_UI) ## prepare PostgreSQL + PostGIS, its streaming 
 	scripts/test_database.sh
 	scripts/test_replica.sh
 	scripts/test_browser.sh
-	cd servicekit && $(VENV)/bin/pytest
-	$(VENV)/bin/pytest
-	cd $(EXAMPLE) && $(VENV)/bin/pytest
+	cd servicekit && $(VENV)/bin/pytest $(call reports,servicekit,servicekit)
+	$(VENV)/bin/pytest $(call reports,directmail,app)
+	cd $(EXAMPLE) && $(VENV)/bin/pytest $(call reports,example,app)
 
-qa: $(INSTALLED) $(SPEC_LINT) ## formatting, lint, types, the spec's lint and known vulnerabilities
-	scripts/qa_commands.sh
+# Each check is a target of its own, as CI's lint and audit jobs run them; in the order that fails fastest.
+qa: format lint types spec containers manifests shell ci-config audit ## every static check: code, spec, image, compose, manifests, scripts, CI, vulnerabilities
+
+format: $(INSTALLED) ## black: the code is formatted
+	$(VENV)/bin/black --check .
+
+lint: $(INSTALLED) ## ruff
+	$(VENV)/bin/ruff check .
+
+# Each is a project of its own, with its own settings in its own pyproject.toml.
+types: $(INSTALLED) ## mypy: Directmail, the kit and the example
+	$(VENV)/bin/mypy
+	cd servicekit && $(VENV)/bin/mypy
+	cd $(EXAMPLE) && $(VENV)/bin/mypy
+
+spec: $(INSTALLED) $(SPEC_LINT) ## the specs by Redocly's recommended rules; the committed client up to date
+	scripts/lint-spec/node_modules/.bin/redocly lint --format stylish --config scripts/lint-spec/redocly.yaml \
+		api-spec.yml $(EXAMPLE)/api-spec.yml
+	scripts/check_client.sh
+
+containers: $(INSTALLED) ## hadolint the Dockerfile; the compose files against the compose specification
+	scripts/check_containers.sh
+
+manifests: $(INSTALLED) ## render deploy/'s overlays; validate them against the Kubernetes API's schemas
+	scripts/check_manifests.sh
+
+shell: $(INSTALLED) ## shellcheck every script
+	$(VENV)/bin/shellcheck scripts/*.sh
+
+ci-config: $(INSTALLED) ## .gitlab-ci.yml against GitLab's CI schema
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.gitlab-ci .gitlab-ci.yml
+
+audit: $(INSTALLED) ## known vulnerabilities in the locked packages (pip-audit)
+	scripts/audit.sh
 
 # Another runner than the tests': schemathesis's own CLI against a service already running at URL.
 fuzz: $(INSTALLED) ## fuzz a running service from its spec: FUZZ_TOKEN=<token> make fuzz URL=<its URL, default :8080>
@@ -74,6 +115,25 @@ swagger-ui-upgrade: ## move Swagger UI to the newest swagger-ui-dist 5.x (commit
 kit: $(INSTALLED) ## build the servicekit wheel into dist/ (CI publishes it)
 	$(VENV)/bin/pip wheel --quiet --no-deps --wheel-dir dist ./servicekit
 	@ls dist/gigaclear_servicekit-*.whl
+
+client-wheel: $(INSTALLED) ## build the generated client's wheel into dist/ (CI publishes it)
+	$(VENV)/bin/pip wheel --quiet --no-deps --wheel-dir dist ./clients/directmail-client
+	@ls dist/directmail_client-*.whl
+
+image: ## build the runtime image, tagged IMAGE:<commit> and IMAGE:VERSION when set (needs a Docker engine)
+	@docker info >/dev/null 2>&1 || { echo "make image: no Docker engine here; make containers checks the Dockerfile without one" >&2; exit 1; }
+	docker build --pull --target runtime --tag $(IMAGE):$(COMMIT) $(if $(VERSION),--tag $(IMAGE):$(VERSION)) .
+
+push: image ## push the image's tags (in CI, to the project's registry with the job's credentials)
+	@if [ -n "$$CI_REGISTRY" ]; then echo "$$CI_REGISTRY_PASSWORD" | docker login --username "$$CI_REGISTRY_USER" --password-stdin "$$CI_REGISTRY"; fi
+	docker push $(IMAGE):$(COMMIT)
+	$(if $(VERSION),docker push $(IMAGE):$(VERSION))
+
+release-notes: $(INSTALLED) ## print VERSION's section of CHANGELOG.md: make release-notes VERSION=1.2.0
+	$(VENV)/bin/python -m scripts.release notes "$(VERSION)"
+
+release: $(INSTALLED) ## in GitLab CI on a tag: the release for VERSION, its notes from CHANGELOG.md
+	$(VENV)/bin/python -m scripts.release publish "$(VERSION)"
 
 clean: ## remove the virtualenv, the embedded database, built wheels and the npm installs
 	rm -rf $(VENV) var dist swagger-ui/build swagger-ui/node_modules scripts/lint-spec/node_modules scripts/client-gen/.venv

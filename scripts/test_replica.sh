@@ -14,6 +14,11 @@ replica_dir=/var/tmp/servicekit-test-replica
 
 in_recovery() { [ "$(psql "$libpq_url" -XAtqc 'SELECT pg_is_in_recovery()' 2>/dev/null)" = t ]; }
 
+if [ -n "${TEST_DATABASE_READ_URL:-}" ]; then
+  # A replica service copies its primary before it answers: give it a minute.
+  for _ in $(seq 60); do in_recovery && break; sleep 1; done
+fi
+
 if in_recovery; then
   echo "test replica: streaming replica at ${libpq_url}"
   exit 0
