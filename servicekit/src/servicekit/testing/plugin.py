@@ -213,16 +213,20 @@ def database(app: ServiceApp) -> Database:
 
 @pytest.fixture
 def db_connection(database: Database) -> Iterator[Connection]:
-    """A connection in a transaction rolled back after the test; the app's sessions join it."""
-    original = dict(database.sessions.kw)
+    """A connection in a transaction rolled back after the test; the app's sessions join it (its read
+    sessions too, unless they read from a replica, which never sees an uncommitted write)."""
+    joining = [database.sessions] if database.has_replica else [database.sessions, database.read_sessions]
+    originals = [dict(sessions.kw) for sessions in joining]
     with database.engine.connect() as connection:
         transaction = connection.begin()
-        database.sessions.configure(bind=connection, join_transaction_mode="create_savepoint")
+        for sessions in joining:
+            sessions.configure(bind=connection, join_transaction_mode="create_savepoint")
         try:
             yield connection
         finally:
-            database.sessions.kw.clear()
-            database.sessions.kw.update(original)
+            for sessions, original in zip(joining, originals, strict=True):
+                sessions.kw.clear()
+                sessions.kw.update(original)
             transaction.rollback()
 
 
