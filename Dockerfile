@@ -61,9 +61,9 @@ COPY Makefile Pipfile Pipfile.lock ./
 COPY servicekit servicekit/
 COPY swagger-ui/package.json swagger-ui/package-lock.json swagger-ui/
 COPY swagger-ui/src swagger-ui/src/
-COPY scripts/build_swagger_ui.sh scripts/test_browser.sh scripts/
+COPY scripts/build_swagger_ui.sh scripts/test_tools.sh scripts/
 # `pipenv sync --dev` into .venv and Swagger UI; then Debian's Chromium for the browser tests.
-RUN make install && scripts/test_browser.sh && rm -rf /var/lib/apt/lists/*
+RUN make install && scripts/test_tools.sh && rm -rf /var/lib/apt/lists/*
 # scripts/generate_client.sh's own pinned environment, made here as the script would on first use.
 COPY scripts/client-gen/requirements.txt scripts/client-gen/
 RUN python3 -m venv scripts/client-gen/.venv \

@@ -53,10 +53,10 @@ run: $(INSTALLED) $(SWAGGER_UI) ## migrate (embedded SQLite unless DATABASE_URL 
 	$(VENV)/bin/python run.py seed-demo --premises 20000 --if-empty
 	$(VENV)/bin/python run.py serve
 
-test: $(INSTALLED) $(SWAGGER_UI) ## prepare PostgreSQL + PostGIS, its streaming replica and Chromium; run the kit's, Directmail's and the example's suites
+test: $(INSTALLED) $(SWAGGER_UI) ## prepare PostgreSQL + PostGIS, its streaming replica, Chromium, curl and jq; run the kit's, Directmail's and the example's suites
 	scripts/test_database.sh
 	scripts/test_replica.sh
-	scripts/test_browser.sh
+	scripts/test_tools.sh
 	cd servicekit && $(VENV)/bin/pytest $(call reports,servicekit,servicekit)
 	$(VENV)/bin/pytest $(call reports,directmail,app)
 	cd $(EXAMPLE) && $(VENV)/bin/pytest $(call reports,example,app)
@@ -88,7 +88,7 @@ manifests: $(INSTALLED) ## render deploy/'s overlays; validate them against the 
 	scripts/check_manifests.sh
 
 shell: $(INSTALLED) ## shellcheck every script
-	$(VENV)/bin/shellcheck scripts/*.sh
+	$(VENV)/bin/shellcheck scripts/*.sh scripts/compose/*.sh
 
 ci-config: $(INSTALLED) ## .gitlab-ci.yml against GitLab's CI schema
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.gitlab-ci .gitlab-ci.yml

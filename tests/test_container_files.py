@@ -215,7 +215,7 @@ def test_the_test_stage_has_everything_make_test_needs_installed() -> None:
     for package in ("postgresql-15", "postgresql-15-postgis-3", "postgresql-client-15", "make", "curl", "git"):
         assert re.search(rf"\s{re.escape(package)}(\s|$)", runs), package
     assert "make install" in runs
-    assert "scripts/test_browser.sh" in runs
+    assert "scripts/test_tools.sh" in runs
     assert ("swagger-ui", "/usr/local/bin/node") in {(o, p) for o, paths in test.copies() for p in paths}
     assert exec_form(test.values("CMD")[-1]) == ["make", "test"]
 
