@@ -53,10 +53,10 @@ run: $(INSTALLED) $(SWAGGER_UI) ## migrate (embedded SQLite unless DATABASE_URL 
 	$(VENV)/bin/python run.py seed-demo --premises 20000 --if-empty
 	$(VENV)/bin/python run.py serve
 
-test: $(INSTALLED) $(SWAGGER_UI) ## prepare PostgreSQL + PostGIS, its streaming replica, Chromium, curl and jq; run the kit's, Directmail's and the example's suites
+test: $(INSTALLED) $(SWAGGER_UI) ## prepare Chromium, curl, jq and psql, PostgreSQL + PostGIS and its streaming replica; run the kit's, Directmail's and the example's suites
+	scripts/test_tools.sh
 	scripts/test_database.sh
 	scripts/test_replica.sh
-	scripts/test_tools.sh
 	cd servicekit && $(VENV)/bin/pytest $(call reports,servicekit,servicekit)
 	$(VENV)/bin/pytest $(call reports,directmail,app)
 	cd $(EXAMPLE) && $(VENV)/bin/pytest $(call reports,example,app)
@@ -101,6 +101,7 @@ fuzz: $(INSTALLED) ## fuzz a running service from its spec: FUZZ_TOKEN=<token> m
 	scripts/fuzz_live.sh $(or $(URL),http://127.0.0.1:8080)
 
 bench: $(INSTALLED) $(SWAGGER_UI) ## measure the service beside reference figures taken in the same run
+	scripts/test_tools.sh
 	scripts/test_database.sh
 	cd servicekit && $(VENV)/bin/python -m benchmarks.probes
 	PYTHONPATH=. $(VENV)/bin/python -m scripts.bench

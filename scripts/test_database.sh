@@ -9,17 +9,6 @@ libpq_url="${url/postgresql+psycopg:/postgresql:}"
 
 answers() { psql "$libpq_url" -XAtqc 'SELECT 1' >/dev/null 2>&1; }
 
-# psql, for the checks below (a CI image of Python's has none): Debian's client, as root only.
-if ! command -v psql >/dev/null; then
-  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
-    echo "test database: psql is missing; install PostgreSQL's client (postgresql-client)" >&2
-    exit 1
-  fi
-  echo "test database: installing postgresql-client"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-client >/dev/null
-fi
-
 if ! answers && command -v pg_ctlcluster >/dev/null && [ -z "${TEST_DATABASE_URL:-}" ]; then
   echo "test database: starting the local PostgreSQL cluster"
   for cluster in /etc/postgresql/*/main; do

@@ -2,10 +2,11 @@
 # Makes sure the programs the tests drive are here, installing Debian's package for each one missing:
 # Chromium for the browser tests (Playwright's own browser download cannot reach its host from here, nor
 # from most CI runners' locked-down networks), curl for the README's command as printed, jq for
-# scripts/register_entra_app.sh.
+# scripts/register_entra_app.sh, psql for scripts/test_database.sh and test_replica.sh (a CI image of
+# Python's has none).
 set -euo pipefail
 
-declare -A package=([chromium]=chromium [curl]=curl [jq]=jq)
+declare -A package=([chromium]=chromium [curl]=curl [jq]=jq [psql]=postgresql-client)
 missing=()
 for program in "${!package[@]}"; do
   command -v "$program" >/dev/null || missing+=("${package[$program]}")

@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 from app import MIGRATIONS, create_app
 from app.models import Community
 from config import Settings
-from servicekit import Database, SettingsError
+from servicekit import Database
 from servicekit.testing import SwitchableLink, assert_problem, on_server, replayed
 
 CSV = "/directmail-csv"
@@ -93,7 +93,3 @@ def test_while_the_replica_is_down_reads_are_503_and_the_pod_unready_until_it_is
     assert replica_client.get("/readyz").status_code == 200
     assert replica_client.get(SUMMARY, headers=staff).status_code == 200
 
-
-def test_a_replica_needs_a_postgresql_primary(make_settings, read_url: str) -> None:
-    with pytest.raises(SettingsError, match="DATABASE_READ_URL: a read replica needs DATABASE_URL to be PostgreSQL"):
-        make_settings(database_url="", database_read_url=read_url)
