@@ -92,4 +92,3 @@ def test_while_the_replica_is_down_reads_are_503_and_the_pod_unready_until_it_is
     replica_link.restore()
     assert replica_client.get("/readyz").status_code == 200
     assert replica_client.get(SUMMARY, headers=staff).status_code == 200
-
