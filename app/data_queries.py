@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Select, SQLColumnExpression, Text, and_, case, cast, func, literal, select
+from sqlalchemy import Connection, Select, SQLColumnExpression, Text, and_, bindparam, case, cast, func, literal, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -43,6 +43,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # module does not quote a lone CR, and the two paths must give the same bytes.
 _NEEDS_QUOTES = re.compile(r'[,"\r\n]')
 
+COMMUNITY_ID = "community_id"  # the parameter naming the community of `community_part`
 CSV_HEADER = (",".join(CSV_COLUMNS) + "\n").encode()  # as COPY's HEADER writes it: no name needs quotes
 AnySelect = Select[*tuple[Any, ...]]
 CsvPieces = Generator[bytes, None, int]  # the CSV's bytes, then how many rows it held (its header aside)
@@ -81,9 +82,10 @@ def mailing_list(filters: ExportFilters) -> AnySelect:
     return _filtered(_mailing_list_rows(), filters).order_by(Community.name, Premises.postcode, Premises.uprn)
 
 
-def community_part(filters: ExportFilters, community_id: int) -> AnySelect:
-    """One community's rows of the mailing list, sorted by postcode and UPRN."""
-    statement = _filtered(_mailing_list_rows(), filters).where(Community.id == community_id)
+def community_part(filters: ExportFilters) -> AnySelect:
+    """One community's rows of the mailing list, sorted by postcode and UPRN: the community whose id the
+    COMMUNITY_ID parameter gives."""
+    statement = _filtered(_mailing_list_rows(), filters).where(Community.id == bindparam(COMMUNITY_ID, required=False))
     return statement.order_by(Premises.postcode, Premises.uprn)
 
 
@@ -162,14 +164,8 @@ def mailing_list_pieces(connection: Connection, filters: ExportFilters) -> CsvPi
     if connection.dialect.name == "postgresql":
         _keep_to_the_index(connection)
     community_ids = connection.scalars(listed_communities(filters)).all()
-    return (yield from _headed(_community_parts(connection, filters, community_ids)))
-
-
-def _community_parts(connection: Connection, filters: ExportFilters, community_ids: Sequence[int]) -> CsvPieces:
-    rows = 0
-    for community_id in community_ids:
-        rows += yield from csv_rows(connection, community_part(filters, community_id))
-    return rows
+    each_community = [{COMMUNITY_ID: community_id} for community_id in community_ids]
+    return (yield from _headed(csv_rows(connection, community_part(filters), each_community)))
 
 
 def _headed(pieces: CsvPieces) -> CsvPieces:
@@ -184,11 +180,14 @@ def _headed(pieces: CsvPieces) -> CsvPieces:
     return (yield from pieces)
 
 
-def csv_rows(connection: Connection, statement: AnySelect) -> CsvPieces:
-    """`statement`'s rows as CSV (no header), then how many there were."""
+def csv_rows(
+    connection: Connection, statement: AnySelect, parameter_sets: Sequence[Mapping[str, Any]] = ({},)
+) -> CsvPieces:
+    """`statement`'s rows as CSV (no header), run for each of `parameter_sets` in turn, then how many rows
+    there were."""
     if connection.dialect.name == "postgresql":
-        return copied_csv(connection, statement)
-    return _cursor_out(connection, statement)
+        return copied_csv(connection, statement, parameter_sets)
+    return _cursor_out(connection, statement, parameter_sets)
 
 
 def _keep_to_the_index(connection: Connection) -> None:
@@ -199,12 +198,13 @@ def _keep_to_the_index(connection: Connection) -> None:
         connection.exec_driver_sql(f"SET LOCAL {setting} = off")
 
 
-def _cursor_out(connection: Connection, statement: AnySelect) -> CsvPieces:
-    result = connection.execution_options(stream_results=True, yield_per=2000).execute(statement)
+def _cursor_out(connection: Connection, statement: AnySelect, parameter_sets: Sequence[Mapping[str, Any]]) -> CsvPieces:
+    streamed = connection.execution_options(stream_results=True, yield_per=2000)
     count = 0
-    for rows in result.partitions():
-        count += len(rows)
-        yield "".join(_csv_line(row) for row in rows).encode()
+    for parameters in parameter_sets:
+        for rows in streamed.execute(statement, parameters).partitions():
+            count += len(rows)
+            yield "".join(_csv_line(row) for row in rows).encode()
     return count
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import signal
 import socket
@@ -65,6 +66,14 @@ def uvicorn_config(app: object, settings: ServiceSettings) -> uvicorn.Config:
     )
 
 
+def _freeze_what_starting_made() -> None:
+    """Out of the cyclic collector's sight for good: the modules, the spec, the app. A full collection
+    holds the GIL, and with it every probe, for as long as it takes to scan what it tracks: 100 ms and
+    more with all that in, a tenth of that without."""
+    gc.collect()  # what starting left as garbage is freed, not frozen
+    gc.freeze()
+
+
 def run_server(app: ServiceApp, settings: ServiceSettings) -> None:
     """Serve `app` until SIGTERM or SIGINT, then drain and stop.
 
@@ -75,4 +84,5 @@ def run_server(app: ServiceApp, settings: ServiceSettings) -> None:
         uvicorn_config(app, settings), lifecycle=lifecycle, drain_seconds=settings.shutdown_drain_seconds
     )
     inherited = os.environ.get("SERVICEKIT_LISTEN_FD")
+    _freeze_what_starting_made()
     server.run(sockets=[socket.socket(fileno=int(inherited))] if inherited else None)
