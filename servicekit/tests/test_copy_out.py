@@ -1,28 +1,48 @@
-"""COPY streamed in blocks: the same bytes and row count PostgreSQL wrote, in few large pieces."""
+"""COPY streamed in blocks: the bytes and row count PostgreSQL wrote, in few large pieces; one statement
+run for several sets of values, their rows following on; a failure midway raised, never a short file."""
 
 from __future__ import annotations
 
+from collections.abc import Generator
+
+import psycopg.errors
+import pytest
 from sqlalchemy import Connection, text
 
-from servicekit.copy_out import BLOCK_BYTES, copied_csv, in_blocks
+from servicekit.copy_out import BLOCK_BYTES, copied_csv
 
 
-def test_a_copy_arrives_whole_in_blocks_with_its_row_count(db_connection: Connection) -> None:
-    statement = text("SELECT n, 'a, \"quoted\" value' FROM generate_series(1, :rows) AS n").bindparams(rows=20_000)
-    copy = copied_csv(db_connection, statement)
+def read_out(copy: Generator[bytes, None, int]) -> tuple[list[bytes], int]:
     blocks = []
     try:
         while True:
             blocks.append(next(copy))
     except StopIteration as end:
-        rows = end.value
+        return blocks, end.value
+
+
+def test_a_copy_arrives_whole_in_blocks_with_its_row_count(db_connection: Connection) -> None:
+    statement = text("SELECT n, 'a, \"quoted\" value' FROM generate_series(1, :rows) AS n").bindparams(rows=20_000)
+    blocks, rows = read_out(copied_csv(db_connection, statement))
     assert rows == 20_000
     assert b"".join(blocks) == b"".join(b'%d,"a, ""quoted"" value"\n' % n for n in range(1, 20_001))
     assert all(len(block) >= BLOCK_BYTES for block in blocks[:-1])
     assert len(blocks) < 20_000 * 25 / BLOCK_BYTES + 2
 
 
-def test_blocks_keep_every_byte_in_order() -> None:
-    pieces = [b"x" * size for size in (3, 5, 1, 7, 2)]
-    assert list(in_blocks(pieces, size=8)) == [b"x" * 8, b"x" * 8, b"x" * 2]
-    assert list(in_blocks([], size=8)) == []
+def test_one_statement_runs_for_each_set_of_values_in_turn(db_connection: Connection) -> None:
+    statement = text("SELECT n, repeat('x', 40) FROM generate_series(:first, :last) AS n")
+    runs = [{"first": 1, "last": 3_000}, {"first": 1, "last": 0}, {"first": 5, "last": 9_000}]
+    blocks, rows = read_out(copied_csv(db_connection, statement, runs))
+    numbers = [*range(1, 3_001), *range(5, 9_001)]
+    assert rows == len(numbers)
+    assert b"".join(blocks) == b"".join(b"%d,%s\n" % (n, b"x" * 40) for n in numbers)
+    # A run's last rows share a block with the next run's first: no block is short but the last.
+    assert all(len(block) >= BLOCK_BYTES for block in blocks[:-1])
+
+
+def test_a_failure_midway_raises_rather_than_ending_the_rows_short(db_connection: Connection) -> None:
+    statement = text("SELECT 1 / (n - 15000) FROM generate_series(1, 20000) AS n")
+    copy = copied_csv(db_connection, statement)
+    with pytest.raises(psycopg.errors.DivisionByZero):
+        read_out(copy)

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Connection, text
 
 from servicekit import Database
-from servicekit.downloads import Produced, Producer
+from servicekit.downloads import Produced, Producer, in_blocks
 from servicekit.testing import DownloadServer, LiveServer, assert_problem, eventually, slow_reader, terminate_queries
 from servicekit.testing.databases import libpq_url
 from tests.fixture_service import FixtureSettings, create_app, views
@@ -143,3 +143,9 @@ def test_a_download_past_the_limit_is_refused_without_waiting_for_a_thread(
         assert not busy.done()
         streams.close()
         assert busy.result().status_code == 200
+
+
+def test_blocks_keep_every_byte_in_order() -> None:
+    pieces = [b"x" * size for size in (3, 5, 1, 7, 2)]
+    assert list(in_blocks(pieces, size=8)) == [b"x" * 8, b"x" * 8, b"x" * 2]
+    assert list(in_blocks([], size=8)) == []

@@ -10,7 +10,7 @@ BLOCK_BYTES. psycopg still starts each COPY, and ends one left early (cancelled,
 from __future__ import annotations
 
 import select
-from collections.abc import Generator, Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Mapping
 from typing import Any
 
 import psycopg.errors
@@ -87,15 +87,3 @@ def _input_awaited(pgconn: pq.abc.PGconn) -> None:
     readable.register(pgconn.socket, select.POLLIN)
     readable.poll()
     pgconn.consume_input()
-
-
-def in_blocks(pieces: Iterable[bytes | bytearray | memoryview], size: int = BLOCK_BYTES) -> Iterator[bytes]:
-    """`pieces` joined into blocks of at least `size` bytes, but for the last."""
-    buffer = bytearray()
-    for piece in pieces:
-        buffer += piece
-        if len(buffer) >= size:
-            yield bytes(buffer)
-            buffer.clear()
-    if buffer:
-        yield bytes(buffer)

@@ -39,7 +39,6 @@ from sqlalchemy import Connection
 
 from servicekit.audit import AuditedAccess, Outcome, Tally, write_audit_event
 from servicekit.compression import FAST_LEVELS, CompressionLevels, StreamEncoder, chosen_coding, stream_encoder
-from servicekit.copy_out import in_blocks
 from servicekit.database import Database, psycopg_connection, set_statement_timeout
 from servicekit.middleware.disconnect import Disconnection, disconnection
 from servicekit.problems import ServiceUnavailable
@@ -243,3 +242,15 @@ def chunked(pieces: Iterable[bytes], gone: Disconnection) -> Iterator[bytes]:
         if gone.is_set():
             raise ClientDisconnected
         yield chunk
+
+
+def in_blocks(pieces: Iterable[bytes], size: int) -> Iterator[bytes]:
+    """`pieces` joined into blocks of at least `size` bytes, but for the last."""
+    buffer = bytearray()
+    for piece in pieces:
+        buffer += piece
+        if len(buffer) >= size:
+            yield bytes(buffer)
+            buffer.clear()
+    if buffer:
+        yield bytes(buffer)
