@@ -61,7 +61,7 @@ COPY Makefile Pipfile Pipfile.lock ./
 COPY servicekit servicekit/
 COPY swagger-ui/package.json swagger-ui/package-lock.json swagger-ui/
 COPY swagger-ui/src swagger-ui/src/
-COPY scripts/build_swagger_ui.sh scripts/test_tools.sh scripts/
+COPY scripts/build_swagger_ui.sh scripts/test_tools.sh scripts/install_packages.sh scripts/
 # `pipenv sync --dev` into .venv and Swagger UI; then Debian's Chromium for the browser tests.
 RUN make install && scripts/test_tools.sh && rm -rf /var/lib/apt/lists/*
 # scripts/generate_client.sh's own pinned environment, made here as the script would on first use.

@@ -26,12 +26,6 @@ available=$(psql "$libpq_url" -XAtqc "SELECT count(*) FROM pg_available_extensio
 if [ "$available" = 0 ]; then
   major=$(psql "$libpq_url" -XAtqc "SELECT current_setting('server_version_num')::int / 10000")
   package="postgresql-${major}-postgis-3"
-  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
-    echo "test database: PostGIS is missing; install ${package} on the database server" >&2
-    exit 1
-  fi
-  echo "test database: installing ${package}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$package" >/dev/null
+  "$(dirname "$0")/install_packages.sh" "test database (PostGIS, on the database server)" "$package"
 fi
 echo "test database: PostgreSQL with PostGIS at ${libpq_url}"

@@ -14,10 +14,4 @@ done
 if [ ${#missing[@]} = 0 ]; then
   exit 0
 fi
-if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
-  echo "test tools: missing ${missing[*]}; install Debian's packages of that name" >&2
-  exit 1
-fi
-echo "test tools: installing ${missing[*]}"
-apt-get update -qq
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+exec "$(dirname "$0")/install_packages.sh" "test tools" "${missing[@]}"

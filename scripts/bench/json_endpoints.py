@@ -27,7 +27,7 @@ from urllib.parse import quote
 
 import httpx
 
-from config import Settings
+from config import PROJECT_ROOT, Settings
 from scripts.bench.csv_exports import downloads_in_flight
 from scripts.bench.figures import Figure, printed
 from scripts.bench.servers import our_service, reference_app
@@ -122,15 +122,8 @@ def wrk(url: str, headers: dict[str, str], *, connections: int, seconds: int = S
 
 
 def _ensure_wrk() -> None:
-    """wrk from Debian, installed as scripts/test_database.sh installs PostGIS: as root only."""
-    if shutil.which("wrk"):
-        return
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        raise RuntimeError("the benchmark needs wrk: apt-get install wrk (as root)")
-    subprocess.run(["apt-get", "update", "-qq"], check=True)
-    subprocess.run(
-        ["apt-get", "install", "-y", "-qq", "wrk"], check=True, env=os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
-    )
+    if not shutil.which("wrk"):
+        subprocess.run([PROJECT_ROOT / "scripts" / "install_packages.sh", "make bench", "wrk"], check=True)
 
 
 def _first_community(service_url: str, token: str) -> str:
