@@ -33,13 +33,13 @@ def copied_csv(
     collector frees (holding the GIL as long as it takes). Closing the generator early makes psycopg
     cancel the query."""
     compiled = statement.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
-    copy = f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)"
+    copy, fixed = f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)", compiled.params
     driver_connection = psycopg_connection(connection)
     block = bytearray()
     rows = 0
     with driver_connection.cursor() as cursor:
         for values in parameter_sets:
-            with cursor.copy(copy, compiled.params | values):
+            with cursor.copy(copy, fixed | values):
                 rows += yield from _rows_read(driver_connection, block)
     if block:
         yield bytes(block)
