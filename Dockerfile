@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # Directmail's image. Stages:
 #   swagger-ui  Swagger UI as /ui serves it (scripts/build_swagger_ui.sh, swagger-ui-dist as its lock pins it)
 #   builder     the locked dependencies (Pipfile.lock, hashes checked) and the kit in /opt/venv
@@ -25,9 +24,11 @@ ENV PIP_NO_CACHE_DIR=1 \
 RUN pip install "pipenv==2026.10.3"
 WORKDIR /src
 COPY Pipfile Pipfile.lock ./
-# Every locked package with its hashes, without the kit: Pipfile installs it editable from ./servicekit,
-# which pip cannot hash (tests/test_container_files.py runs this same command against the lock).
-RUN pipenv requirements --hash | sed '/^-e /d' > requirements.txt \
+# Every locked package with its hashes, and nothing else: the kit is a path (Pipfile installs it editable from
+# ./servicekit), which pip cannot hash, and pipenv writes it as `-e ./servicekit` or, while the folder is
+# absent as it is here, as a bare `./servicekit`. tests/test_container_files.py runs this command in a folder
+# that holds only what this stage holds at this point.
+RUN pipenv requirements --hash | grep -e '--hash=' > requirements.txt \
     && python -m venv /opt/venv \
     && /opt/venv/bin/pip install --require-hashes --no-deps -r requirements.txt
 # The kit, as a normal (not editable) package: its dependencies are the locked ones just installed.
