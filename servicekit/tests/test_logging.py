@@ -122,6 +122,14 @@ def test_local_logs_are_for_people(capsys: pytest.CaptureFixture[str]) -> None:
     assert "hello" in out
     assert "town" in out
     assert not out.lstrip().startswith("{")
+    assert "\x1b[" not in out  # no colour codes where the output is not a terminal: a container's log
+
+
+def test_local_logs_are_coloured_on_a_terminal(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.setattr("sys.stdout.isatty", lambda: True)
+    configure_logging(settings_for_tests(FixtureSettings, database_url="sqlite://", environment="local"))
+    structlog.get_logger("test").info("hello")
+    assert "\x1b[" in capsys.readouterr().out
 
 
 def test_a_response_whose_body_never_ended_is_logged_as_a_failure(

@@ -117,6 +117,15 @@ def test_the_published_spec_keeps_its_refs_and_names_no_internal_function(client
     assert yaml.safe_load(client.get("/openapi.yaml").text) == published.json()
 
 
+def test_the_spec_is_served_from_one_place(
+    make_settings: Callable[..., FixtureSettings], capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = create_app(make_settings())  # its logging writes to the captured stdout
+    with app.test_client() as client:
+        assert client.get("/openapi.json").status_code == 200
+    assert capsys.readouterr().out.count("Adding spec json: /openapi.json") == 1
+
+
 def test_a_declared_probe_is_still_answered_before_routing(client: TestClient) -> None:
     assert client.get("/healthz?verbose=1").json() == {"status": "ok"}  # past LivenessMiddleware
     assert client.get("/readyz").status_code == 200

@@ -87,7 +87,8 @@ def _rendering(settings: ServiceSettings) -> list[Processor]:
         structlog.stdlib.add_log_level,
         structlog.processors.TimeStamper(fmt="%H:%M:%S.%f"),
         redact_secrets,
-        structlog.dev.ConsoleRenderer(),
+        # Colour codes only for a terminal: in a container's or a CI job's log they are noise.
+        structlog.dev.ConsoleRenderer(colors=sys.stdout.isatty()),
     ]
 
 

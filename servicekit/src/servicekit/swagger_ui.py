@@ -7,6 +7,7 @@ environment, the spec's URL and, when a client is configured, the login's settin
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +35,12 @@ def swagger_ui_options(
             # Entra issues a token for our API only when the scope is named in full.
             "scopes": " ".join(["openid", "profile", "offline_access", *scopes]),
         }
+    # The spec itself is served by PublishedSpecMiddleware, in front: Connexion's copy would never be reached.
+    options = SwaggerUIOptions(
+        serve_spec=False, swagger_ui_path=SWAGGER_UI_PATH, swagger_ui_template_arguments=arguments
+    )
     if package is None:
-        return SwaggerUIOptions(swagger_ui_path=SWAGGER_UI_PATH, swagger_ui_template_arguments=arguments)
+        return options
     if not (package / "index.j2").is_file():
         raise SwaggerUIMissing(f"no Swagger UI at {package}: build it first (make install)")
-    return SwaggerUIOptions(
-        swagger_ui_path=SWAGGER_UI_PATH, swagger_ui_template_dir=str(package), swagger_ui_template_arguments=arguments
-    )
+    return dataclasses.replace(options, swagger_ui_template_dir=str(package))

@@ -43,7 +43,7 @@ class PublishedSpecMiddleware(SwaggerUIMiddleware):  # type: ignore[misc]
         swagger_ui_options: SwaggerUIOptions | None = None,
         **kwargs: Any,
     ) -> None:
-        options = dataclasses.replace(swagger_ui_options or SwaggerUIOptions(), swagger_ui=False)
+        options = dataclasses.replace(swagger_ui_options or SwaggerUIOptions(), serve_spec=True, swagger_ui=False)
         api = PublishedSpecAPI(
             specification, base_path=base_path, swagger_ui_options=options, default=self.default_fn, **kwargs
         )
