@@ -22,7 +22,7 @@ REPORTS ?=
 reports = $(if $(REPORTS),--junitxml=$(abspath $(REPORTS))/$(1).xml --cov=$(2) --cov-report=term --cov-report=xml:$(abspath $(REPORTS))/$(1)-coverage.xml)
 
 .PHONY: help install run test qa format lint types spec containers manifests shell ci-config audit fuzz bench \
-	kit client client-wheel image push release-notes release swagger-ui-upgrade clean
+	image-check compose-check rehearse kit client client-wheel image push release-notes release swagger-ui-upgrade clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -95,6 +95,17 @@ ci-config: $(INSTALLED) ## .gitlab-ci.yml against GitLab's CI schema
 
 audit: $(INSTALLED) ## known vulnerabilities in the locked packages (pip-audit)
 	scripts/audit.sh
+
+# The image and the compose files run, not only read: on a Docker engine where one answers (GitLab CI), else on
+# podman, installed when missing, with stand-ins for the base images no registry here gives (README: Containers).
+image-check: $(INSTALLED) ## build the runtime image and run it as deploy/ does: locked down, migrated, probed, a download, SIGTERM mid-download
+	$(VENV)/bin/python -m scripts.containers.image_check
+
+compose-check: $(INSTALLED) ## docker-compose.yml up and the README's curl against it; SUITE=1: make test in docker-compose.test.yml too
+	$(VENV)/bin/python -m scripts.containers.compose_check $(if $(SUITE),--suite)
+
+rehearse: $(INSTALLED) ## three containers behind HAProxy under load: a rolling restart, then a replica outage (docs/operations.md)
+	$(VENV)/bin/python -m scripts.containers.rehearse
 
 # Another runner than the tests': schemathesis's own CLI against a service already running at URL.
 fuzz: $(INSTALLED) ## fuzz a running service from its spec: FUZZ_TOKEN=<token> make fuzz URL=<its URL, default :8080>

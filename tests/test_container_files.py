@@ -25,7 +25,7 @@ import pytest
 import yaml
 from packaging.requirements import Requirement
 
-from config import PROJECT_ROOT
+from config import PROJECT_ROOT, Settings
 
 DOCKERFILE = PROJECT_ROOT / "Dockerfile"
 RUNTIME_PATHS = {"run.py", "config.py", "api-spec.yml", "alembic.ini", "alembic", "app"}
@@ -352,6 +352,23 @@ def test_the_developer_stack_migrates_before_it_serves_and_probes_healthz() -> N
     assert app["ports"] == ["127.0.0.1:8080:8080"]
     assert db["image"] == "postgis/postgis:15-3.5"
     assert "pg_isready" in db["healthcheck"]["test"]
+
+
+def seconds(duration: str) -> float:
+    """A compose duration such as `1m30s` or `40s`, in seconds."""
+    units = {"h": 3600, "m": 60, "s": 1}
+    return sum(float(amount) * units[unit] for amount, unit in re.findall(r"(\d+(?:\.\d+)?)([hms])", duration))
+
+
+def test_the_developer_stack_stops_the_service_after_its_downloads_not_during_them() -> None:
+    services = compose("docker-compose.yml")["services"]
+    app, migrate = services["app"], services["migrate"]
+    settings = {name: field.default for name, field in Settings.model_fields.items()}
+    drain = float(app["environment"].get("SHUTDOWN_DRAIN_SECONDS", settings["shutdown_drain_seconds"]))
+    timeout = float(app["environment"].get("SHUTDOWN_TIMEOUT_SECONDS", settings["shutdown_timeout_seconds"]))
+    assert seconds(app["stop_grace_period"]) > drain + timeout
+    # The one-off migration serves nothing: the image's HEALTHCHECK would leave it "starting" for ever.
+    assert migrate["healthcheck"] == {"disable": True}
 
 
 def test_the_developer_stack_runs_locked_down_with_the_dev_login() -> None:
