@@ -93,7 +93,9 @@ def test_a_lost_database_is_a_503_until_it_is_back_and_no_restart_is_needed(
 ) -> None:
     url = make_url(database_url)
     link = SwitchableLink(url.host or "127.0.0.1", url.port or 5432)
-    settings = make_settings(database_url=url.set(port=link.port).render_as_string(hide_password=False))
+    settings = make_settings(
+        database_url=url.set(host="127.0.0.1", port=link.port).render_as_string(hide_password=False)
+    )
     try:
         with create_app(settings).test_client() as client:
             assert client.get("/readyz").status_code == 200
