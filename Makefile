@@ -88,7 +88,7 @@ manifests: $(INSTALLED) ## render deploy/'s overlays; validate them against the 
 	scripts/check_manifests.sh
 
 shell: $(INSTALLED) ## shellcheck every script
-	$(VENV)/bin/shellcheck scripts/*.sh scripts/compose/*.sh
+	$(VENV)/bin/shellcheck scripts/*.sh scripts/compose/*.sh scripts/containers/*.sh
 
 ci-config: $(INSTALLED) ## .gitlab-ci.yml against GitLab's CI schema
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.gitlab-ci .gitlab-ci.yml

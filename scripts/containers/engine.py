@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import time
@@ -20,6 +21,7 @@ import httpx
 from config import PROJECT_ROOT
 
 PREPARE_PODMAN = Path(__file__).with_name("prepare_podman.sh")
+INSTALL_PACKAGES = PROJECT_ROOT / "scripts" / "install_packages.sh"
 
 
 class EngineError(RuntimeError):
@@ -35,7 +37,9 @@ class Engine:
     def ready(cls, *packages: str) -> Engine:
         """The engine to use, made ready; `packages`: Debian packages the caller also needs beside podman."""
         docker_host = os.environ.get("DOCKER_HOST", "")
-        if subprocess.run(["docker", "info"], capture_output=True, check=False).returncode == 0:
+        if docker_host and not shutil.which("docker"):  # a CI job's engine, and an image without its client
+            subprocess.run([str(INSTALL_PACKAGES), "docker engine client", "docker.io"], check=True)
+        if shutil.which("docker") and subprocess.run(["docker", "info"], capture_output=True).returncode == 0:
             return cls("docker", urlsplit(docker_host).hostname or "127.0.0.1")
         subprocess.run(["bash", str(PREPARE_PODMAN), *packages], check=True)
         return cls("podman", "127.0.0.1")

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import httpx
 
@@ -43,7 +43,6 @@ class Service:
     name: str
     port: int
     token: str
-    environment: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -194,7 +193,7 @@ def main() -> int:
         )
         migrate_and_seed(engine, IMAGE, environment, PREMISES)
         say(f"ok: run.py migrate exits 0, locked down as the Job runs it; {PREMISES} demo premises seeded")
-        service = Service(engine, named("app"), port, keys.token("Directmail.Read"), environment)
+        service = Service(engine, named("app"), port, keys.token("Directmail.Read"))
         engine.run(service.name, IMAGE, env=environment, options=engine.locked_down)
         engine.wait_until_answering(service.url + "/healthz", service.name)
         check_locked_down(service)

@@ -6,8 +6,10 @@
 set -euo pipefail
 here=$(dirname "$0")
 
+# dnsname: compose's services find each other by name on podman's CNI networks.
 packages=(podman buildah runc conmon fuse-overlayfs slirp4netns uidmap containernetworking-plugins
-  golang-github-containers-common catatonit iptables debootstrap "$@")
+  golang-github-containernetworking-plugin-dnsname golang-github-containers-common catatonit iptables
+  debootstrap "$@")
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query --show --showformat='${db:Status-Status}' "$package" 2>/dev/null | grep -qx installed ||
