@@ -1,7 +1,7 @@
 # Directmail's image. Stages:
 #   swagger-ui  Swagger UI as /ui serves it (scripts/build_swagger_ui.sh, swagger-ui-dist as its lock pins it)
 #   builder     the locked dependencies (Pipfile.lock, hashes checked) and the kit in /opt/venv
-#   test        everything `make test` needs, installed: `docker compose -f docker-compose.test.yml run --rm test`
+#   test        everything `make test` needs, installed: `docker compose -f docker-compose.test.yml run --build --rm test`
 #   runtime     the service (the default target): non-root, read-only root filesystem, `run.py serve`
 # The bases are pinned by exact version. To pin a digest too, resolve it where a registry answers
 # (`docker buildx imagetools inspect python:3.11.14-slim-bookworm`) and write FROM python:3.11.14-slim-bookworm@sha256:<digest>.
@@ -43,10 +43,11 @@ FROM python:3.11.14-slim-bookworm AS test
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 # Runs as root: the test scripts install Debian packages and run a local cluster as the postgres user.
 # PostgreSQL 15 + PostGIS and its client (pg_basebackup, pg_ctl, psql) serve `make test` without compose too;
-# make, curl and git are what the Makefile and the tests call.
+# make, curl and git are what the Makefile and the tests call; libatomic1 is what Playwright's own Node.js
+# (the driver the browser tests start) links and the slim image lacks.
 RUN apt-get update \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-        make curl git postgresql-15 postgresql-15-postgis-3 postgresql-client-15 \
+        make curl git libatomic1 postgresql-15 postgresql-15-postgis-3 postgresql-client-15 \
     && rm -rf /var/lib/apt/lists/*
 # Node 20 for `make install`'s Swagger UI build, from the swagger-ui stage's official image.
 COPY --from=swagger-ui /usr/local/bin/node /usr/local/bin/node

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -21,11 +22,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from config import PROJECT_ROOT
-from scripts.containers.engine import Engine, EngineError
+from scripts.containers.engine import Engine, EngineError, run_check
 from scripts.readme_curl import readme_curl
 
 
@@ -76,6 +78,16 @@ def podman_healthchecks_scheduled(every_seconds: float = 2) -> Iterator[None]:
         scheduler.join()
 
 
+def with_local_kubectl(definition: dict[str, Any]) -> dict[str, Any]:
+    """The test service gets this host's kubectl, which the manifests tests render with, where it has one:
+    a machine without a registry reaches no Kubernetes download site either (scripts/check_manifests.sh)."""
+    kubectl = shutil.which("kubectl")
+    if kubectl and "test" in definition["services"]:
+        volumes = definition["services"]["test"].setdefault("volumes", [])
+        volumes.append(f"{os.path.realpath(kubectl)}:/usr/local/bin/kubectl:ro")
+    return definition
+
+
 class Stack:
     """One compose file's project, run by the compose program the engine goes with."""
 
@@ -86,7 +98,7 @@ class Stack:
             self.command = ["docker", "compose", "-f", str(PROJECT_ROOT / file)]
         else:
             copy = folder / file
-            copy.write_text(yaml.safe_dump(definition, sort_keys=False))
+            copy.write_text(yaml.safe_dump(with_local_kubectl(definition), sort_keys=False))
             self.command = ["docker-compose", "--project-directory", str(PROJECT_ROOT), "-f", str(copy)]
         self.command += ["-p", self.project]
         self.environment = environment
@@ -137,6 +149,7 @@ def check_developer_stack(engine: Engine, stack: Stack) -> None:
 
 def check_test_stack(stack: Stack) -> None:
     started = time.monotonic()
+    stack("build", "test")  # `run` alone would take a test image built from an older checkout
     completed = subprocess.run([*stack.command, "run", "--rm", "test"], cwd=PROJECT_ROOT, env=stack.environment)
     if completed.returncode != 0:
         raise EngineError(f"make test in docker-compose.test.yml exited {completed.returncode}")
@@ -167,8 +180,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except EngineError as exc:
-        print(f"compose-check: FAILED: {exc}", file=sys.stderr)
-        sys.exit(1)
+    run_check("compose-check", main)

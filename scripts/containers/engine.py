@@ -10,10 +10,12 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 import httpx
@@ -119,6 +121,15 @@ class Engine:
                     raise EngineError(f"{name} exited: {self('logs', '--tail=30', name, check=False)}") from None
                 time.sleep(0.3)
         raise EngineError(f"{name}: {url} did not answer in {seconds:.0f} s")
+
+
+def run_check(check: str, main: Callable[[], int]) -> NoReturn:
+    """Runs a check's `main` and exits with its status: an engine's failure is one line, not a traceback."""
+    try:
+        sys.exit(main())
+    except EngineError as exc:
+        print(f"{check}: FAILED: {exc}", file=sys.stderr)
+        sys.exit(1)
 
 
 def free_port() -> int:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,7 +18,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from scripts.containers.engine import Engine, EngineError, free_port
+from scripts.containers.engine import Engine, EngineError, free_port, run_check
 from scripts.containers.peers import SigningKeys, migrate_and_seed, service_environment, start_postgis
 from servicekit.testing import FakeEntra
 
@@ -205,8 +204,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except EngineError as exc:
-        print(f"image-check: FAILED: {exc}", file=sys.stderr)
-        sys.exit(1)
+    run_check("image-check", main)
