@@ -25,6 +25,8 @@ from servicekit.problems import PROBLEM_JSON, problem_body
 
 LIVENESS_PATH = "/healthz"
 READINESS_PATH = "/readyz"
+# What /readyz answers from SIGTERM on, while the service drains: load balancers and rehearsals read it.
+DRAINING_REASON = "the service is shutting down"
 PROBE_PATHS = frozenset({LIVENESS_PATH, READINESS_PATH})
 _LIVENESS_RAW = LIVENESS_PATH.encode()
 _OK = b'{"status":"ok"}'
@@ -106,7 +108,7 @@ class ProbesMiddleware:
 
     async def readiness(self) -> Readiness:
         if self.lifecycle.draining:
-            return Readiness("the service is shutting down")
+            return Readiness(DRAINING_REASON)
         if self.database is None:
             return Readiness(None)
         timeout = self.database.timeout_seconds

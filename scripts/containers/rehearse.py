@@ -1,0 +1,151 @@
+"""`make rehearse`: a rolling deployment and a replica outage, rehearsed under load.
+
+Three containers of the runtime image, each locked down as deploy/ runs it and set as production's
+settings.env sets it (a 15 s drain), serve behind HAProxy (checks on /readyz), reading a PostGIS primary
+and its streaming replica. While probes, summaries and downloads run through the balancer, each container
+is stopped (SIGTERM, then up to deploy/'s grace period) and started again in turn, the next once the
+balancer has it back; then the replica stops for 30 s. The report: each phase's outcomes, each
+container's drain, and the balancer's view. docs/operations.md quotes it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from scripts.containers.engine import Engine, EngineError, free_port, run_check
+from scripts.containers.image_check import IMAGE, containers
+from scripts.containers.load import Load, Tally, whole_download
+from scripts.containers.load_balancer import Balancer
+from scripts.containers.peers import (
+    SigningKeys,
+    migrate_and_seed,
+    service_environment,
+    start_postgis,
+    start_replica,
+)
+from servicekit.middleware.probes import DRAINING_REASON
+from servicekit.testing import FakeEntra
+
+SERVICES = 3
+PREMISES = 100_000
+DRAIN_SECONDS = 15  # deploy/base/settings.env
+GRACE_SECONDS = 330  # deploy/base/deployment.yaml's terminationGracePeriodSeconds
+STEADY_SECONDS = 10
+REPLICA_OUTAGE_SECONDS = 30
+
+
+def say(line: str) -> None:
+    print(f"rehearse: {line}", flush=True)
+
+
+def roll(engine: Engine, balancer: Balancer, names: list[str]) -> list[tuple[str, float, float]]:
+    """Each container stopped and started in turn; how long each took to exit and to be back in the pool."""
+    timings = []
+    for name in names:
+        stopping = time.monotonic()
+        engine("stop", f"--time={GRACE_SECONDS}", name, timeout=GRACE_SECONDS + 30)
+        drained = time.monotonic() - stopping
+        exit_code = engine.inspect(name)["State"]["ExitCode"]
+        engine("start", name)
+        if not balancer.all_up(120):
+            raise EngineError(f"{name} did not come back into the balancer's pool")
+        back = time.monotonic() - stopping
+        say(f"{name}: exited {exit_code} {drained:.1f} s after SIGTERM, back in the pool after {back:.1f} s")
+        timings.append((name, drained, back))
+    return timings
+
+
+def replica_outage(engine: Engine, balancer: Balancer, replica: str) -> float:
+    """The replica stopped for REPLICA_OUTAGE_SECONDS; how long after its start the pool was whole again."""
+    engine("stop", "--time=10", replica)
+    time.sleep(REPLICA_OUTAGE_SECONDS)
+    started = time.monotonic()
+    engine("start", replica)
+    if not balancer.all_up(120):
+        raise EngineError("the services did not come back after the replica did")
+    return time.monotonic() - started
+
+
+def in_phase(tally: Tally, phase: str, action: Callable[[], object]) -> object:
+    tally.phase = phase
+    say(f"phase: {phase}")
+    return action()
+
+
+def report(tally: Tally, balancer: Balancer, began: float) -> None:
+    say("outcomes (phase: kind: outcome count):")
+    for key, outcomes in sorted(tally.outcomes.items()):
+        print(f"  {key}: " + ", ".join(f"{outcome} {count}" for outcome, count in sorted(outcomes.items())))
+    say("the balancer saw (seconds from the start: server state):")
+    for when, server, status in balancer.transitions:
+        if when >= began:
+            print(f"  {when - began:6.1f} {server} {status}")
+    stats = balancer.stats()
+    backend = stats["BACKEND"]
+    say(
+        f"balancer totals: {backend['stot']} sessions, retries {backend['wretr']}, redispatches {backend['wredis']}, "
+        f"connection errors {backend['econ']}, response errors {backend['eresp']}, 5xx {backend['hrsp_5xx']}"
+    )
+
+
+# A draining container's own /readyz says so until the balancer stops asking it: that is the drain working.
+DRAINING = f"503 ({DRAINING_REASON})"
+
+
+def verdict(tally: Tally) -> list[str]:
+    """What failed the rehearsal's goals: any clean but short download; outside the replica outage, which
+    takes every pod out of the pool at once, any summary or probe that did not succeed."""
+    failures = []
+    for key, outcomes in sorted(tally.outcomes.items()):
+        phase, kind = key.split(": ", 1)
+        if outcomes["short"]:
+            failures.append(f"{key}: {outcomes['short']} downloads ended cleanly but short")
+        lost = sum(count for outcome, count in outcomes.items() if outcome not in {"ok", DRAINING})
+        if kind != "download" and phase != "replica outage" and lost:
+            failures.append(f"{key}: {lost} failed")
+    return failures
+
+
+def main() -> int:
+    engine = Engine.ready("haproxy")
+    say(f"built {IMAGE} in {engine.build(IMAGE):.0f} s")
+    with containers(engine) as named:
+        primary = start_postgis(engine, named("db"), free_port())
+        replica = start_replica(engine, named("replica"), primary, free_port())
+        keys = SigningKeys(engine, IMAGE, named("keys"), free_port(), FakeEntra()).start()
+        settings = {"shutdown_drain_seconds": DRAIN_SECONDS, "shutdown_timeout_seconds": 300}
+        migrate_and_seed(engine, IMAGE, service_environment(primary, keys, free_port(), replica), PREMISES)
+        servers = {}
+        for index in range(1, SERVICES + 1):
+            port = free_port()
+            environment = service_environment(primary, keys, port, replica, **settings)
+            name = named(f"app-{index}")
+            engine.run(name, IMAGE, env=environment, options=engine.locked_down)
+            servers[name] = f"{engine.host}:{port}"
+        balancer = Balancer(free_port(), servers).start()
+        try:
+            if not balancer.all_up(120):
+                raise EngineError("the services never all passed the balancer's checks")
+            token = keys.token("Directmail.Read")
+            tally = Tally()
+            began = time.monotonic()
+            load = Load(balancer.url, token, whole_download(balancer.url, token), tally).start()
+            in_phase(tally, "steady", lambda: time.sleep(STEADY_SECONDS))
+            in_phase(tally, "rolling restart", lambda: roll(engine, balancer, list(servers)))
+            in_phase(tally, "after the roll", lambda: time.sleep(STEADY_SECONDS))
+            back = in_phase(tally, "replica outage", lambda: replica_outage(engine, balancer, replica.name))
+            say(f"the pool was whole {back:.1f} s after the replica started again")
+            in_phase(tally, "after the outage", lambda: time.sleep(STEADY_SECONDS))
+            load.stop()
+            report(tally, balancer, began)
+        finally:
+            balancer.stop()
+    failures = verdict(tally)
+    for failure in failures:
+        say(f"MISSED: {failure}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    run_check("rehearse", main)
