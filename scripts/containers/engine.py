@@ -103,8 +103,9 @@ class Engine:
         return False
 
     def remove(self, *names: str) -> None:
+        at_once = ["--time=0"] if self.program == "podman" else []  # docker rm --force kills at once anyway
         for name in names:
-            self("rm", "--force", "--time=0", name, check=False)
+            self("rm", "--force", *at_once, name, check=False)
 
     def url(self, port: int) -> str:
         return f"http://{self.host}:{port}"
