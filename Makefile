@@ -22,7 +22,7 @@ REPORTS ?=
 reports = $(if $(REPORTS),--junitxml=$(abspath $(REPORTS))/$(1).xml --cov=$(2) --cov-report=term --cov-report=xml:$(abspath $(REPORTS))/$(1)-coverage.xml)
 
 .PHONY: help install run test qa format lint types spec containers manifests shell ci-config audit fuzz bench \
-	image-check compose-check rehearse kit client client-wheel image push release-notes release swagger-ui-upgrade clean
+	image-check compose-check compose-up compose-down rehearse kit client client-wheel image push release-notes release swagger-ui-upgrade clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -103,6 +103,13 @@ image-check: $(INSTALLED) ## build the runtime image and run it as deploy/ does:
 
 compose-check: $(INSTALLED) ## docker-compose.yml up and the README's curl against it; SUITE=1: make test in docker-compose.test.yml too
 	$(VENV)/bin/python -m scripts.containers.compose_check $(if $(SUITE),--suite)
+
+# `docker compose up --build -d` and `down` for docker-compose.yml, where there is no Docker engine.
+compose-up: $(INSTALLED) ## bring docker-compose.yml's stack up and leave it serving on :8080 (podman where no Docker engine)
+	$(VENV)/bin/python -m scripts.containers.compose_check up
+
+compose-down: $(INSTALLED) ## take docker-compose.yml's stack down, its database volume too
+	$(VENV)/bin/python -m scripts.containers.compose_check down
 
 rehearse: $(INSTALLED) ## three containers behind HAProxy under load: a rolling restart, then a replica outage (docs/operations.md)
 	$(VENV)/bin/python -m scripts.containers.rehearse

@@ -123,13 +123,18 @@ class Stack:
         self("down", "--volumes", "--remove-orphans", "--timeout=40", check=False)
 
 
-def check_developer_stack(engine: Engine, stack: Stack) -> None:
+def bring_up(engine: Engine, stack: Stack) -> None:
+    """`up --build`, as a developer starts the stack; then the one-off migration must have exited 0."""
     started = time.monotonic()
     stack("up", "--detach", "--build")
     say(f"docker-compose.yml up in {time.monotonic() - started:.0f} s (built, PostGIS healthy, migrated, serving)")
     migrate = stack("ps", "--all", "migrate").stdout if engine.program == "docker" else stack("ps", "migrate").stdout
     if "Exit 0" not in migrate and "exited (0)" not in migrate.lower():
         raise EngineError(f"the migrate service did not exit 0: {migrate}")
+
+
+def check_developer_stack(engine: Engine, stack: Stack) -> None:
+    bring_up(engine, stack)
     token = stack("exec", "-T", "app", "python", "run.py", "token").stdout.strip()
     with tempfile.TemporaryDirectory() as folder:
         curl = [*readme_curl(token, engine.url(8080)), "--fail-with-body", "-sS"]
@@ -158,11 +163,26 @@ def check_test_stack(stack: Stack) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "action",
+        nargs="?",
+        choices=["check", "up", "down"],
+        default="check",
+        help="check (default); or leave docker-compose.yml's stack up, or take it down, as `docker compose` would",
+    )
     parser.add_argument("--suite", action="store_true", help="also run make test in docker-compose.test.yml")
-    suite = parser.parse_args().suite
+    arguments = parser.parse_args()
     engine = Engine.ready("docker-compose")
     with docker_api(engine) as environment, tempfile.TemporaryDirectory() as folder:
         developer = Stack(engine, "docker-compose.yml", environment, Path(folder))
+        if arguments.action == "up":
+            bring_up(engine, developer)
+            app = "docker compose exec app" if engine.program == "docker" else f"podman exec {developer.project}_app_1"
+            say(f"serving {engine.url(8080)}/ui/ until make compose-down; a dev token: {app} python run.py token")
+            return 0
+        if arguments.action == "down":
+            developer.down()
+            return 0
         try:
             check_developer_stack(engine, developer)
         except EngineError:
@@ -170,7 +190,7 @@ def main() -> int:
             raise
         finally:
             developer.down()
-        if suite:
+        if arguments.suite:
             test = Stack(engine, "docker-compose.test.yml", environment, Path(folder))
             try:
                 check_test_stack(test)

@@ -23,14 +23,15 @@ class Database:
     name: str
     port: int
 
-    def url(self, host: str = "127.0.0.1") -> str:
-        return f"postgresql://directmail:{PASSWORD}@{host}:{self.port}/directmail"
+    def url(self) -> str:
+        """As the service's containers, on the same host network, reach it."""
+        return f"postgresql://directmail:{PASSWORD}@127.0.0.1:{self.port}/directmail"
 
     def wait_until_ready(self, seconds: float = 90) -> Database:
+        """Until it answers a query over TCP: while the image initialises, its server listens on a socket only."""
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            ready = ["exec", self.name, "pg_isready", "-q", "-h", "127.0.0.1", "-p", str(self.port), "-U", "directmail"]
-            if self.engine(*ready, check=False) == "" and self._accepts_queries():
+            if self._accepts_queries():
                 return self
             if not self.engine.inspect(self.name)["State"]["Running"]:
                 raise EngineError(f"{self.name} exited: {self.engine('logs', '--tail=20', self.name, check=False)}")
