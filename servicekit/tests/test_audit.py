@@ -153,6 +153,16 @@ def test_an_access_in_a_block_is_complete_or_failed(capsys: pytest.CaptureFixtur
     assert failed["user"] == {"id": CALLER["oid"], "app_id": CALLER["azp"], "name": None}
 
 
+def test_the_audit_trail_is_written_whatever_the_log_level(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging(settings_for_tests(FixtureSettings, database_url="sqlite://", log_level="ERROR"))
+    caller = Caller(object_id=CALLER["oid"], roles=[], scopes=["Fixture.Read"], app_id=CALLER["azp"])
+    with audited(AuditedAccess("notes-count", caller)) as tally:
+        tally.rows = 1
+    structlog.get_logger("test").info("an ordinary line, below ERROR")
+    loggers = [json.loads(line)["log"]["logger"] for line in capsys.readouterr().out.splitlines()]
+    assert loggers == ["servicekit.audit"]
+
+
 def test_the_access_log_names_the_route_template(logged_server: Callable[..., Any], reader: Headers) -> None:
     """On uvicorn, whose scopes carry no `extensions` of their own for Connexion's routing to write into."""
     with logged_server() as server:

@@ -21,8 +21,9 @@ from enum import StrEnum
 import structlog
 
 from servicekit.auth.tokens import Caller
+from servicekit.logs import AUDIT_LOGGER
 
-log = structlog.get_logger("servicekit.audit")
+log = structlog.get_logger(AUDIT_LOGGER)
 
 
 class Outcome(StrEnum):

@@ -19,6 +19,9 @@ from structlog.typing import EventDict, Processor, WrappedLogger
 from servicekit.settings import ServiceSettings
 
 REDACTED = "[REDACTED]"
+# The audit trail's logger (servicekit.audit): its events are records of access to personal data, kept
+# whatever LOG_LEVEL says.
+AUDIT_LOGGER = "servicekit.audit"
 _SECRET_KEY = re.compile(r"authorization|token|secret|password|passwd|cookie|api[_-]?key|assertion", re.IGNORECASE)
 _CREDENTIAL_NAME = r"(?:password|passwd|secret|token|api[_-]?key)"
 _SECRET_TEXT = (
@@ -103,6 +106,7 @@ def configure_logging(settings: ServiceSettings) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level)
+    logging.getLogger(AUDIT_LOGGER).setLevel(logging.INFO)  # a quieter LOG_LEVEL must not lose the audit trail
     # Each request gets exactly one access line, ours (servicekit/middleware/access_log.py).
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
     # Readiness opens a migration context on every probe; its "Context impl" lines are noise.
