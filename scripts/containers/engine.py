@@ -12,7 +12,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -24,6 +25,8 @@ from config import PROJECT_ROOT
 
 PREPARE_PODMAN = Path(__file__).with_name("prepare_podman.sh")
 INSTALL_PACKAGES = PROJECT_ROOT / "scripts" / "install_packages.sh"
+# The runtime image as the checks build it: one tag, so that each check reuses the other's layers.
+RUNTIME_IMAGE = "directmail:image-check"
 
 
 class EngineError(RuntimeError):
@@ -74,15 +77,13 @@ class Engine:
     def run(self, name: str, image: str, *args: str, env: dict[str, str] | None = None, options: list[str]) -> str:
         """Starts `image` in the background on the host's network as `name`."""
         self("rm", "--force", name, check=False)
-        environment = [f"--env={key}={value}" for key, value in (env or {}).items()]
-        return self("run", "--detach", f"--name={name}", "--network=host", *options, *environment, image, *args)
+        return self("run", "--detach", f"--name={name}", "--network=host", *options, *_env(env or {}), image, *args)
 
     def run_to_end(
         self, image: str, *args: str, env: dict[str, str], options: list[str]
     ) -> subprocess.CompletedProcess[str]:
         """Runs `image` in the foreground, as a Job does; its exit code and output."""
-        environment = [f"--env={key}={value}" for key, value in env.items()]
-        command = [self.program, "run", "--rm", "--network=host", *options, *environment, image, *args]
+        command = [self.program, "run", "--rm", "--network=host", *options, *_env(env), image, *args]
         return subprocess.run(command, capture_output=True, text=True, check=False, timeout=600)
 
     def inspect(self, name: str) -> dict[str, Any]:
@@ -107,6 +108,20 @@ class Engine:
         for name in names:
             self("rm", "--force", *at_once, name, check=False)
 
+    @contextmanager
+    def containers(self, prefix: str) -> Iterator[Callable[[str], str]]:
+        """Names for a run's containers (`prefix`-role), all removed at the end, whatever happened."""
+        names: list[str] = []
+
+        def named(role: str) -> str:
+            names.append(f"{prefix}-{role}")
+            return names[-1]
+
+        try:
+            yield named
+        finally:
+            self.remove(*names)
+
     def url(self, port: int) -> str:
         return f"http://{self.host}:{port}"
 
@@ -122,6 +137,10 @@ class Engine:
                     raise EngineError(f"{name} exited: {self('logs', '--tail=30', name, check=False)}") from None
                 time.sleep(0.3)
         raise EngineError(f"{name}: {url} did not answer in {seconds:.0f} s")
+
+
+def _env(environment: dict[str, str]) -> list[str]:
+    return [f"--env={key}={value}" for key, value in environment.items()]
 
 
 def run_check(check: str, main: Callable[[], int]) -> NoReturn:

@@ -12,18 +12,14 @@ import csv
 import io
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import httpx
 
-from scripts.containers.engine import Engine, EngineError, free_port, run_check
+from scripts.containers.engine import RUNTIME_IMAGE, Engine, EngineError, free_port, run_check
 from scripts.containers.peers import SigningKeys, migrate_and_seed, service_environment, start_postgis
 from servicekit.testing import FakeEntra
 
-IMAGE = "directmail:image-check"
-PREFIX = "directmail-image-check"
 PREMISES = 100_000
 # Short, to keep the check short: make rehearse runs deploy/'s own (15 s, 300 s).
 DRAIN_SECONDS = 2
@@ -162,28 +158,13 @@ def wait_for_exit(service: Service, seconds: float) -> int | None:
     return None
 
 
-@contextmanager
-def containers(engine: Engine) -> Iterator[Callable[[str], str]]:
-    """Names for this run's containers, all removed at the end, whatever happened."""
-    names: list[str] = []
-
-    def named(role: str) -> str:
-        names.append(f"{PREFIX}-{role}")
-        return names[-1]
-
-    try:
-        yield named
-    finally:
-        engine.remove(*names)
-
-
 def main() -> int:
     engine = Engine.ready()
     say(f"building the runtime image with {engine.program}")
-    say(f"built {IMAGE} in {engine.build(IMAGE):.0f} s")
-    with containers(engine) as named:
+    say(f"built {RUNTIME_IMAGE} in {engine.build(RUNTIME_IMAGE):.0f} s")
+    with engine.containers("directmail-image-check") as named:
         database = start_postgis(engine, named("db"), free_port())
-        keys = SigningKeys(engine, IMAGE, named("keys"), free_port(), FakeEntra()).start()
+        keys = SigningKeys(engine, RUNTIME_IMAGE, named("keys"), free_port(), FakeEntra()).start()
         port = free_port()
         environment = service_environment(
             database,
@@ -192,10 +173,10 @@ def main() -> int:
             shutdown_drain_seconds=DRAIN_SECONDS,
             shutdown_timeout_seconds=SHUTDOWN_TIMEOUT_SECONDS,
         )
-        migrate_and_seed(engine, IMAGE, environment, PREMISES)
+        migrate_and_seed(engine, RUNTIME_IMAGE, environment, PREMISES)
         say(f"ok: run.py migrate exits 0, locked down as the Job runs it; {PREMISES} demo premises seeded")
         service = Service(engine, named("app"), port, keys.token("Directmail.Read"))
-        engine.run(service.name, IMAGE, env=environment, options=engine.locked_down)
+        engine.run(service.name, RUNTIME_IMAGE, env=environment, options=engine.locked_down)
         engine.wait_until_answering(service.url + "/healthz", service.name)
         check_locked_down(service)
         check_probes(service)

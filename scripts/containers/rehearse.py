@@ -16,8 +16,7 @@ from collections.abc import Callable
 import yaml
 
 from config import PROJECT_ROOT
-from scripts.containers.engine import Engine, EngineError, free_port, run_check
-from scripts.containers.image_check import IMAGE, containers
+from scripts.containers.engine import RUNTIME_IMAGE, Engine, EngineError, free_port, run_check
 from scripts.containers.load import Load, Tally, whole_download
 from scripts.containers.load_balancer import Balancer
 from scripts.containers.peers import (
@@ -126,19 +125,19 @@ def verdict(tally: Tally) -> list[str]:
 
 def main() -> int:
     engine = Engine.ready("haproxy")
-    say(f"built {IMAGE} in {engine.build(IMAGE):.0f} s")
-    with containers(engine) as named:
+    say(f"built {RUNTIME_IMAGE} in {engine.build(RUNTIME_IMAGE):.0f} s")
+    with engine.containers("directmail-rehearse") as named:
         primary = start_postgis(engine, named("db"), free_port())
         replica = start_replica(engine, named("replica"), primary, free_port())
-        keys = SigningKeys(engine, IMAGE, named("keys"), free_port(), FakeEntra()).start()
+        keys = SigningKeys(engine, RUNTIME_IMAGE, named("keys"), free_port(), FakeEntra()).start()
         settings = production_shutdown()
-        migrate_and_seed(engine, IMAGE, service_environment(primary, keys, free_port(), replica), PREMISES)
+        migrate_and_seed(engine, RUNTIME_IMAGE, service_environment(primary, keys, free_port(), replica), PREMISES)
         servers = {}
         for index in range(1, SERVICES + 1):
             port = free_port()
             environment = service_environment(primary, keys, port, replica, **settings)
             name = named(f"app-{index}")
-            engine.run(name, IMAGE, env=environment, options=engine.locked_down)
+            engine.run(name, RUNTIME_IMAGE, env=environment, options=engine.locked_down)
             servers[name] = f"{engine.host}:{port}"
         balancer = Balancer(free_port(), servers).start()
         try:
