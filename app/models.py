@@ -25,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     column,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeEngine
@@ -62,12 +63,20 @@ class Base(DeclarativeBase):
 
 class Community(Base):
     __tablename__ = "communities"
+    __table_args__ = (
+        # A retired community keeps its name for its premises; only live ones must be told apart by name.
+        Index(
+            "communities_name_live",
+            "name",
+            unique=True,
+            postgresql_where=text("retired_at IS NULL"),
+            sqlite_where=text("retired_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     salesforce_id: Mapped[str] = mapped_column(String(18), unique=True)
-    name: Mapped[str] = mapped_column(
-        binary_ordered(Text()), unique=True, comment="The friendly name, as it appears in Salesforce"
-    )
+    name: Mapped[str] = mapped_column(binary_ordered(Text()), comment="The friendly name, as it appears in Salesforce")
     rfs: Mapped[bool] = mapped_column(Boolean, comment="Ready for service")
     rfs_date: Mapped[dt.date | None] = mapped_column(Date)
     boundary: Mapped[str | None] = mapped_column(spatial("MULTIPOLYGON"))
@@ -117,3 +126,4 @@ class SalesforceSync(Base):
     added: Mapped[int]
     changed: Mapped[int]
     retired: Mapped[int]
+    deleted: Mapped[int] = mapped_column(server_default="0")
