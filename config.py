@@ -48,6 +48,9 @@ class Settings(DatabaseSettings):
     salesforce_name_field: str = "Name"
     salesforce_rfs_field: str = "RFS__c"
     salesforce_rfs_date_field: str = "RFS_Date__c"
+    # A sync that would take more of the live communities than this out of the lists at once (an empty answer,
+    # say) changes nothing unless run with --allow-shrink. Below 100, so that an empty answer never passes.
+    salesforce_sync_max_shrink_percent: int = Field(20, ge=0, le=99)
 
     @field_validator("salesforce_url")
     @classmethod

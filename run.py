@@ -15,9 +15,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from app import MIGRATIONS, SPECIFICATION, create_app
 from app.community_sync import SyncRefused, sync_communities
 from app.demo_data import has_premises, seed_demo
-from app.salesforce import SalesforceClient, SalesforceError
+from app.salesforce import SalesforceError
 from config import Settings
 from servicekit import CommandFailed, Database, ServiceCommands
+from servicekit.database import database_error
 
 log = structlog.get_logger("directmail.cli")
 
@@ -37,20 +38,27 @@ def seed_demo_command(settings: Settings, args: argparse.Namespace) -> None:
         database.dispose()
 
 
-def sync_salesforce_command(settings: Settings, _args: argparse.Namespace) -> None:
+def sync_salesforce_command(settings: Settings, args: argparse.Namespace) -> None:
     database = Database.from_settings(settings, MIGRATIONS)
     try:
-        with SalesforceClient(settings) as client, database.engine.begin() as connection:
-            report = sync_communities(settings, connection, client)
+        report = sync_communities(settings, database.engine, allow_shrink=args.allow_shrink)
     except (SalesforceError, SyncRefused) as exc:
         raise CommandFailed(f"sync-salesforce changed nothing: {exc}") from None
-    except SQLAlchemyError as exc:  # a rename onto a retired community's name, the database gone, ...
-        raise CommandFailed(f"sync-salesforce changed nothing: the database refused it: {exc}") from None
+    except SQLAlchemyError as exc:  # the database gone, a statement timed out, ...
+        raise CommandFailed(
+            f"sync-salesforce changed nothing: the database refused it: {database_error(exc)}"
+        ) from None
     finally:
         database.dispose()
     for line in report.lines():
         print(line)
-    log.info("communities synced", added=len(report.added), changed=len(report.changed), retired=len(report.retired))
+    log.info(
+        "communities synced",
+        added=len(report.added),
+        changed=len(report.changed),
+        retired=len(report.retired),
+        deleted=len(report.deleted),
+    )
 
 
 def commands() -> ServiceCommands[Settings]:
@@ -60,7 +68,14 @@ def commands() -> ServiceCommands[Settings]:
     seed = cli.add("seed-demo", seed_demo_command, "replace the data with the deterministic demo set")
     seed.add_argument("--premises", type=int, default=20_000, help="how many premises (default 20000)")
     seed.add_argument("--if-empty", action="store_true", help="only when the database has no premises yet")
-    cli.add("sync-salesforce", sync_salesforce_command, "bring the communities in line with Salesforce's", traced=True)
+    sync = cli.add(
+        "sync-salesforce", sync_salesforce_command, "bring the communities in line with Salesforce's", traced=True
+    )
+    sync.add_argument(
+        "--allow-shrink",
+        action="store_true",
+        help="apply an answer that takes more than SALESFORCE_SYNC_MAX_SHRINK_PERCENT of the communities away",
+    )
     return cli
 
 

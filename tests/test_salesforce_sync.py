@@ -7,10 +7,11 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import pytest
@@ -19,13 +20,14 @@ from sqlalchemy import Connection, select, text
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
-from app.community_sync import SYNC_LOCK, SYNCED_AT_HEADER, SyncRefused, sync_communities
+from app.community_sync import SYNC_LOCK, SYNCED_AT_HEADER, SyncRefused, apply_communities, salesforce_communities
 from app.data_queries import community_names, mailing_list_pieces
 from app.data_types import ExportFilters
-from app.models import Community
-from app.salesforce import ATTEMPTS, SalesforceClient
+from app.models import Community, Premises
+from app.salesforce import ATTEMPTS, SalesforceClient, SalesforceError
 from config import PROJECT_ROOT, Settings
 from servicekit.testing import FakeApmServer, environment_without, eventually
+from servicekit.testing.loopback import LoopbackHandler, LoopbackServer
 from tests.conftest import demo_database
 from tests.fake_salesforce import CLIENT_ID, CLIENT_SECRET, FakeSalesforce, community_record
 
@@ -70,9 +72,12 @@ def salesforce_settings(make_settings: Callable[..., Settings], salesforce: Fake
     )
 
 
-def sync(settings: Settings, connection: Connection) -> list[str]:
+def sync(settings: Settings, connection: Connection, *, allow_shrink: bool = False) -> list[str]:
+    """The sync as the command runs it (every page read, then applied), in the test's transaction."""
     with SalesforceClient(settings) as client:
-        return sync_communities(settings, connection, client).lines()
+        records = salesforce_communities(settings, client)
+    limit = None if allow_shrink else settings.salesforce_sync_max_shrink_percent
+    return apply_communities(connection, records, max_shrink_percent=limit).lines()
 
 
 def test_a_sync_adds_changes_and_retires_across_pages_then_finds_no_change(
@@ -137,7 +142,7 @@ def test_a_salesforce_that_keeps_failing_changes_nothing(
     before = snapshot(db_connection)
     salesforce.records.pop()
     salesforce.faults = ["error_500"] * ATTEMPTS
-    with pytest.raises(SyncRefused, match=r"Salesforce answered 500: UNKNOWN_EXCEPTION.*gave up after 4 attempts"):
+    with pytest.raises(SalesforceError, match=r"Salesforce answered 500: UNKNOWN_EXCEPTION.*gave up after 4 attempts"):
         sync(salesforce_settings, db_connection)
     assert snapshot(db_connection) == before
 
@@ -145,8 +150,12 @@ def test_a_salesforce_that_keeps_failing_changes_nothing(
 @pytest.mark.parametrize(
     ("field", "value", "refusal"),
     [
-        ("Name", "", "is not a community name"),
-        ("Name", "Bibury\n", "is not a community name"),
+        ("Name", "", r"breaks the API's rule for a community name \(minLength 1\)"),
+        ("Name", "Bib\nury", "breaks the API's rule for a community name"),
+        ("Name", "B" * 201, r"\(maxLength 200\), so no one could ask for it"),
+        ("Name", "Bib\x7fury", r"\(pattern"),
+        ("Name", "Bib\x85ury", r"\(pattern"),
+        ("Name", 42, r"\(type string\)"),
         ("RFS__c", "yes", "is not true or false"),
         ("RFS_Date__c", "01/03/2027", "is not a date"),
         ("Id", "short", "is not a Salesforce id"),
@@ -235,15 +244,194 @@ def test_the_command_syncs_traced_or_fails_with_a_message_and_a_status(
 
         salesforce.faults = ["unavailable"] * ATTEMPTS
         failed = sync_command(environment)
-        assert failed.returncode == 1
-        assert "sync-salesforce changed nothing: Salesforce answered 503" in failed.stderr
+        assert (failed.returncode, failed.stderr.splitlines()) == (
+            1,
+            [
+                "run.py: sync-salesforce changed nothing: Salesforce answered 503: SERVER_UNAVAILABLE: Server"
+                " unavailable (gave up after 4 attempts)"
+            ],
+        )
         assert CLIENT_SECRET not in failed.stdout + failed.stderr + first.stdout + first.stderr
 
-    assert eventually(lambda: len(fake_apm.of_kind("transaction")) >= 3, seconds=15)
+        everyone, salesforce.records = salesforce.records, []
+        emptied = sync_command(environment)
+        assert emptied.returncode == 1
+        assert emptied.stderr.splitlines() == [
+            f"run.py: sync-salesforce changed nothing: Salesforce lists 0 communities, which would take {len(everyone)}"
+            f" of the {len(everyone)} live ones out of every list (more than SALESFORCE_SYNC_MAX_SHRINK_PERCENT, 20%);"
+            " if Salesforce is right, run again with --allow-shrink"
+        ]
+        salesforce.records = everyone
+
+    unmigrated = sync_command(environment | {"DATABASE_URL": server_url})
+    assert (unmigrated.returncode, unmigrated.stderr.splitlines()) == (
+        1,
+        ['run.py: sync-salesforce changed nothing: the database refused it: relation "communities" does not exist'],
+    )
+
+    assert eventually(lambda: len(fake_apm.of_kind("transaction")) >= 5, seconds=15)
     runs = fake_apm.of_kind("transaction")
     assert {run["name"] for run in runs} == {"run.py sync-salesforce"}
-    assert sorted(run["outcome"] for run in runs) == ["failure", "success", "success"]
+    assert sorted(run["outcome"] for run in runs) == ["failure", "failure", "failure", "success", "success"]
     calls = {span["name"] for span in fake_apm.of_kind("span") if span["type"] == "external"}
     port = urlsplit(salesforce.url).port
     assert calls == {f"POST 127.0.0.1:{port}", f"GET 127.0.0.1:{port}"}  # the login and the pages
     assert CLIENT_SECRET not in str(fake_apm.of_kind("span"))
+
+
+def live_names(connection: Connection) -> dict[str, str]:
+    """The live communities' names, by Salesforce id."""
+    rows = connection.execute(select(Community.salesforce_id, Community.name).where(Community.retired_at.is_(None)))
+    return {salesforce_id: name for salesforce_id, name in rows}
+
+
+def test_an_empty_or_sharply_shrunken_answer_changes_nothing_unless_the_operator_allows_it(
+    salesforce: FakeSalesforce, salesforce_settings: Settings, db_connection: Connection
+) -> None:
+    before, everyone = snapshot(db_connection), list(salesforce.records)
+    salesforce.records = []
+    with pytest.raises(
+        SyncRefused, match=rf"Salesforce lists 0 communities, .* {len(everyone)} of the {len(everyone)}"
+    ):
+        sync(salesforce_settings, db_connection)
+    salesforce.records = everyone[: len(everyone) // 2]
+    with pytest.raises(SyncRefused, match=r"more than SALESFORCE_SYNC_MAX_SHRINK_PERCENT, 20%.*--allow-shrink"):
+        sync(salesforce_settings, db_connection)
+    assert snapshot(db_connection) == before
+
+    salesforce.records = everyone[1:]  # one of many: an ordinary retirement
+    assert sync(salesforce_settings, db_connection) == [f"retired: {everyone[0]['Name']}"]
+    salesforce.records = everyone[1 : len(everyone) // 2]
+    taken_out = sync(salesforce_settings, db_connection, allow_shrink=True)
+    assert len(taken_out) == len(everyone) - len(everyone) // 2
+    assert all(line.startswith(("retired: ", "deleted: ")) for line in taken_out)
+    assert set(live_names(db_connection).values()) == {record["Name"] for record in salesforce.records}
+
+
+def test_renames_swaps_re_creations_and_a_retired_name_reused_all_apply_and_a_rerun_finds_no_change(
+    salesforce: FakeSalesforce, salesforce_settings: Settings, db_connection: Connection
+) -> None:
+    first, second, third, fourth, fifth, sixth = salesforce.records[:6]
+    names = {record["Id"]: record["Name"] for record in salesforce.records}
+
+    # Two communities swap names, and three rename in a chain, each onto the name the next gives up.
+    first["Name"], second["Name"] = names[second["Id"]], names[first["Id"]]
+    third["Name"], fourth["Name"], fifth["Name"] = names[fourth["Id"]], names[fifth["Id"]], "Fairford (new)"
+    assert len(sync(salesforce_settings, db_connection)) == 5
+    assert live_names(db_connection) == {record["Id"]: record["Name"] for record in salesforce.records}
+    assert sync(salesforce_settings, db_connection) == ["no change"]
+
+    # A community deleted in Salesforce and re-created under its name: a new record, a new id.
+    salesforce.records.remove(sixth)
+    salesforce.records.append(community_record("a0B8d00000REMADE01", sixth["Name"], sixth["RFS__c"], None))
+    assert sorted(sync(salesforce_settings, db_connection)) == [f"added: {sixth['Name']}", f"retired: {sixth['Name']}"]
+    assert sync(salesforce_settings, db_connection) == ["no change"]
+
+    # The retired community's name, and another's, taken over by renames.
+    first["Name"], second["Name"] = names[sixth["Id"]] + " (old)", fifth["Name"]
+    salesforce.records.remove(fifth)
+    lines = sync(salesforce_settings, db_connection)
+    assert f"retired: {fifth['Name']}" in lines
+    assert len(lines) == 3
+    assert live_names(db_connection) == {record["Id"]: record["Name"] for record in salesforce.records}
+    assert sync(salesforce_settings, db_connection) == ["no change"]
+
+
+def test_a_community_gone_with_no_premises_is_deleted_and_said_to_be(
+    salesforce: FakeSalesforce, salesforce_settings: Settings, db_connection: Connection
+) -> None:
+    salesforce.records.append(community_record("a0B8d00000EMPTY001", "Nowhere Yet", False, None))
+    assert sync(salesforce_settings, db_connection) == ["added: Nowhere Yet"]
+    salesforce.records.pop()
+    assert sync(salesforce_settings, db_connection) == ["deleted: Nowhere Yet"]
+    assert db_connection.scalar(select(Community.id).where(Community.salesforce_id == "a0B8d00000EMPTY001")) is None
+    kept = db_connection.scalar(select(Premises.community_id).limit(1))
+    assert kept is not None
+
+
+@pytest.mark.parametrize(
+    ("login_faults", "faults", "said"),
+    [
+        (["html"], [], "Salesforce's answer to the login is not JSON (text/html)"),
+        (["a_list"], [], "Salesforce's answer to the login is not a JSON object"),
+        (["no_access_token"], [], "Salesforce's answer to the login has no access_token or instance_url"),
+        ([], ["html"], "Salesforce's answer to the query is not JSON (text/html)"),
+        ([], ["broken_json"], "Salesforce's answer to the query is not JSON (application/json)"),
+        ([], ["no_records"], "Salesforce's answer to the query has no list of records"),
+        ([], ["no_done"], "Salesforce's answer to the query does not say whether it is done"),
+        ([], ["not_done_and_nowhere_next"], "is not done and has no nextRecordsUrl"),
+        (
+            ["unavailable"] * ATTEMPTS,
+            [],
+            "Salesforce's login answered 503: SERVER_UNAVAILABLE: Server unavailable (gave up after 4 attempts)",
+        ),
+    ],
+)
+def test_an_answer_no_org_gives_changes_nothing_and_says_what_was_wrong(
+    salesforce: FakeSalesforce,
+    salesforce_settings: Settings,
+    db_connection: Connection,
+    login_faults: list[str],
+    faults: list[str],
+    said: str,
+) -> None:
+    before = snapshot(db_connection)
+    salesforce.records.pop()
+    salesforce.login_faults, salesforce.faults = login_faults, faults
+    with pytest.raises(SalesforceError, match=re.escape(said)) as refused:
+        sync(salesforce_settings, db_connection)
+    assert "\n" not in str(refused.value)
+    assert snapshot(db_connection) == before
+
+
+def test_a_login_that_fails_or_drops_is_tried_again_like_a_page(
+    salesforce: FakeSalesforce, salesforce_settings: Settings, db_connection: Connection
+) -> None:
+    salesforce.records[0]["RFS__c"] = not salesforce.records[0]["RFS__c"]
+    salesforce.login_faults = ["drop", "unavailable", "rate_limit"]
+    assert sync(salesforce_settings, db_connection) == [f"changed: {salesforce.records[0]['Name']}"]
+    assert not salesforce.login_faults
+    assert salesforce.logins == 1
+
+
+class Elsewhere(LoopbackHandler):
+    """Another host, which must never see a request: it would get the session token."""
+
+    asked: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        Elsewhere.asked.append(self.path)
+        self.reply(200, b'{"done": true, "records": []}')
+
+
+@pytest.fixture
+def elsewhere() -> Iterator[LoopbackServer]:
+    Elsewhere.asked = []
+    server = LoopbackServer(Elsewhere).start()
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize("next_url", ["@{host}/services/data/v62.0/query/x", "//{host}/query/x", "http://{host}/x"])
+def test_a_next_records_url_is_followed_only_on_the_orgs_host(
+    salesforce: FakeSalesforce,
+    salesforce_settings: Settings,
+    db_connection: Connection,
+    elsewhere: LoopbackServer,
+    next_url: str,
+) -> None:
+    before = snapshot(db_connection)
+    salesforce.next_records_prefix = next_url.format(host=f"127.0.0.1:{elsewhere.port}")
+    with pytest.raises(SalesforceError):
+        sync(salesforce_settings, db_connection)
+    assert Elsewhere.asked == []
+    assert snapshot(db_connection) == before
+
+
+def test_an_instance_url_on_another_host_is_not_followed(
+    salesforce: FakeSalesforce, salesforce_settings: Settings, db_connection: Connection, elsewhere: LoopbackServer
+) -> None:
+    salesforce.instance_url = elsewhere.url
+    with pytest.raises(SalesforceError, match=r"instance_url points away from 127\.0\.0\.1: not followed"):
+        sync(salesforce_settings, db_connection)
+    assert Elsewhere.asked == []

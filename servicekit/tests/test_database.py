@@ -8,9 +8,11 @@ import datetime as dt
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from servicekit import Database
+from servicekit.database import database_error
 from servicekit.testing import assert_migrated
 from tests.fixture_service import MIGRATIONS, create_app
 
@@ -62,3 +64,10 @@ def test_readiness_shows_the_details_query_beside_its_status(database_url: str) 
     assert readiness.details["answer"] == 42
     assert dt.datetime.fromisoformat(readiness.details["checked_at"]).tzinfo is not None
     assert readiness.details["never"] is None
+
+
+def test_a_database_error_is_told_in_one_line_without_the_statement_or_its_values(db_session: Session) -> None:
+    with pytest.raises(SQLAlchemyError) as failed:
+        db_session.execute(text("SELECT 1 / (:divisor - 42) FROM no_such_table"), {"divisor": 42})
+    assert "[SQL: SELECT 1 / " in str(failed.value)  # SQLAlchemy's own message quotes the statement ...
+    assert database_error(failed.value) == 'relation "no_such_table" does not exist'  # ... the summary does not

@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 
 from servicekit import service_app
 from servicekit.middleware.probes import answered_before_routing
-from servicekit.spec import ViewMismatch, ViewResolver, check_views, configured_spec
+from servicekit.spec import ViewMismatch, ViewResolver, broken_rule, check_views, configured_spec, parameter_schema
 from servicekit.swagger_ui import SwaggerUIMissing
 from servicekit.testing import API_URI
 from tests.fixture_service import SPECIFICATION, VIEWS, FixtureSettings, create_app
@@ -144,3 +144,10 @@ def test_a_service_serves_its_own_swagger_ui_package(make_settings: Callable[...
 def test_a_swagger_ui_package_not_built_stops_start_up(make_settings: Callable[..., FixtureSettings], tmp_path) -> None:
     with pytest.raises(SwaggerUIMissing, match="build it first"):
         service_app(__name__, make_settings(), SPECIFICATION, views=VIEWS, swagger_ui=tmp_path / "build")
+
+
+def test_data_from_elsewhere_is_checked_by_the_specs_own_rules_for_a_parameter() -> None:
+    names = parameter_schema(SPECIFICATION, "names")
+    assert broken_rule(names, ["Winson", "Bibury"]) is None
+    assert broken_rule(names["items"], "") == "minLength 1"
+    assert broken_rule(names["items"], 42) == "type string"

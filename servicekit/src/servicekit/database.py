@@ -15,6 +15,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, make_url, text
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
@@ -107,6 +108,14 @@ def psycopg_connection(connection: Connection) -> psycopg.Connection[Any]:
     driver_connection = connection.connection.driver_connection
     assert isinstance(driver_connection, psycopg.Connection)
     return driver_connection
+
+
+def database_error(exc: SQLAlchemyError) -> str:
+    """What the database said, in one line: SQLAlchemy's own message adds the statement and its parameters,
+    which may hold personal data, and the driver's DETAIL lines may quote the rows."""
+    said = exc.orig if isinstance(exc, DBAPIError) else exc
+    lines = str(said).strip().splitlines()
+    return lines[0] if lines else type(said).__name__
 
 
 # How far the replica's data is behind the primary's, in seconds: 0 while it has replayed all it received

@@ -22,6 +22,7 @@ from connexion.decorators.parameter import sanitized
 from connexion.json_schema import resolve_refs
 from connexion.resolver import Resolver
 from connexion.utils import get_function_from_name
+from jsonschema import Draft4Validator
 
 from servicekit.middleware.probes import PROBE_OPERATIONS
 from servicekit.settings import ServiceSettings
@@ -32,6 +33,20 @@ HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "tra
 PASSED_PARAMETERS = ("path", "query")
 CONTEXT_ARGUMENTS = frozenset({"user", "token_info"})
 ENTRA_LOGIN = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/{endpoint}"
+
+
+def parameter_schema(path: Path, name: str) -> dict[str, Any]:
+    """The schema of the spec's shared parameter `name` (under components/parameters): the rules that data
+    a service takes from elsewhere must meet if callers are ever to ask for it by that parameter."""
+    spec: dict[str, Any] = yaml.safe_load(path.read_text())
+    schema: dict[str, Any] = spec["components"]["parameters"][name]["schema"]
+    return schema
+
+
+def broken_rule(schema: dict[str, Any], value: object) -> str | None:
+    """The first of `schema`'s rules that `value` breaks, as "maxLength 200", or None when it meets them all."""
+    error = next(iter(Draft4Validator(schema).iter_errors(value)), None)  # OpenAPI 3.0's schemas are draft 4's
+    return None if error is None else f"{error.validator} {error.validator_value}"
 
 
 class ViewMismatch(Exception):
