@@ -137,7 +137,8 @@ def _take_the_migration_lock(connection: Connection, limits: MigrationLimits) ->
     )
     try:
         with connection.begin():
-            # Waiting here queues no reader behind it: only the statement timeout bounds the wait.
+            # lock_timeout covers advisory locks too; waiting here queues no reader, so only the statement
+            # timeout bounds it.
             connection.execute(text("SET LOCAL lock_timeout = 0"))
             connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
     except OperationalError as exc:
