@@ -23,8 +23,8 @@ from servicekit.apm import traced_command
 from servicekit.app import ServiceApp
 from servicekit.auth.dev_login import mint_dev_token
 from servicekit.auth.permissions import declared_permissions
-from servicekit.migrations import MigrationBlocked, MigrationLimits, Migrations
 from servicekit.logs import configure_logging
+from servicekit.migrations import MigrationBlocked, MigrationLimits, Migrations
 from servicekit.server import run_server
 from servicekit.settings import AnySettings, DatabaseSettings, SettingsError, load_settings
 from servicekit.spec import configured_spec

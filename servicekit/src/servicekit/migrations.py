@@ -73,7 +73,7 @@ class MigrationLimits:
     def pause(self, attempt: int) -> float:
         """The pause after attempt number `attempt` gave way: the lock timeout, doubling, at most a minute,
         so that readers get the table between attempts and a short blocker has ended by the next."""
-        return min(self.lock_seconds * 2 ** (attempt - 1), LONGEST_PAUSE_SECONDS)
+        return min(self.lock_seconds * 2.0 ** (attempt - 1), LONGEST_PAUSE_SECONDS)
 
 
 class Migrations:
