@@ -122,6 +122,17 @@ def test_the_salesforce_sync_never_overlaps_itself(overlay: str) -> None:
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_migration_jobs_statements_end_before_kubernetes_kills_it(overlay: str) -> None:
+    # PostgreSQL does not notice a killed client mid-statement: the statement would run on, its locks held.
+    job = the(overlay, "Job")["spec"]
+    (migrate,) = job["template"]["spec"]["containers"]
+    environment = {variable["name"]: variable["value"] for variable in migrate["env"]}
+    values = {name.lower(): value for name, value in (settings_of(overlay) | environment).items()}
+    settings = load_settings(Settings, _env_file=None, **values, **SECRETS)
+    assert settings.command_statement_timeout_seconds < job["activeDeadlineSeconds"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
 def test_the_database_connections_fit_postgresqls_default(overlay: str) -> None:
     # README, Scaling out: each pod holds up to WORKER_THREADS + 1 connections to each database it uses.
     pods = the(overlay, "HorizontalPodAutoscaler")["spec"]["maxReplicas"]
