@@ -11,7 +11,7 @@ itself and hands it to the service's `env.py`, which calls `run_migrations()`. O
   pause that doubles, and the run fails with `MigrationBlocked` once its attempts are spent;
 - statements may run for the command statement timeout, long, not a request's.
 
-SQLite (the embedded database, local only) has none of this: its migrations run as they are.
+SQLite (the embedded database, local only) has no advisory lock or lock timeout: its migrations just run.
 """
 
 from __future__ import annotations
@@ -192,13 +192,13 @@ def run_migrations(
     the URL `Migrations.config()` gave or else to the service's settings' one; `alembic upgrade --sql`
     writes the SQL instead. `options` go to alembic's `context.configure` (`include_object`, ...)."""
     config = context.config
-    given: Connection | None = config.attributes.get("connection")
-    if given is None and context.is_offline_mode():
+    if context.is_offline_mode():
         url = _database_url(config, settings_class)
         context.configure(url=url, target_metadata=target_metadata, literal_binds=True, **options)
         with context.begin_transaction():
             context.run_migrations()
         return
+    given: Connection | None = config.attributes.get("connection")
     with (
         nullcontext(given)
         if given is not None
