@@ -26,7 +26,7 @@ log = structlog.get_logger("directmail.cli")
 def seed_demo_command(settings: Settings, args: argparse.Namespace) -> None:
     if not settings.is_development:
         raise PermissionError("seed-demo replaces all data: it runs only when ENVIRONMENT is local or test")
-    database = Database.from_settings(settings, MIGRATIONS)
+    database = Database.for_command(settings, MIGRATIONS)
     try:
         with database.engine.begin() as connection:
             if args.if_empty and has_premises(connection):
@@ -39,7 +39,7 @@ def seed_demo_command(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def sync_salesforce_command(settings: Settings, args: argparse.Namespace) -> None:
-    database = Database.from_settings(settings, MIGRATIONS)
+    database = Database.for_command(settings, MIGRATIONS)
     try:
         report = sync_communities(settings, database.engine, allow_shrink=args.allow_shrink)
     except (SalesforceError, SyncRefused) as exc:

@@ -8,7 +8,7 @@ import sys
 
 from app import MIGRATIONS
 from config import PROJECT_ROOT
-from servicekit.testing import assert_migrated
+from servicekit.testing import assert_migrated, temporary_database
 
 
 def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -64,3 +64,19 @@ def test_migrate_builds_the_embedded_database(tmp_path) -> None:
     assert result.returncode == 0, result.stderr
     assert "database migrated" in result.stdout
     assert_migrated(f"sqlite:///{database}", MIGRATIONS)
+
+
+def test_seed_demo_has_the_command_statement_timeout_not_a_requests(server_url: str) -> None:
+    """A request's statement timeout (here 1 ms, which no seed fits in) is not the seed's: on a busy
+    machine a big seed would fail under it."""
+    with temporary_database(server_url, MIGRATIONS) as url:
+        result = run_cli(
+            "seed-demo",
+            "--premises",
+            "2000",
+            DATABASE_URL=url,
+            ENVIRONMENT="test",
+            DATABASE_STATEMENT_TIMEOUT_SECONDS="0.001",
+        )
+    assert result.returncode == 0, result.stderr
+    assert "demo data seeded" in result.stdout

@@ -122,6 +122,19 @@ def test_the_salesforce_sync_never_overlaps_itself(overlay: str) -> None:
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
+@pytest.mark.parametrize("kind", ["Job", "CronJob"])
+def test_the_jobs_statements_end_before_kubernetes_kills_them(overlay: str, kind: str) -> None:
+    # PostgreSQL does not notice a killed client mid-statement: the statement would run on, its locks held.
+    manifest = the(overlay, kind)["spec"]
+    job = manifest["jobTemplate"]["spec"] if kind == "CronJob" else manifest
+    (container,) = job["template"]["spec"]["containers"]
+    environment = {variable["name"]: variable["value"] for variable in container["env"]}
+    values = {name.lower(): value for name, value in (settings_of(overlay) | environment).items()}
+    settings = load_settings(Settings, _env_file=None, **values, **SECRETS)
+    assert settings.command_statement_timeout_seconds < job["activeDeadlineSeconds"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
 def test_the_database_connections_fit_postgresqls_default(overlay: str) -> None:
     # README, Scaling out: each pod holds up to WORKER_THREADS + 1 connections to each database it uses.
     pods = the(overlay, "HorizontalPodAutoscaler")["spec"]["maxReplicas"]

@@ -16,7 +16,7 @@ from servicekit import Database
 from servicekit.database import psycopg_connection
 from servicekit.testing import SwitchableLink, assert_problem, socket_that_never_answers
 from servicekit.testing.databases import libpq_url
-from tests.fixture_service import create_app
+from tests.fixture_service import MIGRATIONS, create_app
 
 
 def assert_database_unavailable(response: httpx2.Response) -> None:
@@ -61,6 +61,19 @@ def test_connections_carry_the_limits_and_tcp_keepalives(make_settings) -> None:
         ]
         assert keepalives == ["1", "10", "5", "3"]
     app.parts.get(Database).dispose()
+
+
+def test_command_line_work_gets_the_long_statement_timeout_and_requests_keep_theirs(make_settings) -> None:
+    settings = make_settings(command_statement_timeout_seconds=7200)
+    for database, statement_timeout in (
+        (Database.for_command(settings, MIGRATIONS), "2h"),
+        (Database.from_settings(settings, MIGRATIONS), "15s"),
+    ):
+        with database.engine.connect() as connection:
+            driver = psycopg_connection(connection)
+            assert driver.execute("SHOW statement_timeout").fetchone() == (statement_timeout,)
+            assert driver.execute("SHOW lock_timeout").fetchone() == ("5s",)
+        database.dispose()
 
 
 def test_readiness_answers_while_requests_hold_every_pooled_connection(make_settings) -> None:

@@ -6,8 +6,9 @@ from importlib.metadata import version
 from servicekit.app import ServiceApp, service_app
 from servicekit.audit import AuditedAccess, audited
 from servicekit.cli import CommandFailed, ServiceCommands
-from servicekit.database import Database, Migrations
+from servicekit.database import Database
 from servicekit.downloads import Downloads
+from servicekit.migrations import Migrations
 from servicekit.parts import current
 from servicekit.problems import ServiceUnavailable
 from servicekit.settings import DatabaseSettings, ServiceSettings, SettingsError, load_settings

@@ -23,8 +23,8 @@ from servicekit.apm import traced_command
 from servicekit.app import ServiceApp
 from servicekit.auth.dev_login import mint_dev_token
 from servicekit.auth.permissions import declared_permissions
-from servicekit.database import Migrations
 from servicekit.logs import configure_logging
+from servicekit.migrations import MigrationBlocked, MigrationLimits, Migrations
 from servicekit.server import run_server
 from servicekit.settings import AnySettings, DatabaseSettings, SettingsError, load_settings
 from servicekit.spec import configured_spec
@@ -104,7 +104,13 @@ class ServiceCommands(Generic[AnySettings]):
     def migrate(self, settings: AnySettings, args: argparse.Namespace) -> None:
         assert self.migrations is not None
         assert isinstance(settings, DatabaseSettings)
-        self.migrations.upgrade(settings.database_url, args.revision)
+        limits = MigrationLimits.from_settings(settings)
+        try:
+            self.migrations.upgrade(
+                settings.database_url, args.revision, limits=limits, application_name=f"{settings.service_name} migrate"
+            )
+        except MigrationBlocked as exc:
+            raise CommandFailed(f"migrate {exc}") from None
         log.info("database migrated", revision=args.revision)
 
     def token(self, settings: AnySettings, args: argparse.Namespace) -> None:

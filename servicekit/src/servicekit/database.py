@@ -1,4 +1,4 @@
-"""The SQLAlchemy engine and sessions, a service's alembic migrations, and the database half of readiness."""
+"""The SQLAlchemy engine and sessions, the limits every connection carries, and the database half of readiness."""
 
 from __future__ import annotations
 
@@ -7,13 +7,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
-from alembic import command
-from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, make_url, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,29 +18,11 @@ from sqlalchemy.pool import NullPool
 
 from servicekit.settings import DatabaseSettings
 
-
-class Migrations:
-    """A service's alembic migrations, found through its `alembic.ini`. The service's `env.py` reads the
-    database URL from `config.attributes["database_url"]`, which every command here sets."""
-
-    def __init__(self, alembic_ini: Path) -> None:
-        self.alembic_ini = alembic_ini
-
-    def config(self, database_url: str) -> Config:
-        config = Config(str(self.alembic_ini))
-        config.attributes["database_url"] = database_url
-        return config
-
-    def upgrade(self, database_url: str, revision: str = "head") -> None:
-        """Upgrade the database to `revision` (a service's `migrate` command and the tests use this)."""
-        _create_sqlite_folder(database_url)
-        command.upgrade(self.config(database_url), revision)
-
-    def heads(self) -> frozenset[str]:
-        return frozenset(ScriptDirectory.from_config(Config(str(self.alembic_ini))).get_heads())
+if TYPE_CHECKING:  # servicekit.migrations makes its connections with this module
+    from servicekit.migrations import Migrations
 
 
-def _create_sqlite_folder(database_url: str) -> None:
+def create_sqlite_folder(database_url: str) -> None:
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
@@ -59,7 +38,8 @@ class Limits:
     lock_seconds: float = 5.0
 
 
-def _connect_args(database_url: str, limits: Limits, application_name: str) -> dict[str, Any]:
+def connect_arguments(database_url: str, limits: Limits, application_name: str) -> dict[str, Any]:
+    """The driver's arguments for a connection under `limits`, named `application_name` in pg_stat_activity."""
     if make_url(database_url).get_backend_name() == "sqlite":
         return {"timeout": limits.connect_seconds}  # SQLite's only wait is for another writer's lock
     return {
@@ -87,7 +67,7 @@ def _pooled_engine(
         max_overflow=0,
         pool_timeout=limits.connect_seconds,
         pool_pre_ping=True,
-        connect_args=_connect_args(database_url, limits, application_name),
+        connect_args=connect_arguments(database_url, limits, application_name),
         execution_options={"postgresql_readonly": True} if read_only else {},
     )
 
@@ -166,7 +146,7 @@ class Database:
         shows beside its status (when the data was last refreshed, say); `read_url`: a streaming replica
         that `read_session()` and downloads read from (empty: the primary)."""
         self.readiness_details = readiness_details
-        _create_sqlite_folder(database_url)
+        create_sqlite_folder(database_url)
         self.timeout_seconds = timeout_seconds
         limits = Limits(timeout_seconds, statement_timeout_seconds, lock_timeout_seconds)
         self.engine: Engine = _pooled_engine(database_url, limits, application_name, pool_size)
@@ -176,7 +156,7 @@ class Database:
         )
         # Readiness connects on its own, so that requests holding every pooled connection never make a
         # busy pod look dead to Kubernetes.
-        connect_args = _connect_args(database_url, limits, application_name)
+        connect_args = connect_arguments(database_url, limits, application_name)
         self._readiness_engine = create_engine(database_url, poolclass=NullPool, connect_args=connect_args)
         self._readiness_connect_args = connect_args | {"application_name": f"{application_name} readiness"}
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -187,12 +167,40 @@ class Database:
     def from_settings(
         cls, settings: DatabaseSettings, migrations: Migrations, *, readiness_details: str | None = None
     ) -> Database:
+        """The service's Database: its statements end within DATABASE_STATEMENT_TIMEOUT_SECONDS."""
+        return cls._configured(
+            settings,
+            migrations,
+            settings.database_statement_timeout_seconds,
+            settings.service_name,
+            readiness_details=readiness_details,
+        )
+
+    @classmethod
+    def for_command(cls, settings: DatabaseSettings, migrations: Migrations) -> Database:
+        """A Database for a service's own command-line work (a seed, a sync): its statements may run for
+        COMMAND_STATEMENT_TIMEOUT_SECONDS, long, instead of a request's. Its lock waits stay a request's
+        (DATABASE_LOCK_TIMEOUT_SECONDS), so that a command never queues the service's readers behind it."""
+        return cls._configured(
+            settings, migrations, settings.command_statement_timeout_seconds, f"{settings.service_name} command"
+        )
+
+    @classmethod
+    def _configured(
+        cls,
+        settings: DatabaseSettings,
+        migrations: Migrations,
+        statement_timeout_seconds: float,
+        application_name: str,
+        *,
+        readiness_details: str | None = None,
+    ) -> Database:
         return cls(
             settings.database_url,
             migrations,
             timeout_seconds=settings.database_timeout_seconds,
-            application_name=settings.service_name,
-            statement_timeout_seconds=settings.database_statement_timeout_seconds,
+            application_name=application_name,
+            statement_timeout_seconds=statement_timeout_seconds,
             lock_timeout_seconds=settings.database_lock_timeout_seconds,
             pool_size=settings.worker_threads,
             readiness_details=readiness_details,

@@ -207,6 +207,12 @@ class DatabaseSettings(ServiceSettings):
     # Every statement and lock wait ends by itself; downloads set their own, longer statement limit.
     database_statement_timeout_seconds: float = Field(15.0, gt=0, le=3600)
     database_lock_timeout_seconds: float = Field(5.0, gt=0, le=3600)
+    # Command-line work (`migrate`, a service's own commands) may take far longer than a request.
+    command_statement_timeout_seconds: float = Field(3600.0, gt=0, le=86400)
+    # A migration's statement that waits this long for a lock gives up, rather than queue every new reader
+    # of its table behind it; the migration is rolled back and tried again, MIGRATION_ATTEMPTS times in all.
+    migration_lock_timeout_seconds: float = Field(3.0, gt=0, le=60)
+    migration_attempts: int = Field(5, ge=1, le=10)
 
     @field_validator("database_url")
     @classmethod

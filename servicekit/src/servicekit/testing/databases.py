@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import psycopg
 from sqlalchemy import make_url
 
-from servicekit.database import Database, Migrations
+from servicekit.database import Database
+from servicekit.migrations import Migrations
 
 DEFAULT_SERVER_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 # A streaming replica of the default server, where a service's test set-up starts one.

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Generic
 
 from servicekit.app import ServiceApp
-from servicekit.database import Migrations
+from servicekit.migrations import Migrations
 from servicekit.settings import AnySettings, ServiceSettings, load_settings
 
 TEST_ORIGIN = "https://portal.example"  # the one browser origin test settings allow

@@ -1,11 +1,6 @@
-"""The fixture service's alembic entry point: the URL always comes from servicekit's Migrations."""
+"""The fixture service's alembic entry point: the kit runs the migrations, as any service's env.py has it."""
 
-from alembic import context
-from sqlalchemy import create_engine, pool
+from servicekit.migrations import run_migrations
+from tests.fixture_service import FixtureSettings
 
-engine = create_engine(context.config.attributes["database_url"], poolclass=pool.NullPool)
-with engine.connect() as connection:
-    context.configure(connection=connection, target_metadata=None)
-    with context.begin_transaction():
-        context.run_migrations()
-engine.dispose()
+run_migrations(FixtureSettings)
