@@ -28,7 +28,7 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from servicekit.middleware.request_id import request_id_for
+from servicekit.middleware.request_id import new_request_id
 from servicekit.problems import PROBLEM_JSON
 from servicekit.settings import ServiceSettings
 
@@ -211,10 +211,9 @@ class HeadLimitedProtocol(HttpToolsProtocol):
         )
 
     def _answer(self, refused: HeadRefused) -> None:
-        """Write `refused` as a problem and close the connection, reading nothing more. Its request id is
-        a new one: the head, where the caller's own would be, was not read."""
+        """Write `refused` as a problem and close the connection, reading nothing more."""
         client = self.client[0] if self.client else None
-        request_id = request_id_for("")
+        request_id = new_request_id()
         log.info(
             "request refused",
             status=refused.status.value,
