@@ -59,7 +59,7 @@ def test_a_complete_download_writes_one_event_with_who_what_and_how_much(
         "rows": 1234,
         "bytes": len(response.content),
     }
-    assert event["http"]["request"]["id"] == "audit-me-1"
+    assert event["http"]["request"] == {"id": response.headers["x-request-id"], "caller_id": "audit-me-1"}
     assert reader["Authorization"].removeprefix("Bearer ") not in json.dumps(event)
 
 

@@ -37,7 +37,7 @@ import sqlalchemy.exc
 import structlog
 from sqlalchemy import Connection
 
-from servicekit.audit import AuditedAccess, Outcome, Tally, write_audit_event
+from servicekit.audit import AuditedAccess, AuditSink, Outcome, Tally, audit_sink, write_audit_event
 from servicekit.compression import FAST_LEVELS, CompressionLevels, StreamEncoder, chosen_coding, stream_encoder
 from servicekit.database import Database, psycopg_connection, set_statement_timeout
 from servicekit.middleware.disconnect import Disconnection, disconnection
@@ -111,8 +111,14 @@ class Downloads:
         self, producer: Producer, prefix: bytes, audit: AuditedAccess | None, encoder: StreamEncoder
     ) -> DownloadBody:
         gone = disconnection()
+        sink = audit_sink()
         self._operations.add(connexion.context.operation.operation_id)
-        self._take_slot()
+        try:
+            self._take_slot()
+        except ServiceUnavailable:
+            if audit is not None:
+                write_audit_event(audit, Tally(Outcome.REFUSED), sink)
+            raise
         gone.idle_seconds = self.idle_seconds
         with ExitStack() as held:
             held.callback(self._give_slot)
@@ -126,8 +132,10 @@ class Downloads:
                 )
             set_statement_timeout(connection, self.statement_timeout_seconds)  # this transaction's only
             tally = Tally(bytes=0)
+            end = _End(tally, audit, sink, gone)
+            held.enter_context(gone.calling(end.report_if_cut_at_shutdown))
             # Added last, so run first when the body closes, by when the stream has settled the tally.
-            held.callback(_report_end, tally, audit)
+            held.callback(end.report)
             chunks = _stream(connection, producer, prefix, gone, tally, encoder)
             if flask.request.method != "HEAD":
                 _start(chunks)
@@ -230,10 +238,33 @@ def _rows_into(tally: Tally, produced: Produced) -> Iterator[bytes]:
     tally.rows = yield from produced
 
 
-def _report_end(tally: Tally, audit: AuditedAccess | None) -> None:
-    log.info(f"download {tally.outcome}", rows=tally.rows, bytes=tally.bytes)
-    if audit is not None:
-        write_audit_event(audit, tally)
+class _End:
+    """How the download ended, reported once: as its body closes, or from the event loop at once when the
+    server's shutdown cuts it (its thread may learn of it only once the loop has stopped, too late)."""
+
+    def __init__(self, tally: Tally, audit: AuditedAccess | None, sink: AuditSink | None, gone: Disconnection):
+        self.tally = tally
+        self.audit = audit
+        self.sink = sink
+        self.gone = gone
+        self._reported = False
+        self._lock = threading.Lock()
+
+    def report_if_cut_at_shutdown(self) -> None:
+        if self.gone.by_shutdown:
+            self.report()
+
+    def report(self) -> None:
+        with self._lock:
+            if self._reported:
+                return
+            self._reported = True
+        tally = self.tally
+        if self.gone.by_shutdown and tally.outcome is not Outcome.FAILED:
+            tally.outcome = Outcome.CUT_AT_SHUTDOWN
+        log.info(f"download {tally.outcome}", rows=tally.rows, bytes=tally.bytes)
+        if self.audit is not None:
+            write_audit_event(self.audit, tally, self.sink)
 
 
 def chunked(pieces: Iterable[bytes], gone: Disconnection) -> Iterator[bytes]:

@@ -207,6 +207,9 @@ class DatabaseSettings(ServiceSettings):
     # Every statement and lock wait ends by itself; downloads set their own, longer statement limit.
     database_statement_timeout_seconds: float = Field(15.0, gt=0, le=3600)
     database_lock_timeout_seconds: float = Field(5.0, gt=0, le=3600)
+    # How long the audit_events table keeps an event (servicekit.audit_store): the service deletes older
+    # ones at start and daily. At least a month: an auditor must be able to look back.
+    audit_retention_days: int = Field(400, ge=31, le=3650)
 
     @field_validator("database_url")
     @classmethod
