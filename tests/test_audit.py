@@ -91,15 +91,32 @@ def test_a_summary_writes_one_event_with_its_total_as_rows(
     assert event["http"]["request"]["id"] == response.headers["x-request-id"]
 
 
-def test_a_refused_request_reaches_no_data_and_writes_no_event(
-    logged_server: Callable[..., Any], marketing: Headers
-) -> None:
+@pytest.mark.parametrize("path", ["/directmail-csv", "/directmail-summary"])
+def test_an_unknown_community_is_a_refused_access(logged_server: Callable[..., Any], marketing: Headers, path: str) -> None:
+    """Someone asking for a community that does not exist is recorded, though they are given nothing."""
     with logged_server() as server:
-        response = httpx.get(
-            f"{server.url}/directmail-csv", params={"communities": "Atlantis"}, headers=marketing, timeout=10
-        )
+        response = httpx.get(f"{server.url}{path}", params={"communities": "Atlantis"}, headers=marketing, timeout=10)
         assert response.status_code == 400
-        assert server.audit_events() == []
+        event = server.the_audit_event()
+    assert event["audit"] == {"filters": {"communities": ["Atlantis"]}, "outcome": "refused", "rows": None, "bytes": None}
+    assert event["event"]["outcome"] == "failure"
+    assert event["user"]["id"] == CALLER["oid"]
+
+
+def test_a_head_request_for_the_summary_is_abandoned(logged_server: Callable[..., Any], marketing: Headers) -> None:
+    with logged_server() as server:
+        assert httpx.head(f"{server.url}/directmail-summary", headers=marketing, timeout=10).status_code == 200
+        event = server.the_audit_event()
+    assert event["audit"] == {"filters": {}, "outcome": "abandoned", "rows": None, "bytes": None}
+
+
+def test_a_summary_whose_query_fails_is_a_failed_access(logged_server: Callable[..., Any], marketing: Headers) -> None:
+    with logged_server(database_statement_timeout_seconds=0.001) as server:  # every statement is cancelled
+        response = httpx.get(f"{server.url}/directmail-summary", params={"bduk": "true"}, headers=marketing, timeout=10)
+        assert response.status_code == 503
+        event = server.the_audit_event()
+    assert event["audit"] == {"filters": {"bduk": True}, "outcome": "failed", "rows": None, "bytes": None}
+    assert event["event"]["outcome"] == "failure"
 
 
 @pytest.mark.slow
