@@ -5,8 +5,11 @@ how it ended, its request id and its trace."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -19,7 +22,15 @@ from app import MIGRATIONS
 from app.data_queries import CsvPieces, mailing_list_pieces
 from app.data_types import ExportFilters
 from app.models import Premises
-from servicekit.testing import FakeApmServer, slow_reader, terminate_queries
+from config import PROJECT_ROOT
+from servicekit.testing import (
+    FakeApmServer,
+    FakeEntra,
+    ServiceProcess,
+    environment_without,
+    slow_reader,
+    terminate_queries,
+)
 from tests.conftest import demo_database, seed
 
 BIG_PREMISES = 200_000  # about 20 MB of CSV: far more than the buffers between database and client hold
@@ -92,13 +103,20 @@ def test_a_summary_writes_one_event_with_its_total_as_rows(
 
 
 @pytest.mark.parametrize("path", ["/directmail-csv", "/directmail-summary"])
-def test_an_unknown_community_is_a_refused_access(logged_server: Callable[..., Any], marketing: Headers, path: str) -> None:
+def test_an_unknown_community_is_a_refused_access(
+    logged_server: Callable[..., Any], marketing: Headers, path: str
+) -> None:
     """Someone asking for a community that does not exist is recorded, though they are given nothing."""
     with logged_server() as server:
         response = httpx.get(f"{server.url}{path}", params={"communities": "Atlantis"}, headers=marketing, timeout=10)
         assert response.status_code == 400
         event = server.the_audit_event()
-    assert event["audit"] == {"filters": {"communities": ["Atlantis"]}, "outcome": "refused", "rows": None, "bytes": None}
+    assert event["audit"] == {
+        "filters": {"communities": ["Atlantis"]},
+        "outcome": "refused",
+        "rows": None,
+        "bytes": None,
+    }
     assert event["event"]["outcome"] == "failure"
     assert event["user"]["id"] == CALLER["oid"]
 
@@ -190,3 +208,70 @@ def drained(pieces: CsvPieces) -> tuple[bytes, int]:
             body += next(pieces)
     except StopIteration as end:
         return bytes(body), end.value
+
+
+@pytest.mark.slow
+def test_at_log_level_error_every_access_leaves_an_event_that_run_py_audit_finds(
+    server_url: str, fake_entra: FakeEntra, marketing: Headers
+) -> None:
+    since = dt.datetime.now(dt.UTC)
+    with demo_database(server_url, 50) as url:
+        environment = service_environment(url, fake_entra) | {"LOG_LEVEL": "ERROR"}
+        service = ServiceProcess([sys.executable, "run.py", "serve"], cwd=PROJECT_ROOT, env=environment)
+        try:
+            service.wait_until_live()
+            asked = [
+                ("/directmail-csv", {"rfs": "true"}),  # no community named: every community's premises
+                ("/directmail-summary", {"communities": "Winson"}),
+                ("/directmail-summary", {"communities": "Bibury"}),  # not Winson's
+                ("/directmail-csv", {"communities": "Atlantis,Winson"}),  # refused
+            ]
+            responses = [
+                httpx.get(f"{service.url}{path}", params=p, headers=marketing, timeout=30) for path, p in asked
+            ]
+        finally:
+            output = service.stop()
+        assert [response.status_code for response in responses] == [200, 200, 200, 400]
+        logged = [line for line in log_lines(output) if line["log"]["logger"] == "servicekit.audit"]
+        assert len(logged) == 4
+        assert {line["log.level"] for line in log_lines(output)} <= {"info", "error"}  # the audit trail's info
+
+        found = audit_command(
+            environment, "--community", "Winson", "--since", since.isoformat(), "--until", "2099-12-31"
+        )
+    assert found.returncode == 0, found.stderr
+    events = [json.loads(line) for line in found.stdout.splitlines()]
+    assert [(event["action"], event["outcome"], event["details"]) for event in events] == [
+        ("mailing-list-download", "complete", {"filters": {"rfs": True}}),
+        ("mailing-list-summary", "complete", {"filters": {"communities": ["Winson"]}}),
+        ("mailing-list-download", "refused", {"filters": {"communities": ["Atlantis", "Winson"]}}),
+    ]
+    ids = [response.headers["x-request-id"] for response in responses]
+    assert [event["request_id"] for event in events] == [ids[0], ids[1], ids[3]]
+    assert all(event["user_id"] == CALLER["oid"] and event["user_name"] == CALLER["name"] for event in events)
+    assert events[0]["rows"] > 0
+    assert events[0]["bytes"] == len(responses[0].content)
+
+
+def service_environment(database_url: str, entra: FakeEntra) -> dict[str, str]:
+    return environment_without("ELASTIC_APM_") | {
+        "ENVIRONMENT": "test",
+        "DATABASE_URL": database_url,
+        **{name.upper(): str(value) for name, value in entra.trusted_by().items()},
+    }
+
+
+def audit_command(environment: dict[str, str], *arguments: str) -> subprocess.CompletedProcess[str]:
+    """`python run.py audit ... --json`, as an auditor runs it."""
+    return subprocess.run(
+        [sys.executable, "run.py", "audit", *arguments, "--json"],
+        cwd=PROJECT_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def log_lines(output: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
