@@ -12,7 +12,7 @@ its client counts as gone, and the rest of the response goes nowhere, so that th
 end; the response is never completed, so uvicorn closes the connection without a clean end.
 
 A response still running when the server's graceful shutdown times out is cut too (`by_shutdown`), so
-that a download tells its own end from a client's.
+that a download tells its end from a client's going.
 """
 
 from __future__ import annotations
@@ -105,9 +105,11 @@ class DisconnectMiddleware:
             await self.app(scope, messages.get, _IdleLimitedSend(send, gone))
         except asyncio.CancelledError:
             # uvicorn cancels what still runs once its graceful shutdown has timed out. Said at once, on
-            # the loop: the lifespan's end, which writes the last audit events, comes next.
+            # the loop: the lifespan's end, which writes the last audit events, comes next. Not raised on:
+            # uvicorn would log the cancellation's traceback as an error of the app's; the response stays
+            # incomplete, so the client still sees a broken transfer.
             gone.set(by_shutdown=True)
-            raise
+            log.warning("response cut: the graceful shutdown's timeout has passed")
         finally:
             listener.cancel()
             with suppress(asyncio.CancelledError):
