@@ -5,6 +5,7 @@ the access line names the route template, which Connexion's routing keeps from o
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -137,17 +138,21 @@ def test_the_event_carries_the_trace_of_its_request(
     assert event["http"]["request"]["id"] == response.headers["x-request-id"]
 
 
-def test_an_access_in_a_block_is_complete_or_failed(capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_access_in_a_block_is_complete_failed_or_refused(capsys: pytest.CaptureFixture[str]) -> None:
     configure_logging(settings_for_tests(FixtureSettings, database_url="sqlite://"))
     caller = Caller(object_id=CALLER["oid"], roles=[], scopes=["Fixture.Read"], app_id=CALLER["azp"])
     access = AuditedAccess("notes-count", caller, {"asked": {"all": True}})
     with audited(access) as tally:
         tally.rows = 3
-    with pytest.raises(ZeroDivisionError), audited(access):
+    with pytest.raises(ZeroDivisionError), audited(access, refused=(LookupError,)):
         _ = 1 / 0
+    with pytest.raises(KeyError), audited(access, refused=(LookupError,)):
+        raise KeyError("no such name")
     structlog.get_logger("test").info("not an audit event")
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    complete, failed = [line for line in lines if line["log"]["logger"] == "servicekit.audit"]
+    complete, failed, refused = [line for line in lines if line["log"]["logger"] == "servicekit.audit"]
+    assert refused["audit"]["outcome"] == "refused"
+    assert refused["event"]["outcome"] == "failure"
     assert complete["audit"] == {"asked": {"all": True}, "outcome": "complete", "rows": 3, "bytes": None}
     assert failed["audit"] == {"asked": {"all": True}, "outcome": "failed", "rows": None, "bytes": None}
     assert failed["user"] == {"id": CALLER["oid"], "app_id": CALLER["azp"], "name": None}
@@ -161,6 +166,21 @@ def test_the_audit_trail_is_written_whatever_the_log_level(capsys: pytest.Captur
     structlog.get_logger("test").info("an ordinary line, below ERROR")
     loggers = [json.loads(line)["log"]["logger"] for line in capsys.readouterr().out.splitlines()]
     assert loggers == ["servicekit.audit"]
+
+
+def test_the_audit_trail_has_a_handler_of_its_own(capsys: pytest.CaptureFixture[str]) -> None:
+    """Whatever quiets the root's handler (a level, a filter, another service's logging set-up) leaves the
+    audit trail alone, and it is written once, not again through the root."""
+    configure_logging(settings_for_tests(FixtureSettings, database_url="sqlite://", log_level="ERROR"))
+    (root_handler,) = logging.getLogger().handlers
+    root_handler.setLevel(logging.CRITICAL)
+    root_handler.addFilter(lambda _record: False)
+    caller = Caller(object_id=CALLER["oid"], roles=[], scopes=["Fixture.Read"], app_id=CALLER["azp"])
+    with audited(AuditedAccess("notes-count", caller)) as tally:
+        tally.rows = 2
+    structlog.get_logger("test").critical("dropped by the root's filter")
+    (line,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert (line["log"]["logger"], line["audit"]["rows"]) == ("servicekit.audit", 2)
 
 
 def test_the_access_log_names_the_route_template(logged_server: Callable[..., Any], reader: Headers) -> None:
