@@ -113,12 +113,10 @@ class Downloads:
         gone = disconnection()
         sink = audit_sink()
         self._operations.add(connexion.context.operation.operation_id)
-        try:
-            self._take_slot()
-        except ServiceUnavailable:
-            if audit is not None:
-                write_audit_event(audit, Tally(Outcome.REFUSED), sink)
-            raise
+        # A download refused for want of a slot writes no audit event: most are refused before any view
+        # runs (`refuse_when_full`), where what they asked for is not known yet; their access line, which
+        # names the caller, is their record.
+        self._take_slot()
         gone.idle_seconds = self.idle_seconds
         with ExitStack() as held:
             held.callback(self._give_slot)
