@@ -74,7 +74,8 @@ def event_json(event: AuditEvent) -> dict[str, Any]:
 def event_line(event: AuditEvent) -> str:
     """`2026-12-07T09:12:03Z mailing-list-download complete by Ann (oid, via app) rows=3 bytes=210 {...} request=...`"""
     at = event.at.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-    who = f"{event.user_name or '(no name)'} ({event.user_id}, via {event.app_id})"
+    via = f", via {event.app_id}" if event.app_id else ""
+    who = f"{event.user_name or '(no name)'} ({event.user_id}{via})"
     counts = f"rows={_shown(event.rows)} bytes={_shown(event.bytes)}"
     details = json.dumps(event.details, sort_keys=True, ensure_ascii=False)
     ids = [f"request={event.request_id}"]
