@@ -13,7 +13,11 @@ import httpx
 import pytest
 from sqlalchemy import make_url
 
+from servicekit.audit import Outcome
+from servicekit.audit_store import AuditQuery, stored_events
+from servicekit.database import Database
 from servicekit.testing import FakeEntra, ServiceProcess, environment_without, slow_reader
+from tests.fixture_service import MIGRATIONS
 
 DRAIN_SECONDS = 2.0
 DB_PASSWORD = "pw-that-must-not-be-logged"  # the test server trusts any password
@@ -98,5 +102,11 @@ def test_a_download_cut_by_the_shutdown_timeout_is_audited_as_cut_not_abandoned(
     (event,) = [line for line in lines if line["log"]["logger"] == "servicekit.audit"]
     assert event["audit"]["outcome"] == "cut-at-shutdown"
     assert event["http"]["request"]["id"] == response.headers["x-request-id"]
+    database = Database(database_url, MIGRATIONS, timeout_seconds=2, application_name="shutdown-tests")
+    try:  # written before the service stopped: the shutdown's end waits for the audit store
+        (stored,) = [e for e in stored_events(database, AuditQuery()) if e.request_id == event["http"]["request"]["id"]]
+    finally:
+        database.dispose()
+    assert stored.outcome is Outcome.CUT_AT_SHUTDOWN
     assert "CancelledError" not in output
     assert process.process.returncode == 0
