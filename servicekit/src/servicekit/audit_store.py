@@ -42,7 +42,6 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.exc import SQLAlchemyError
 
 from servicekit.audit import AuditEvent, AuditSink, Outcome
 from servicekit.database import Database
@@ -160,7 +159,7 @@ class AuditStore(AuditSink):
                 with self.database.engine.begin() as connection:
                     connection.execute(insert(_TABLE), [_row(event) for event in batch])
                 return
-            except SQLAlchemyError as exc:
+            except Exception as exc:  # whatever the database (or its driver) does, the writer lives on
                 if attempt == WRITE_ATTEMPTS or closing:
                     # Its SQL and values stay out of the log: the audit lines already hold the events.
                     log.error(
@@ -176,7 +175,7 @@ class AuditStore(AuditSink):
         try:
             with self.database.engine.begin() as connection:
                 deleted = connection.execute(delete(_TABLE).where(_TABLE.c.at < now - self.retention)).rowcount
-        except SQLAlchemyError as exc:
+        except Exception as exc:  # as in _write
             log.error("audit events past their retention not deleted", error=_error_name(exc))
             return now
         if deleted:
@@ -184,7 +183,7 @@ class AuditStore(AuditSink):
         return now
 
 
-def _error_name(exc: SQLAlchemyError) -> str:
+def _error_name(exc: Exception) -> str:
     """The driver's error class (UndefinedTable, OperationalError): SQLAlchemy's message holds the SQL."""
     return type(getattr(exc, "orig", None) or exc).__name__
 

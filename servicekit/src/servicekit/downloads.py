@@ -240,9 +240,7 @@ class _End:
     """How the download ended, reported once: as its body closes, or from the event loop at once when the
     server's shutdown cuts it (its thread may learn of it only once the loop has stopped, too late)."""
 
-    def __init__(
-        self, tally: Tally, audit: AuditedAccess | None, sink: AuditSink | None, gone: Disconnection
-    ) -> None:
+    def __init__(self, tally: Tally, audit: AuditedAccess | None, sink: AuditSink | None, gone: Disconnection) -> None:
         self.tally = tally
         self.audit = audit
         self.sink = sink
