@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +18,7 @@ import structlog
 
 from servicekit import AuditedAccess, audited
 from servicekit.auth.tokens import Caller
+from servicekit.downloads import CHUNK_BYTES
 from servicekit.logs import configure_logging
 from servicekit.testing import (
     FakeApmServer,
@@ -30,6 +33,8 @@ ROWS = 2_000_000  # about 15 MB: far more than the socket buffers hold
 ALL_BYTES = sum(len(f"{n}\n") for n in range(1, ROWS + 1))
 CALLER = {"oid": "4d3c2b1a-0000-4000-8000-00000000a0d1", "azp": "mailing-app", "name": "Ann Auditor"}
 Headers = dict[str, str]
+IDENTITY = {"Accept-Encoding": "identity"}
+RECEIVE_BUFFER = 16 * 1024
 
 
 @pytest.fixture
@@ -192,3 +197,27 @@ def test_the_access_log_names_the_route_template(logged_server: Callable[..., An
         assert eventually(lambda: len(server.access_lines()) == 3)
     routes = [(line["url"]["path"], line["http"]["route"]) for line in server.access_lines()]
     assert routes == [("/notes/7", "/notes/{note_id}"), ("/notes/7", "/notes/{note_id}"), ("/no-such-thing", None)]
+
+
+@pytest.mark.slow
+def test_bytes_are_what_the_client_received_not_what_was_sent(
+    logged_server: Callable[..., Any], reader: Headers
+) -> None:
+    """A client that reads 300 bytes, lets the server fill every buffer it can, then hangs up: the event
+    counts at most the chunk its TCP had acknowledged part of, not the megabytes handed to the network."""
+    with logged_server() as server:
+        host, port = server.url.removeprefix("http://").split(":")
+        with socket.socket() as client:
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+            client.connect((host, int(port)))
+            headers = "".join(f"{name}: {value}\r\n" for name, value in (reader | IDENTITY).items())
+            client.sendall(f"GET /audited-numbers?rows={ROWS} HTTP/1.1\r\nHost: {host}\r\n{headers}\r\n".encode())
+            assert len(client.recv(300)) == 300
+            time.sleep(1)  # the server hands over what its buffers take
+        event = server.the_audit_event()
+        (access,) = server.access_lines()
+    handed = access["http"]["response"]["body"]["bytes"]
+    assert event["audit"]["outcome"] == "abandoned"
+    # The kernel holds up to twice RECEIVE_BUFFER for the client: those bytes, to the end of their chunk.
+    assert 0 < event["audit"]["bytes"] <= 2 * RECEIVE_BUFFER + CHUNK_BYTES
+    assert event["audit"]["bytes"] < handed  # 4.5 MB on this machine's loopback
