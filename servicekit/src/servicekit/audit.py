@@ -66,7 +66,8 @@ class AuditedAccess:
 @dataclass
 class Tally:
     """How an access ended and what it handed over: its rows, known once it is complete, and the bytes of
-    a body it sent itself (a download's; None for an answer the framework serialises)."""
+    a body it sent itself that reached the client (a download's; None for an answer the framework
+    serialises)."""
 
     outcome: Outcome = Outcome.ABANDONED
     rows: int | None = None
