@@ -98,6 +98,8 @@ _TABLE = audit_events_table(MetaData())
 
 
 class AuditStore(AuditSink):
+    """The service's part that keeps its audit events in `audit_events`, through a writer thread."""
+
     def __init__(self, database: Database, retention_days: int) -> None:
         self.database = database
         self.retention = dt.timedelta(days=retention_days)
