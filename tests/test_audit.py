@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import elasticapm
@@ -21,8 +22,12 @@ from sqlalchemy import Connection, create_engine, func, select, update
 from app import MIGRATIONS
 from app.data_queries import CsvPieces, mailing_list_pieces
 from app.data_types import ExportFilters
+from app.mailing_lists import DOWNLOAD
 from app.models import Premises
 from config import PROJECT_ROOT
+from servicekit import Database
+from servicekit.audit import AuditEvent, Outcome
+from servicekit.audit_store import AuditStore
 from servicekit.testing import (
     FakeApmServer,
     FakeEntra,
@@ -275,3 +280,42 @@ def audit_command(environment: dict[str, str], *arguments: str) -> subprocess.Co
 
 def log_lines(output: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+
+
+def test_run_py_audit_answers_on_the_embedded_sqlite_too(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'directmail.sqlite3'}"
+    MIGRATIONS.upgrade(url)
+    database = Database(url, MIGRATIONS, timeout_seconds=2, application_name="directmail-tests")
+    store = AuditStore(database, retention_days=400)
+    day = dt.datetime(2026, 11, 12, 10, 41, tzinfo=dt.UTC)
+    for at, communities, request_id in [
+        (day - dt.timedelta(days=30), ["Winson"], "before-the-dates"),
+        (day, ["Winson", "Bibury"], "named-it"),
+        (day + dt.timedelta(hours=1), ["Bibury"], "named-another"),
+        (day + dt.timedelta(hours=2), None, "the-whole-list"),
+    ]:
+        filters = {"communities": communities} if communities else {}
+        store.keep(stored_event(at, {"filters": filters}, request_id))
+    store.close()
+    database.dispose()
+    environment = environment_without("ELASTIC_APM_", "DATABASE_") | {"ENVIRONMENT": "test", "DATABASE_URL": url}
+    found = audit_command(environment, "--community", "Winson", "--since", "2026-11-01", "--until", "2026-11-30")
+    assert found.returncode == 0, found.stderr
+    assert [json.loads(line)["request_id"] for line in found.stdout.splitlines()] == ["named-it", "the-whole-list"]
+
+
+def stored_event(at: dt.datetime, details: dict[str, Any], request_id: str) -> AuditEvent:
+    return AuditEvent(
+        at=at,
+        action=DOWNLOAD,
+        outcome=Outcome.COMPLETE,
+        user_id=CALLER["oid"],
+        user_name=CALLER["name"],
+        app_id=CALLER["azp"],
+        details=details,
+        rows=1,
+        bytes=100,
+        request_id=request_id,
+        caller_request_id=None,
+        trace_id=None,
+    )
