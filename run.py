@@ -1,13 +1,14 @@
 """Directmail's command line: `python run.py --help` lists the subcommands.
 
-`serve` (the default), `migrate` and `token` are the kit's; `seed-demo` and `sync-salesforce` are
-Directmail's own.
+`serve` (the default), `migrate`, `token` and `audit` are the kit's (`audit --community` is Directmail's);
+`seed-demo` and `sync-salesforce` are Directmail's own.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
 
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
@@ -15,9 +16,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from app import MIGRATIONS, SPECIFICATION, create_app
 from app.community_sync import SyncRefused, sync_communities
 from app.demo_data import has_premises, seed_demo
+from app.mailing_lists import could_reach_community
 from app.salesforce import SalesforceError
 from config import Settings
 from servicekit import CommandFailed, Database, ServiceCommands
+from servicekit.audit_command import DetailsTest
 from servicekit.database import database_error
 
 log = structlog.get_logger("directmail.cli")
@@ -76,7 +79,15 @@ def commands() -> ServiceCommands[Settings]:
         action="store_true",
         help="apply an answer that takes more than SALESFORCE_SYNC_MAX_SHRINK_PERCENT of the communities away",
     )
+    audit = cli.add_audit(community_test)
+    audit.add_argument(
+        "--community", help="only accesses that could reach its premises: those naming it, and those naming none"
+    )
     return cli
+
+
+def community_test(args: argparse.Namespace) -> DetailsTest | None:
+    return partial(could_reach_community, community=args.community) if args.community else None
 
 
 if __name__ == "__main__":

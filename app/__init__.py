@@ -6,6 +6,7 @@ from app.errors import PROBLEM_STATUSES
 from app.summary_cache import SummaryCache
 from config import PROJECT_ROOT, Settings
 from servicekit import Database, Downloads, Migrations, ServiceApp, load_settings, service_app
+from servicekit.audit_store import AuditStore
 
 SPECIFICATION = PROJECT_ROOT / "api-spec.yml"
 MIGRATIONS = Migrations(PROJECT_ROOT / "alembic.ini")
@@ -30,7 +31,7 @@ def create_app(settings: Settings | None = None) -> ServiceApp:
         settings,
         SPECIFICATION,
         database=database,
-        parts=[downloads, SummaryCache()],
+        parts=[downloads, SummaryCache(), AuditStore(database, settings.audit_retention_days)],
         problems=PROBLEM_STATUSES,
         swagger_ui=SWAGGER_UI,
     )

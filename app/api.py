@@ -16,6 +16,7 @@ import flask
 from app import data_queries
 from app.community_sync import SYNCED_AT_HEADER, last_sync
 from app.data_types import ExportFilters
+from app.errors import MailingListError
 from app.mailing_lists import (
     DOWNLOAD,
     EXCEL_BOM,
@@ -26,7 +27,7 @@ from app.mailing_lists import (
     mailing_list_csv,
 )
 from app.summary_cache import SummaryCache
-from servicekit import Database, Downloads, audited, current
+from servicekit import Database, Downloads, audited, audited_if_refused, current
 
 CSV_MEDIA_TYPES = ["text/csv", "application/octet-stream"]  # the spec's, text/csv unless the client prefers bytes
 
@@ -44,14 +45,15 @@ def get_directmail_csv(
     token_info: dict[str, Any],
 ) -> flask.Response:
     filters = ExportFilters.from_parameters(communities, rfs, rfs_date_before, rfs_date_after, business, bduk, segments)
-    with current(Database).read_session() as session:
+    access = mailing_list_access(DOWNLOAD, token_info["caller"], filters)
+    with audited_if_refused(access, (MailingListError,)), current(Database).read_session() as session:
         check_communities_exist(session, filters)
     return current(Downloads).response(
         partial(mailing_list_csv, filters=filters),
         mimetype=flask.request.accept_mimetypes.best_match(CSV_MEDIA_TYPES, default=CSV_MEDIA_TYPES[0]),
         headers={"Content-Disposition": f'attachment; filename="{download_name(dt.date.today())}"'},
         prefix=EXCEL_BOM if bom else b"",
-        audit=mailing_list_access(DOWNLOAD, token_info["caller"], filters),
+        audit=access,
     )
 
 
@@ -67,10 +69,9 @@ def get_directmail_summary(
     token_info: dict[str, Any],
 ) -> flask.Response:
     filters = ExportFilters.from_parameters(communities, rfs, rfs_date_before, rfs_date_after, business, bduk, segments)
-    with current(Database).read_session() as session:
-        # Refuses communities that do not exist before the audit event: a refused request writes none.
+    access = mailing_list_access(SUMMARY, token_info["caller"], filters)
+    with audited(access, refused=(MailingListError,)) as tally, current(Database).read_session() as session:
         mailing_summary = current(SummaryCache).summary(session, filters)
-    with audited(mailing_list_access(SUMMARY, token_info["caller"], filters)) as tally:
         tally.rows = mailing_summary.total
     return flask.jsonify(mailing_summary.to_dict())
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import difflib
+from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
@@ -46,6 +48,13 @@ def mailing_list_csv(connection: Connection, filters: ExportFilters) -> CsvPiece
 def mailing_list_access(action: str, caller: Caller, filters: ExportFilters) -> AuditedAccess:
     """An access to a mailing list as the audit trail records it: who, and the filters they asked for."""
     return AuditedAccess(action, caller, {"filters": filters_asked(filters)})
+
+
+def could_reach_community(details: Mapping[str, Any], community: str) -> bool:
+    """Whether an access recorded with these audit details could reach the community's premises: one
+    that named it, or one that named no community at all (the whole list)."""
+    asked = details.get("filters", {}).get("communities")
+    return asked is None or community in asked
 
 
 def filters_asked(filters: ExportFilters) -> dict[str, object]:

@@ -30,6 +30,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeEngine
 
+from servicekit.audit_store import audit_events_table
+
 BRITISH_NATIONAL_GRID = 27700
 SEGMENTS = ("S1", "S2", "S3", "S4", "S5")
 
@@ -127,3 +129,8 @@ class SalesforceSync(Base):
     changed: Mapped[int]
     retired: Mapped[int]
     deleted: Mapped[int] = mapped_column(server_default="0")
+
+
+# The audit trail, as the kit declares it (migration 0007 creates it): on this metadata, so that alembic
+# compares it with the database like the tables above.
+audit_events = audit_events_table(Base.metadata)

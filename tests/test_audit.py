@@ -5,9 +5,13 @@ how it ended, its request id and its trace."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import elasticapm
@@ -18,8 +22,20 @@ from sqlalchemy import Connection, create_engine, func, select, update
 from app import MIGRATIONS
 from app.data_queries import CsvPieces, mailing_list_pieces
 from app.data_types import ExportFilters
+from app.mailing_lists import DOWNLOAD
 from app.models import Premises
-from servicekit.testing import FakeApmServer, slow_reader, terminate_queries
+from config import PROJECT_ROOT
+from servicekit import Database
+from servicekit.audit import AuditEvent, Outcome
+from servicekit.audit_store import AuditStore
+from servicekit.testing import (
+    FakeApmServer,
+    FakeEntra,
+    ServiceProcess,
+    environment_without,
+    slow_reader,
+    terminate_queries,
+)
 from tests.conftest import demo_database, seed
 
 BIG_PREMISES = 200_000  # about 20 MB of CSV: far more than the buffers between database and client hold
@@ -91,15 +107,39 @@ def test_a_summary_writes_one_event_with_its_total_as_rows(
     assert event["http"]["request"]["id"] == response.headers["x-request-id"]
 
 
-def test_a_refused_request_reaches_no_data_and_writes_no_event(
-    logged_server: Callable[..., Any], marketing: Headers
+@pytest.mark.parametrize("path", ["/directmail-csv", "/directmail-summary"])
+def test_an_unknown_community_is_a_refused_access(
+    logged_server: Callable[..., Any], marketing: Headers, path: str
 ) -> None:
+    """Someone asking for a community that does not exist is recorded, though they are given nothing."""
     with logged_server() as server:
-        response = httpx.get(
-            f"{server.url}/directmail-csv", params={"communities": "Atlantis"}, headers=marketing, timeout=10
-        )
+        response = httpx.get(f"{server.url}{path}", params={"communities": "Atlantis"}, headers=marketing, timeout=10)
         assert response.status_code == 400
-        assert server.audit_events() == []
+        event = server.the_audit_event()
+    assert event["audit"] == {
+        "filters": {"communities": ["Atlantis"]},
+        "outcome": "refused",
+        "rows": None,
+        "bytes": None,
+    }
+    assert event["event"]["outcome"] == "failure"
+    assert event["user"]["id"] == CALLER["oid"]
+
+
+def test_a_head_request_for_the_summary_is_abandoned(logged_server: Callable[..., Any], marketing: Headers) -> None:
+    with logged_server() as server:
+        assert httpx.head(f"{server.url}/directmail-summary", headers=marketing, timeout=10).status_code == 200
+        event = server.the_audit_event()
+    assert event["audit"] == {"filters": {}, "outcome": "abandoned", "rows": None, "bytes": None}
+
+
+def test_a_summary_whose_query_fails_is_a_failed_access(logged_server: Callable[..., Any], marketing: Headers) -> None:
+    with logged_server(database_statement_timeout_seconds=0.001) as server:  # every statement is cancelled
+        response = httpx.get(f"{server.url}/directmail-summary", params={"bduk": "true"}, headers=marketing, timeout=10)
+        assert response.status_code == 503
+        event = server.the_audit_event()
+    assert event["audit"] == {"filters": {"bduk": True}, "outcome": "failed", "rows": None, "bytes": None}
+    assert event["event"]["outcome"] == "failure"
 
 
 @pytest.mark.slow
@@ -173,3 +213,109 @@ def drained(pieces: CsvPieces) -> tuple[bytes, int]:
             body += next(pieces)
     except StopIteration as end:
         return bytes(body), end.value
+
+
+@pytest.mark.slow
+def test_at_log_level_error_every_access_leaves_an_event_that_run_py_audit_finds(
+    server_url: str, fake_entra: FakeEntra, marketing: Headers
+) -> None:
+    since = dt.datetime.now(dt.UTC)
+    with demo_database(server_url, 50) as url:
+        environment = service_environment(url, fake_entra) | {"LOG_LEVEL": "ERROR"}
+        service = ServiceProcess([sys.executable, "run.py", "serve"], cwd=PROJECT_ROOT, env=environment)
+        try:
+            service.wait_until_live()
+            asked = [
+                ("/directmail-csv", {"rfs": "true"}),  # no community named: every community's premises
+                ("/directmail-summary", {"communities": "Winson"}),
+                ("/directmail-summary", {"communities": "Bibury"}),  # not Winson's
+                ("/directmail-csv", {"communities": "Atlantis,Winson"}),  # refused
+            ]
+            responses = [
+                httpx.get(f"{service.url}{path}", params=p, headers=marketing, timeout=30) for path, p in asked
+            ]
+        finally:
+            output = service.stop()
+        assert [response.status_code for response in responses] == [200, 200, 200, 400]
+        logged = [line for line in log_lines(output) if line["log"]["logger"] == "servicekit.audit"]
+        assert len(logged) == 4
+        assert {line["log.level"] for line in log_lines(output)} <= {"info", "error"}  # the audit trail's info
+
+        found = audit_command(
+            environment, "--community", "Winson", "--since", since.isoformat(), "--until", "2099-12-31"
+        )
+    assert found.returncode == 0, found.stderr
+    events = [json.loads(line) for line in found.stdout.splitlines()]
+    assert [(event["action"], event["outcome"], event["details"]) for event in events] == [
+        ("mailing-list-download", "complete", {"filters": {"rfs": True}}),
+        ("mailing-list-summary", "complete", {"filters": {"communities": ["Winson"]}}),
+        ("mailing-list-download", "refused", {"filters": {"communities": ["Atlantis", "Winson"]}}),
+    ]
+    ids = [response.headers["x-request-id"] for response in responses]
+    assert [event["request_id"] for event in events] == [ids[0], ids[1], ids[3]]
+    assert all(event["user_id"] == CALLER["oid"] and event["user_name"] == CALLER["name"] for event in events)
+    assert events[0]["rows"] > 0
+    assert events[0]["bytes"] == len(responses[0].content)
+
+
+def service_environment(database_url: str, entra: FakeEntra) -> dict[str, str]:
+    return environment_without("ELASTIC_APM_") | {
+        "ENVIRONMENT": "test",
+        "DATABASE_URL": database_url,
+        **{name.upper(): str(value) for name, value in entra.trusted_by().items()},
+    }
+
+
+def audit_command(environment: dict[str, str], *arguments: str) -> subprocess.CompletedProcess[str]:
+    """`python run.py audit ... --json`, as an auditor runs it."""
+    return subprocess.run(
+        [sys.executable, "run.py", "audit", *arguments, "--json"],
+        cwd=PROJECT_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def log_lines(output: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+
+
+def test_run_py_audit_answers_on_the_embedded_sqlite_too(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'directmail.sqlite3'}"
+    MIGRATIONS.upgrade(url)
+    database = Database(url, MIGRATIONS, timeout_seconds=2, application_name="directmail-tests")
+    store = AuditStore(database, retention_days=400)
+    day = dt.datetime(2026, 11, 12, 10, 41, tzinfo=dt.UTC)
+    for at, communities, request_id in [
+        (day - dt.timedelta(days=30), ["Winson"], "before-the-dates"),
+        (day, ["Winson", "Bibury"], "named-it"),
+        (day + dt.timedelta(hours=1), ["Bibury"], "named-another"),
+        (day + dt.timedelta(hours=2), None, "the-whole-list"),
+    ]:
+        filters = {"communities": communities} if communities else {}
+        store.keep(stored_event(at, {"filters": filters}, request_id))
+    store.close()
+    database.dispose()
+    environment = environment_without("ELASTIC_APM_", "DATABASE_") | {"ENVIRONMENT": "test", "DATABASE_URL": url}
+    found = audit_command(environment, "--community", "Winson", "--since", "2026-11-01", "--until", "2026-11-30")
+    assert found.returncode == 0, found.stderr
+    assert [json.loads(line)["request_id"] for line in found.stdout.splitlines()] == ["named-it", "the-whole-list"]
+
+
+def stored_event(at: dt.datetime, details: dict[str, Any], request_id: str) -> AuditEvent:
+    return AuditEvent(
+        at=at,
+        action=DOWNLOAD,
+        outcome=Outcome.COMPLETE,
+        user_id=CALLER["oid"],
+        user_name=CALLER["name"],
+        app_id=CALLER["azp"],
+        details=details,
+        rows=1,
+        bytes=100,
+        request_id=request_id,
+        caller_request_id=None,
+        trace_id=None,
+    )

@@ -41,7 +41,8 @@ def test_a_repeated_summary_reads_only_the_data_version(
     first = total(client, staff)
     with statements_run(database) as run:
         assert total(client, staff) == first
-    assert run == [str(select(data_version.c.version).compile(database.engine))]
+    reads = [statement for statement in run if not statement.startswith("INSERT INTO audit_events")]
+    assert reads == [str(select(data_version.c.version).compile(database.engine))]
 
 
 def test_a_change_to_the_data_shows_in_the_next_summary(

@@ -5,6 +5,9 @@ the access line names the route template, which Connexion's routing keeps from o
 from __future__ import annotations
 
 import json
+import logging
+import socket
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +18,7 @@ import structlog
 
 from servicekit import AuditedAccess, audited
 from servicekit.auth.tokens import Caller
+from servicekit.downloads import CHUNK_BYTES
 from servicekit.logs import configure_logging
 from servicekit.testing import (
     FakeApmServer,
@@ -29,6 +33,8 @@ ROWS = 2_000_000  # about 15 MB: far more than the socket buffers hold
 ALL_BYTES = sum(len(f"{n}\n") for n in range(1, ROWS + 1))
 CALLER = {"oid": "4d3c2b1a-0000-4000-8000-00000000a0d1", "azp": "mailing-app", "name": "Ann Auditor"}
 Headers = dict[str, str]
+IDENTITY = {"Accept-Encoding": "identity"}
+RECEIVE_BUFFER = 16 * 1024
 
 
 @pytest.fixture
@@ -59,7 +65,7 @@ def test_a_complete_download_writes_one_event_with_who_what_and_how_much(
         "rows": 1234,
         "bytes": len(response.content),
     }
-    assert event["http"]["request"]["id"] == "audit-me-1"
+    assert event["http"]["request"] == {"id": response.headers["x-request-id"], "caller_id": "audit-me-1"}
     assert reader["Authorization"].removeprefix("Bearer ") not in json.dumps(event)
 
 
@@ -137,17 +143,21 @@ def test_the_event_carries_the_trace_of_its_request(
     assert event["http"]["request"]["id"] == response.headers["x-request-id"]
 
 
-def test_an_access_in_a_block_is_complete_or_failed(capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_access_in_a_block_is_complete_failed_or_refused(capsys: pytest.CaptureFixture[str]) -> None:
     configure_logging(settings_for_tests(FixtureSettings, database_url="sqlite://"))
     caller = Caller(object_id=CALLER["oid"], roles=[], scopes=["Fixture.Read"], app_id=CALLER["azp"])
     access = AuditedAccess("notes-count", caller, {"asked": {"all": True}})
     with audited(access) as tally:
         tally.rows = 3
-    with pytest.raises(ZeroDivisionError), audited(access):
+    with pytest.raises(ZeroDivisionError), audited(access, refused=(LookupError,)):
         _ = 1 / 0
+    with pytest.raises(KeyError), audited(access, refused=(LookupError,)):
+        raise KeyError("no such name")
     structlog.get_logger("test").info("not an audit event")
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    complete, failed = [line for line in lines if line["log"]["logger"] == "servicekit.audit"]
+    complete, failed, refused = [line for line in lines if line["log"]["logger"] == "servicekit.audit"]
+    assert refused["audit"]["outcome"] == "refused"
+    assert refused["event"]["outcome"] == "failure"
     assert complete["audit"] == {"asked": {"all": True}, "outcome": "complete", "rows": 3, "bytes": None}
     assert failed["audit"] == {"asked": {"all": True}, "outcome": "failed", "rows": None, "bytes": None}
     assert failed["user"] == {"id": CALLER["oid"], "app_id": CALLER["azp"], "name": None}
@@ -163,6 +173,21 @@ def test_the_audit_trail_is_written_whatever_the_log_level(capsys: pytest.Captur
     assert loggers == ["servicekit.audit"]
 
 
+def test_the_audit_trail_has_a_handler_of_its_own(capsys: pytest.CaptureFixture[str]) -> None:
+    """Whatever quiets the root's handler (a level, a filter, another service's logging set-up) leaves the
+    audit trail alone, and it is written once, not again through the root."""
+    configure_logging(settings_for_tests(FixtureSettings, database_url="sqlite://", log_level="ERROR"))
+    (root_handler,) = logging.getLogger().handlers
+    root_handler.setLevel(logging.CRITICAL)
+    root_handler.addFilter(lambda _record: False)
+    caller = Caller(object_id=CALLER["oid"], roles=[], scopes=["Fixture.Read"], app_id=CALLER["azp"])
+    with audited(AuditedAccess("notes-count", caller)) as tally:
+        tally.rows = 2
+    structlog.get_logger("test").critical("dropped by the root's filter")
+    (line,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert (line["log"]["logger"], line["audit"]["rows"]) == ("servicekit.audit", 2)
+
+
 def test_the_access_log_names_the_route_template(logged_server: Callable[..., Any], reader: Headers) -> None:
     """On uvicorn, whose scopes carry no `extensions` of their own for Connexion's routing to write into."""
     with logged_server() as server:
@@ -172,3 +197,27 @@ def test_the_access_log_names_the_route_template(logged_server: Callable[..., An
         assert eventually(lambda: len(server.access_lines()) == 3)
     routes = [(line["url"]["path"], line["http"]["route"]) for line in server.access_lines()]
     assert routes == [("/notes/7", "/notes/{note_id}"), ("/notes/7", "/notes/{note_id}"), ("/no-such-thing", None)]
+
+
+@pytest.mark.slow
+def test_bytes_are_what_the_client_received_not_what_was_sent(
+    logged_server: Callable[..., Any], reader: Headers
+) -> None:
+    """A client that reads 300 bytes, lets the server fill every buffer it can, then hangs up: the event
+    counts at most the chunk its TCP had acknowledged part of, not the megabytes handed to the network."""
+    with logged_server() as server:
+        host, port = server.url.removeprefix("http://").split(":")
+        with socket.socket() as client:
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+            client.connect((host, int(port)))
+            headers = "".join(f"{name}: {value}\r\n" for name, value in (reader | IDENTITY).items())
+            client.sendall(f"GET /audited-numbers?rows={ROWS} HTTP/1.1\r\nHost: {host}\r\n{headers}\r\n".encode())
+            assert len(client.recv(300)) == 300
+            time.sleep(1)  # the server hands over what its buffers take
+        event = server.the_audit_event()
+        (access,) = server.access_lines()
+    handed = access["http"]["response"]["body"]["bytes"]
+    assert event["audit"]["outcome"] == "abandoned"
+    # The kernel holds up to twice RECEIVE_BUFFER for the client: those bytes, to the end of their chunk.
+    assert 0 < event["audit"]["bytes"] <= 2 * RECEIVE_BUFFER + CHUNK_BYTES
+    assert event["audit"]["bytes"] < handed  # 4.5 MB on this machine's loopback

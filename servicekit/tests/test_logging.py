@@ -56,8 +56,9 @@ def test_one_access_line_per_request_with_route_status_bytes_and_id(json_logs) -
     lines = access_lines(json_logs("/slow?seconds=0.01", "/no-such-thing", headers={"X-Request-ID": "trace-me-1"}))
     assert len(lines) == 2
     served, missing = lines
+    assert len(served["http"]["request"].pop("id")) == 32
     assert served["http"] == {
-        "request": {"id": "trace-me-1", "method": "GET"},
+        "request": {"caller_id": "trace-me-1", "method": "GET"},
         "response": {"status_code": 200, "body": {"bytes": 19}},
         "route": "/slow",
     }
@@ -75,7 +76,8 @@ def test_every_line_of_a_request_carries_its_id(json_logs) -> None:
     lines = json_logs("/failure", headers={"X-Request-ID": "failing-request-7"})
     during_request = [line for line in lines if line["log"]["logger"] in {"servicekit.problems", "servicekit.access"}]
     assert {line["message"] for line in during_request} == {"unhandled error", "request"}
-    assert all(line["http"]["request"]["id"] == "failing-request-7" for line in during_request)
+    assert all(line["http"]["request"]["caller_id"] == "failing-request-7" for line in during_request)
+    assert len({line["http"]["request"]["id"] for line in during_request}) == 1
     error = next(line for line in lines if line["message"] == "unhandled error")
     assert "RuntimeError" in error["error"]["stack_trace"]
 

@@ -4,7 +4,7 @@ its views and its queries. `servicekit/README.md` shows a whole service built on
 from importlib.metadata import version
 
 from servicekit.app import ServiceApp, service_app
-from servicekit.audit import AuditedAccess, audited
+from servicekit.audit import AuditedAccess, audited, audited_if_refused
 from servicekit.cli import CommandFailed, ServiceCommands
 from servicekit.database import Database
 from servicekit.downloads import Downloads
@@ -28,6 +28,7 @@ __all__ = [
     "SettingsError",
     "__version__",
     "audited",
+    "audited_if_refused",
     "current",
     "load_settings",
     "service_app",

@@ -1,4 +1,5 @@
-"""A service's command line: `serve` (the default), `migrate`, `token`, and the service's own commands.
+"""A service's command line: `serve` (the default), `migrate`, `token`, `audit` for a service that keeps
+its audit trail in its database (`add_audit()`), and the service's own commands.
 
     cli = ServiceCommands(Settings, create_app, spec=SPEC, migrations=MIGRATIONS, description="Orders.")
     cli.add("import-orders", import_orders, "read the day's orders").add_argument("--day")
@@ -21,6 +22,7 @@ import structlog
 
 from servicekit.apm import traced_command
 from servicekit.app import ServiceApp
+from servicekit.audit_command import DetailsFilter, add_audit_arguments, print_audit_events
 from servicekit.auth.dev_login import mint_dev_token
 from servicekit.auth.permissions import declared_permissions
 from servicekit.logs import configure_logging
@@ -76,6 +78,21 @@ class ServiceCommands(Generic[AnySettings]):
         APM transaction when ELASTIC_APM_SERVER_URL is set (a job that talks to other services, say)."""
         parser = self._commands.add_parser(name, help=help_text)
         parser.set_defaults(run=command, traced=traced, name=name)
+        return parser
+
+    def add_audit(self, details_filter: DetailsFilter = lambda _args: None) -> argparse.ArgumentParser:
+        """Adds `audit`, which prints the audit trail's events, for a service whose migrations create the
+        `audit_events` table (`servicekit.audit_store`); `details_filter` makes the service's own test of
+        each event's details from the arguments it adds to the parser returned (servicekit.audit_command)."""
+        assert self.migrations is not None, "the audit trail's table is made by the service's migrations"
+        migrations = self.migrations
+
+        def audit(settings: AnySettings, args: argparse.Namespace) -> None:
+            assert isinstance(settings, DatabaseSettings)
+            print_audit_events(settings, args, migrations, details_filter)
+
+        parser = self.add("audit", audit, "print the audit trail's events: who reached which data, and how it ended")
+        add_audit_arguments(parser)
         return parser
 
     def main(self, argv: list[str] | None = None) -> int:

@@ -24,6 +24,8 @@ cut (`servicekit.middleware.disconnect`); a statement running past `statement_ti
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import threading
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from contextlib import ExitStack, closing
@@ -37,11 +39,12 @@ import sqlalchemy.exc
 import structlog
 from sqlalchemy import Connection
 
-from servicekit.audit import AuditedAccess, Outcome, Tally, write_audit_event
+from servicekit.audit import AuditedAccess, AuditSink, Outcome, Tally, audit_sink, write_audit_event
 from servicekit.compression import FAST_LEVELS, CompressionLevels, StreamEncoder, chosen_coding, stream_encoder
 from servicekit.database import Database, psycopg_connection, set_statement_timeout
 from servicekit.middleware.disconnect import Disconnection, disconnection
 from servicekit.problems import ServiceUnavailable
+from servicekit.tcp_delivery import TcpDelivery, tcp_delivery
 
 CHUNK_BYTES = 64 * 1024  # one cross-thread hand-over per chunk, not per row; and each compresses well
 RETRY_AFTER_SECONDS = 30
@@ -111,7 +114,11 @@ class Downloads:
         self, producer: Producer, prefix: bytes, audit: AuditedAccess | None, encoder: StreamEncoder
     ) -> DownloadBody:
         gone = disconnection()
+        sink = audit_sink()
         self._operations.add(connexion.context.operation.operation_id)
+        # A download refused for want of a slot writes no audit event: most are refused before any view
+        # runs (`refuse_when_full`), where what they asked for is not known yet; their access line, which
+        # names the caller, is their record.
         self._take_slot()
         gone.idle_seconds = self.idle_seconds
         with ExitStack() as held:
@@ -126,9 +133,11 @@ class Downloads:
                 )
             set_statement_timeout(connection, self.statement_timeout_seconds)  # this transaction's only
             tally = Tally(bytes=0)
+            end = _End(tally, audit, sink, gone, tcp_delivery(connexion.context.scope))
+            held.enter_context(gone.calling(end.report_if_cut_at_shutdown))
             # Added last, so run first when the body closes, by when the stream has settled the tally.
-            held.callback(_report_end, tally, audit)
-            chunks = _stream(connection, producer, prefix, gone, tally, encoder)
+            held.callback(end.report)
+            chunks = _stream(connection, producer, prefix, gone, tally, end.handed, encoder)
             if flask.request.method != "HEAD":
                 _start(chunks)
             return DownloadBody(chunks, held.pop_all())
@@ -193,11 +202,17 @@ def _start(chunks: Chunks) -> None:
 
 
 def _stream(
-    connection: Connection, producer: Producer, prefix: bytes, gone: Disconnection, tally: Tally, encoder: StreamEncoder
+    connection: Connection,
+    producer: Producer,
+    prefix: bytes,
+    gone: Disconnection,
+    tally: Tally,
+    handed: Handed,
+    encoder: StreamEncoder,
 ) -> Chunks:
-    """The body's chunks, encoded, and kept in `tally` as they go (their bytes before encoding: the file's);
-    it stays abandoned unless the stream completes or fails. Its first item is an empty marker, yielded
-    once the producer has its first piece (see `_start`)."""
+    """The body's chunks, encoded, and kept in `tally` as they go (their bytes before encoding: the file's)
+    and in `handed`; it stays abandoned unless the stream completes or fails. Its first item is an empty
+    marker, yielded once the producer has its first piece (see `_start`)."""
     try:
         if gone.is_set():
             raise ClientDisconnected
@@ -207,13 +222,12 @@ def _stream(
             yield b""
             # At once: compressors hold the headers back until a body comes, and only once they are out
             # does a failure break the transfer rather than turn into an error response.
-            sent = tally.bytes = len(first)
-            if first:
-                yield encoder.compress(first)
-            for chunk in chunked(pieces, gone):
-                sent += len(chunk)
-                tally.bytes = sent
-                yield encoder.compress(chunk)
+            tally.bytes = 0
+            for chunk in itertools.chain([first] if first else [], chunked(pieces, gone)):
+                encoded = encoder.compress(chunk)
+                tally.bytes += len(chunk)
+                handed.add(len(encoded), len(chunk))
+                yield encoded
             yield encoder.finish()
         tally.outcome = Outcome.COMPLETE
     except ClientDisconnected:
@@ -230,10 +244,74 @@ def _rows_into(tally: Tally, produced: Produced) -> Iterator[bytes]:
     tally.rows = yield from produced
 
 
-def _report_end(tally: Tally, audit: AuditedAccess | None) -> None:
-    log.info(f"download {tally.outcome}", rows=tally.rows, bytes=tally.bytes)
-    if audit is not None:
-        write_audit_event(audit, tally)
+class Handed:
+    """What a download has handed to the network, chunk by chunk: the bytes sent (encoded, as on the wire)
+    and the file's bytes they carry, so that a count of bytes the client acknowledged can be read as
+    the file's bytes it received."""
+
+    def __init__(self) -> None:
+        self._wire = [0]  # running totals, one a chunk
+        self._file = [0]
+
+    def add(self, wire_bytes: int, file_bytes: int) -> None:
+        self._wire.append(self._wire[-1] + wire_bytes)
+        self._file.append(self._file[-1] + file_bytes)
+
+    def file_bytes_within(self, wire_bytes: int) -> int:
+        """The file's bytes in every chunk the first `wire_bytes` reach into, the last one whole: at least
+        what those bytes carry (the response head counted with the body only adds to it)."""
+        reached = min(bisect.bisect_left(self._wire, wire_bytes), len(self._file) - 1)
+        return self._file[reached]
+
+
+class _End:
+    """How the download ended, reported once: as its body closes, or from the event loop at once when the
+    server's shutdown cuts it (its thread may learn of it only once the loop has stopped, too late)."""
+
+    def __init__(
+        self,
+        tally: Tally,
+        audit: AuditedAccess | None,
+        sink: AuditSink | None,
+        gone: Disconnection,
+        delivery: TcpDelivery | None,
+    ) -> None:
+        self.tally = tally
+        self.audit = audit
+        self.sink = sink
+        self.gone = gone
+        self.handed = Handed()
+        self._delivery = delivery
+        # What the client had acknowledged on its connection before this response (earlier ones on it).
+        self._acknowledged_before = delivery.acknowledged() if delivery is not None else None
+        self._reported = False
+        self._lock = threading.Lock()
+
+    def report_if_cut_at_shutdown(self) -> None:
+        if self.gone.by_shutdown:
+            self.report()
+
+    def report(self) -> None:
+        with self._lock:
+            if self._reported:
+                return
+            self._reported = True
+        tally = self.tally
+        if self.gone.by_shutdown and tally.outcome is not Outcome.FAILED:
+            tally.outcome = Outcome.CUT_AT_SHUTDOWN
+        if tally.outcome is not Outcome.COMPLETE and tally.bytes:
+            tally.bytes = min(tally.bytes, self._file_bytes_received())
+        log.info(f"download {tally.outcome}", rows=tally.rows, bytes=tally.bytes)
+        if self.audit is not None:
+            write_audit_event(self.audit, tally, self.sink)
+
+    def _file_bytes_received(self) -> int:
+        """The file's bytes in the chunks the client's TCP acknowledged (any part of); without a count from
+        the kernel, all that was handed over."""
+        now = self._delivery.acknowledged() if self._delivery is not None else None
+        if now is None or self._acknowledged_before is None:
+            return self.tally.bytes or 0
+        return self.handed.file_bytes_within(now - self._acknowledged_before)
 
 
 def chunked(pieces: Iterable[bytes], gone: Disconnection) -> Iterator[bytes]:

@@ -9,6 +9,9 @@ MAX_HEADERS 431, as soon as the excess arrives; a head not complete within REQUE
 408. Requests llhttp cannot parse get 400. Each is a small `application/problem+json` body, then the
 connection is closed without reading further.
 
+The protocol also hands each request the count of bytes its connection's client acknowledged
+(`servicekit.tcp_delivery`): only the protocol sees the socket.
+
 A subclass of uvicorn's protocol rather than another server: llhttp (through httptools) stays the
 parser, so what is accepted, and how fast, does not change; h11, which can cap a head's size, parses in
 Python and has no timeout either.
@@ -28,9 +31,10 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from servicekit.middleware.request_id import request_id_for
+from servicekit.middleware.request_id import new_request_id
 from servicekit.problems import PROBLEM_JSON
 from servicekit.settings import ServiceSettings
+from servicekit.tcp_delivery import SCOPE_KEY, TcpDelivery
 
 # What a head holds beyond its target and header lines: method, spaces, version and line ends.
 REQUEST_LINE_BYTES = 64
@@ -105,10 +109,14 @@ class HeadLimitedProtocol(HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        sock = transport.get_extra_info("socket")
+        self._delivery = TcpDelivery(sock) if sock is not None else None
         self._start_head_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._stop_head_timer()
+        if self._delivery is not None:
+            self._delivery.connection_lost()  # the socket is closed once this returns
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -134,6 +142,8 @@ class HeadLimitedProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         HttpToolsProtocol.on_message_begin(self)
         self._head_begun = True
+        if self._delivery is not None:
+            self.scope[SCOPE_KEY] = self._delivery  # type: ignore[literal-required]
         self._head_received = 0
         self._header_bytes = 0
 
@@ -211,10 +221,9 @@ class HeadLimitedProtocol(HttpToolsProtocol):
         )
 
     def _answer(self, refused: HeadRefused) -> None:
-        """Write `refused` as a problem and close the connection, reading nothing more. Its request id is
-        a new one: the head, where the caller's own would be, was not read."""
+        """Write `refused` as a problem and close the connection, reading nothing more."""
         client = self.client[0] if self.client else None
-        request_id = request_id_for("")
+        request_id = new_request_id()
         log.info(
             "request refused",
             status=refused.status.value,

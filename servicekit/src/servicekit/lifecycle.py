@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -10,6 +11,7 @@ from typing import Any
 import elasticapm
 import structlog
 
+from servicekit.audit_store import AuditStore
 from servicekit.auth.tokens import TokenValidator
 from servicekit.database import Database
 from servicekit.parts import STATE_KEY, Parts
@@ -49,12 +51,16 @@ def lifespan_of(parts: Parts) -> Lifespan:
         if tokens.keys:
             # Loaded now, the first request does not wait for Entra; if Entra is down, requests retry.
             await tokens.keys.refresh()
-        database, apm = parts.find(Database), parts.find(elasticapm.Client)
+        database, apm, audit_store = parts.find(Database), parts.find(elasticapm.Client), parts.find(AuditStore)
+        if audit_store:
+            audit_store.start()
         log.info("service started", database=database.safe_url if database else None)
         try:
             yield {STATE_KEY: parts}
         finally:
             lifecycle.begin_shutdown()
+            if audit_store:
+                await asyncio.to_thread(audit_store.close)  # before the database goes: it writes what is queued
             if database:
                 database.dispose()
             log.info("service stopped")

@@ -95,18 +95,27 @@ def _rendering(settings: ServiceSettings) -> list[Processor]:
     ]
 
 
+def _stdout_handler(formatter: logging.Formatter) -> logging.Handler:
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(formatter)
+    return handler
+
+
 def configure_logging(settings: ServiceSettings) -> None:
     """Route structlog and the stdlib's logging through one formatter writing to stdout."""
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=_pre_chain(),
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *_rendering(settings)],
     )
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(formatter)
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [_stdout_handler(formatter)]
     root.setLevel(settings.log_level)
-    logging.getLogger(AUDIT_LOGGER).setLevel(logging.INFO)  # a quieter LOG_LEVEL must not lose the audit trail
+    # The audit trail has a level and a handler of its own and stops there: no LOG_LEVEL, no level or
+    # filter put on the root's handler, and no handler swapped in at the root can lose or repeat it.
+    audit = logging.getLogger(AUDIT_LOGGER)
+    audit.setLevel(logging.INFO)
+    audit.handlers[:] = [_stdout_handler(formatter)]
+    audit.propagate = False
     # Each request gets exactly one access line, ours (servicekit/middleware/access_log.py).
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
     # Readiness opens a migration context on every probe; its "Context impl" lines are noise.

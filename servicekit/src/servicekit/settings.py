@@ -213,6 +213,9 @@ class DatabaseSettings(ServiceSettings):
     # of its table behind it; the migration is rolled back and tried again, MIGRATION_ATTEMPTS times in all.
     migration_lock_timeout_seconds: float = Field(3.0, gt=0, le=60)
     migration_attempts: int = Field(5, ge=1, le=10)
+    # How long the audit_events table keeps an event (servicekit.audit_store): the service deletes older
+    # ones at start and daily. At least a month: an auditor must be able to look back.
+    audit_retention_days: int = Field(400, ge=31, le=3650)
 
     @field_validator("database_url")
     @classmethod

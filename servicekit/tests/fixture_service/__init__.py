@@ -10,6 +10,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from servicekit import Database, DatabaseSettings, Downloads, Migrations, ServiceApp, load_settings, service_app
+from servicekit.audit_store import AuditStore
 from tests.fixture_service.views import Conflict
 
 ROOT = Path(__file__).parent
@@ -42,7 +43,7 @@ def create_app(settings: FixtureSettings | None = None) -> ServiceApp:
         settings,
         SPECIFICATION,
         database=database,
-        parts=[downloads],
+        parts=[downloads, AuditStore(database, settings.audit_retention_days)],
         problems={Conflict: 409},
         views=VIEWS,
     )

@@ -5,4 +5,6 @@ import sys
 from servicekit import ServiceCommands
 from tests.fixture_service import MIGRATIONS, SPECIFICATION, FixtureSettings, create_app
 
-sys.exit(ServiceCommands(FixtureSettings, create_app, spec=SPECIFICATION, migrations=MIGRATIONS).main())
+cli = ServiceCommands(FixtureSettings, create_app, spec=SPECIFICATION, migrations=MIGRATIONS)
+cli.add_audit()
+sys.exit(cli.main())

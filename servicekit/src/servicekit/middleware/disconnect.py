@@ -10,6 +10,9 @@ the loop, holding the download's slot, connection and thread for as long as the 
 given an idle limit (`Disconnection.idle_seconds`, set by a download) is cut when a send waits longer:
 its client counts as gone, and the rest of the response goes nowhere, so that the thread runs on to its
 end; the response is never completed, so uvicorn closes the connection without a clean end.
+
+A response still running when the server's graceful shutdown times out is cut too (`by_shutdown`), so
+that a download tells its end from a client's going.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ class Disconnection:
 
     def __init__(self) -> None:
         self.idle_seconds: float | None = None  # how long a send may wait for the client; None: no limit
+        self.by_shutdown = False  # the server cut the response at shutdown: the client did not go
         self._event = threading.Event()
         # Held while the callbacks run, so that one unregistered has finished and will not run later.
         self._lock = threading.Lock()
@@ -41,11 +45,12 @@ class Disconnection:
     def is_set(self) -> bool:
         return self._event.is_set()
 
-    def set(self) -> None:
-        """Blocking while the callbacks run: call it off the event loop."""
+    def set(self, *, by_shutdown: bool = False) -> None:
+        """Blocking while the callbacks run: call it off the event loop (but at shutdown)."""
         with self._lock:
             if self._event.is_set():
                 return
+            self.by_shutdown = by_shutdown
             self._event.set()
             for callback in self._callbacks:
                 callback()
@@ -98,6 +103,13 @@ class DisconnectMiddleware:
         listener = asyncio.create_task(listen())
         try:
             await self.app(scope, messages.get, _IdleLimitedSend(send, gone))
+        except asyncio.CancelledError:
+            # uvicorn cancels what still runs once its graceful shutdown has timed out. Said at once, on
+            # the loop: the lifespan's end, which writes the last audit events, comes next. Not raised on:
+            # uvicorn would log the cancellation's traceback as an error of the app's; the response stays
+            # incomplete, so the client still sees a broken transfer.
+            gone.set(by_shutdown=True)
+            log.warning("response cut: the graceful shutdown's timeout has passed")
         finally:
             listener.cancel()
             with suppress(asyncio.CancelledError):

@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from servicekit.database import Database, Readiness, ReplicaUnavailable
 from servicekit.lifecycle import Lifecycle
-from servicekit.middleware.request_id import request_id_for
+from servicekit.middleware.request_id import new_request_id
 from servicekit.middleware.security_headers import security_headers
 from servicekit.problems import PROBLEM_JSON, problem_body
 
@@ -63,30 +63,22 @@ class LivenessMiddleware:
         ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        offered_id = _plain_liveness_probe(scope)
-        if offered_id is None:
+        if not _plain_liveness_probe(scope):
             await self.app(scope, receive, send)
             return
-        request_id = request_id_for(offered_id.decode("latin-1")).encode()
+        request_id = new_request_id().encode()
         await send(
             {"type": "http.response.start", "status": 200, "headers": [*self.headers, (b"x-request-id", request_id)]}
         )
         await send({"type": "http.response.body", "body": _OK})
 
 
-def _plain_liveness_probe(scope: Scope) -> bytes | None:
-    """The X-Request-ID a plain liveness probe offers (empty for none), or None for any other request."""
+def _plain_liveness_probe(scope: Scope) -> bool:
     if scope["type"] != "http" or scope["path"] != LIVENESS_PATH or scope["method"] not in ("GET", "HEAD"):
-        return None
+        return False
     if scope["query_string"] or scope.get("raw_path", _LIVENESS_RAW) != _LIVENESS_RAW:
-        return None
-    offered = None
-    for name, value in scope["headers"]:
-        if name in _NOT_PLAIN:
-            return None
-        if name == b"x-request-id" and offered is None:
-            offered = value
-    return offered or b""
+        return False
+    return not any(name in _NOT_PLAIN for name, _value in scope["headers"])
 
 
 class ProbesMiddleware:
