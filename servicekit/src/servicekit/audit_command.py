@@ -20,7 +20,8 @@ from typing import Any
 
 from servicekit.audit import AuditEvent
 from servicekit.audit_store import AuditQuery, stored_events
-from servicekit.database import Database, Migrations
+from servicekit.database import Database
+from servicekit.migrations import Migrations
 from servicekit.settings import DatabaseSettings
 
 DetailsTest = Callable[[Mapping[str, Any]], bool]
