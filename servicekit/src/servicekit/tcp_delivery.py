@@ -17,7 +17,7 @@ import struct
 from starlette.types import Scope
 
 SCOPE_KEY = "servicekit.tcp_delivery"
-# struct tcp_info (linux/tcp.h): 8 bytes of u8 fields, 21 u32 fields, then u64 pacing_rate and
+# struct tcp_info (linux/tcp.h): 8 bytes of u8 fields, 24 u32 fields, then u64 pacing_rate and
 # max_pacing_rate; tcpi_bytes_acked follows them (Linux 4.1 and later).
 _BYTES_ACKED = struct.Struct("=Q")
 _BYTES_ACKED_OFFSET = 120
