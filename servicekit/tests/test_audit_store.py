@@ -108,30 +108,20 @@ def test_run_py_audit_prints_one_line_an_event_for_the_moments_asked(
         response = httpx.get(f"{server.url}/audited-numbers", params={"rows": 3}, headers=reader, timeout=10)
         server.the_audit_event()
     environment = environment_without("ELASTIC_APM_") | {"ENVIRONMENT": "test", "DATABASE_URL": database_url}
-    command = [sys.executable, "-m", "tests.fixture_service", "audit", "--user", CALLER["name"]]
-    printed = subprocess.run(
-        [*command, "--since", since.isoformat(), "--action", "numbers-download"],
-        cwd=KIT_ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout.splitlines()
-    lines = [line for line in printed if not line.startswith("{")]
+
+    def audit(*arguments: str) -> list[str]:
+        """What `run.py audit --user <the caller> ...` prints, without its log lines."""
+        command = [sys.executable, "-m", "tests.fixture_service", "audit", "--user", CALLER["name"], *arguments]
+        printed = subprocess.run(
+            command, cwd=KIT_ROOT, env=environment, capture_output=True, text=True, timeout=60, check=True
+        )
+        return [line for line in printed.stdout.splitlines() if not line.startswith("{")]
+
+    lines = audit("--since", since.isoformat(), "--action", "numbers-download")
     (line,) = [line for line in lines if response.headers["x-request-id"] in line]
     assert line.startswith(f"{since:%Y-%m-%d}T")
     assert (
         f" numbers-download complete by {CALLER['name']} ({CALLER['oid']}, via {CALLER['azp']}) rows=3 bytes=6"
         ' {"asked": {"rows": 3}} request=' in line
     )
-    earlier = subprocess.run(
-        [*command, "--until", (since - dt.timedelta(days=1)).date().isoformat()],
-        cwd=KIT_ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    assert [line for line in earlier.stdout.splitlines() if not line.startswith("{")] == []
+    assert audit("--until", (since - dt.timedelta(days=1)).date().isoformat()) == []
