@@ -17,6 +17,7 @@ import structlog
 from connexion.exceptions import OAuthProblem
 from connexion.lifecycle import ConnexionRequest
 from cryptography.hazmat.primitives import serialization
+from jwt.algorithms import RSAAlgorithm
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
@@ -153,6 +154,45 @@ def test_a_required_claim_missing(client: TestClient, make_token: Callable[..., 
 def test_a_token_naming_no_caller(client: TestClient, make_token: Callable[..., str]) -> None:
     token = make_token(roles=READ, oid=None, sub=None)
     assert_unauthenticated(client.get("/caller", headers=bearer(token)), "names no caller")
+
+
+@pytest.mark.parametrize(
+    ("claims", "named"),
+    [
+        ({"roles": ["Fixture.Read", 7]}, "'roles.1'"),
+        ({"roles": "Fixture.Read"}, "'roles'"),
+        ({"exp": str(int(time.time()) + 3600)}, "'exp'"),
+        ({"exp": [int(time.time()) + 3600]}, "'exp'"),
+        ({"exp": float("inf")}, "'exp'"),
+        ({"exp": True}, "'exp'"),
+        ({"iat": {"at": 0}}, "'iat'"),
+        ({"nbf": "0"}, "'nbf'"),
+        ({"oid": 42}, "'oid'"),
+        ({"oid": None, "sub": ["staff"]}, "'sub'"),
+        ({"scp": ["Fixture.Read"]}, "'scp'"),
+        ({"name": {"first": "Staff"}}, "'name'"),
+        ({"azp": 1}, "'azp'"),
+        ({"tid": 7}, "'tid'"),
+        ({"iss": ["https://login.microsoftonline.com/"]}, "'iss'"),
+        ({"aud": 1}, "'aud'"),
+    ],
+)
+def test_a_validly_signed_claim_of_the_wrong_type_is_refused(
+    client: TestClient, make_token: Callable[..., str], claims: dict[str, object], named: str
+) -> None:
+    """Signed by the tenant's key, yet malformed: a 401 naming the claim (not its value), never a 500."""
+    response = client.get("/caller", headers=bearer(make_token(**({"roles": READ} | claims))))
+    assert_unauthenticated(response, f"claim {named} is malformed")
+
+
+@pytest.mark.parametrize("kid", [7, ["a-kid"], {"kid": "a-kid"}])
+def test_a_key_id_of_the_wrong_type_is_refused(client: TestClient, fake_entra: FakeEntra, kid: object) -> None:
+    """Signed by hand: PyJWT will not sign such a header."""
+    _header, payload, _signature = fake_entra.make_token(roles=READ).split(".")
+    header = b64url(json.dumps({"alg": "RS256", "typ": "JWT", "kid": kid}).encode())
+    signature = RSAAlgorithm(RSAAlgorithm.SHA256).sign(f"{header}.{payload}".encode(), fake_entra.keys[0].private)
+    token = f"{header}.{payload}.{b64url(signature)}"
+    assert_unauthenticated(client.get("/caller", headers=bearer(token)), "Key ID header parameter must be a string")
 
 
 def test_unknown_kid(client: TestClient, make_token: Callable[..., str]) -> None:

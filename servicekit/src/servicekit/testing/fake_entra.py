@@ -97,7 +97,8 @@ class FakeEntra:
         }
 
     def make_token(self, *, key: SigningKey | None = None, headers: dict[str, Any] | None = None, **claims: Any) -> str:
-        """A v2 access token for the test API; `claims` override or (with None) remove the defaults."""
+        """A v2 access token for the test API; `claims` override or (with None) remove the defaults, and may
+        be of any type JSON has, well formed or not."""
         key = key or self.keys[0]
         now = int(time.time())
         payload = {
@@ -114,7 +115,9 @@ class FakeEntra:
             "exp": now + 3600,
         } | claims
         payload = {name: value for name, value in payload.items() if value is not None}
-        return jwt.encode(payload, key.private, algorithm="RS256", headers={"kid": key.kid} | (headers or {}))
+        # Signed as JSON by PyJWS, not jwt.encode, which refuses some malformed claims a test needs to send.
+        body = json.dumps(payload).encode()
+        return jwt.api_jws.encode(body, key.private, algorithm="RS256", headers={"kid": key.kid} | (headers or {}))
 
     def _answer(self, method: str, path: str, form: dict[str, list[str]]) -> tuple[int, dict[str, Any]]:
         is_jwks = method == "GET" and path == f"/{self.tenant}/discovery/v2.0/keys"
