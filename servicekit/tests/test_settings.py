@@ -6,10 +6,12 @@ import functools
 
 import pytest
 
+from servicekit import Database
 from servicekit.auth.dev_login import dev_key_path
+from servicekit.database import psycopg_connection
 from servicekit.settings import SettingsError
 from servicekit.settings import load_settings as load_any_settings
-from tests.fixture_service import FixtureSettings
+from tests.fixture_service import MIGRATIONS, FixtureSettings
 
 PRODUCTION_DB = "postgresql://svc:s3cure-Pa55@db.internal/svc"
 PRODUCTION_AUTH = {"auth_tenant_id": "tenant-guid", "auth_audience": "api://fixture-service"}
@@ -192,3 +194,40 @@ def test_local_accepts_placeholders_and_production_a_real_password() -> None:
 def test_an_issuer_without_an_audience_is_refused() -> None:
     with pytest.raises(SettingsError, match=r"^AUTH_AUDIENCE: must name this API"):
         local_settings(_env_file=None, auth_tenant_id="t1")
+
+
+def test_local_files_dir_must_be_a_folder_this_user_can_write_in(tmp_path) -> None:
+    """Made when the settings are read, so that a bad one is one line, not the dev login's traceback."""
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    for folder, why in ((a_file, "File exists"), (a_file / "below", "Not a directory")):
+        with pytest.raises(SettingsError) as error:
+            local_settings(_env_file=None, local_files_dir=str(folder))
+        assert str(error.value) == f"LOCAL_FILES_DIR: {str(folder)!r} cannot be a folder: {why}"
+    made = tmp_path / "made" / "for-the-service"
+    assert local_settings(_env_file=None, local_files_dir=str(made)).local_files_dir == made
+    assert made.is_dir()
+
+
+@pytest.mark.parametrize(
+    ("statement_seconds", "lock_seconds", "shown"),
+    [(0.0004, 0.0000001, ("1ms", "1ms")), (0.0012, 2.3, ("2ms", "2300ms")), (15, 5, ("15s", "5s"))],
+)
+def test_database_timeouts_are_rounded_up_to_whole_milliseconds_never_to_none(
+    make_settings, statement_seconds: float, lock_seconds: float, shown: tuple[str, str]
+) -> None:
+    """PostgreSQL takes whole milliseconds, and reads 0 as no limit at all."""
+    settings = make_settings(
+        database_statement_timeout_seconds=statement_seconds, database_lock_timeout_seconds=lock_seconds
+    )
+    database = Database.from_settings(settings, MIGRATIONS)
+    with database.engine.connect() as connection:
+        driver = psycopg_connection(connection)
+        assert (
+            driver.execute("SHOW statement_timeout").fetchone(),
+            driver.execute("SHOW lock_timeout").fetchone(),
+        ) == (
+            (shown[0],),
+            (shown[1],),
+        )
+    database.dispose()
