@@ -75,7 +75,7 @@ def _pooled_engine(
 
 def _ms(seconds: float) -> int:
     """Whole milliseconds, rounded up: PostgreSQL reads 0 as no limit at all. Through the decimal the
-    setting was written as, so that 2.3 s is 2300 ms, not the 2301 its binary float would round up to."""
+    setting was written as, so that 2.007 s is 2007 ms, not the 2008 its binary float would round up to."""
     return math.ceil(Decimal(repr(seconds)) * 1000)
 
 
