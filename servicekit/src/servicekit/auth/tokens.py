@@ -108,7 +108,8 @@ class TokenValidator:
         return cls(entra, SigningKeys(settings.entra_jwks_url) if entra else None, dev)
 
     async def caller(self, token: str) -> Caller:
-        """Who sent this token; raises InvalidToken, or SigningKeysUnavailable when Entra never answered.
+        """Who sent this token; raises InvalidToken, or SigningKeysUnavailable when Entra did not answer for a key
+        the cache does not hold.
 
         A token checked before is taken at its word until it expires, while the key that verified it is still
         the one trusted for its kid: once Entra stops publishing that key, or its keys are due a refresh, the
