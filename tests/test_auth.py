@@ -43,3 +43,10 @@ def test_a_token_without_directmail_read_is_forbidden_everywhere(client: TestCli
         assert response.status_code == 403, path
         assert response.headers["www-authenticate"] == 'Bearer error="insufficient_scope", scope="Directmail.Read"'
         assert "Directmail.Admin" not in response.text
+
+
+def test_me_never_names_a_caller_of_the_wrong_type(client: TestClient, auth_headers: Headers) -> None:
+    """A validly signed token whose object id is a number is refused, not echoed back as one."""
+    response = client.get("/me", headers=auth_headers(roles=["Directmail.Read"], oid=12345))
+    assert response.status_code == 401
+    assert "claim 'oid' is malformed" in response.json()["detail"]

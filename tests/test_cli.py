@@ -80,3 +80,13 @@ def test_seed_demo_has_the_command_statement_timeout_not_a_requests(server_url: 
         )
     assert result.returncode == 0, result.stderr
     assert "demo data seeded" in result.stdout
+
+
+def test_a_local_files_dir_that_cannot_be_a_folder_is_one_line(tmp_path) -> None:
+    a_file = tmp_path / "not-a-folder"
+    a_file.write_text("")
+    result = run_cli("token", ENVIRONMENT="local", LOCAL_FILES_DIR=str(a_file))
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"run.py: invalid setting LOCAL_FILES_DIR: {str(a_file)!r} cannot be a folder: File exists"
+    ]

@@ -8,21 +8,24 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import httpx
 import httpx2
 import pytest
+import structlog
 from connexion.exceptions import OAuthProblem
 from connexion.lifecycle import ConnexionRequest
 from cryptography.hazmat.primitives import serialization
+from jwt.algorithms import RSAAlgorithm
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
-from servicekit.auth.security import bearer_info
+from servicekit.auth.security import RETRY_KEYS_AFTER_SECONDS, bearer_info
+from servicekit.auth.signing_keys import FETCH_TIMEOUT_SECONDS, SigningKeys
 from servicekit.auth.tokens import LEEWAY_SECONDS, TokenValidator
 from servicekit.parts import STATE_KEY, Parts
-from servicekit.testing import API_CLIENT_ID, API_URI, FakeClock, FakeEntra, LiveServer
+from servicekit.testing import API_CLIENT_ID, API_URI, FakeClock, FakeEntra, LiveServer, assert_problem
 from tests.fixture_service import FixtureSettings, create_app
 
 READ = ["Fixture.Read"]
@@ -151,6 +154,45 @@ def test_a_required_claim_missing(client: TestClient, make_token: Callable[..., 
 def test_a_token_naming_no_caller(client: TestClient, make_token: Callable[..., str]) -> None:
     token = make_token(roles=READ, oid=None, sub=None)
     assert_unauthenticated(client.get("/caller", headers=bearer(token)), "names no caller")
+
+
+@pytest.mark.parametrize(
+    ("claims", "named"),
+    [
+        ({"roles": ["Fixture.Read", 7]}, "'roles.1'"),
+        ({"roles": "Fixture.Read"}, "'roles'"),
+        ({"exp": str(int(time.time()) + 3600)}, "'exp'"),
+        ({"exp": [int(time.time()) + 3600]}, "'exp'"),
+        ({"exp": float("inf")}, "'exp'"),
+        ({"exp": True}, "'exp'"),
+        ({"iat": {"at": 0}}, "'iat'"),
+        ({"nbf": "0"}, "'nbf'"),
+        ({"oid": 42}, "'oid'"),
+        ({"oid": None, "sub": ["staff"]}, "'sub'"),
+        ({"scp": ["Fixture.Read"]}, "'scp'"),
+        ({"name": {"first": "Staff"}}, "'name'"),
+        ({"azp": 1}, "'azp'"),
+        ({"tid": 7}, "'tid'"),
+        ({"iss": ["https://login.microsoftonline.com/"]}, "'iss'"),
+        ({"aud": 1}, "'aud'"),
+    ],
+)
+def test_a_validly_signed_claim_of_the_wrong_type_is_refused(
+    client: TestClient, make_token: Callable[..., str], claims: dict[str, object], named: str
+) -> None:
+    """Signed by the tenant's key, yet malformed: a 401 naming the claim (not its value), never a 500."""
+    response = client.get("/caller", headers=bearer(make_token(**({"roles": READ} | claims))))
+    assert_unauthenticated(response, f"claim {named} is malformed")
+
+
+@pytest.mark.parametrize("kid", [7, ["a-kid"], {"kid": "a-kid"}])
+def test_a_key_id_of_the_wrong_type_is_refused(client: TestClient, fake_entra: FakeEntra, kid: object) -> None:
+    """Signed by hand: PyJWT will not sign such a header."""
+    _header, payload, _signature = fake_entra.make_token(roles=READ).split(".")
+    header = b64url(json.dumps({"alg": "RS256", "typ": "JWT", "kid": kid}).encode())
+    signature = RSAAlgorithm(RSAAlgorithm.SHA256).sign(f"{header}.{payload}".encode(), fake_entra.keys[0].private)
+    token = f"{header}.{payload}.{b64url(signature)}"
+    assert_unauthenticated(client.get("/caller", headers=bearer(token)), "Key ID header parameter must be a string")
 
 
 def test_unknown_kid(client: TestClient, make_token: Callable[..., str]) -> None:
@@ -305,6 +347,88 @@ def test_a_key_fetch_never_blocks_the_event_loop(make_settings, own_entra: FakeE
                 return probe_seconds
 
         assert asyncio.run(scenario()) < 1.0
+
+
+@pytest.fixture
+def served_by_own_entra(
+    make_settings, own_entra: FakeEntra, clock: FakeClock
+) -> Iterator[tuple[LiveServer, SigningKeys]]:
+    """A real server trusting `own_entra`, and its signing keys, on `clock`."""
+    settings = make_settings(**own_entra.trusted_by())
+    app = create_app(settings)
+    keys = app.parts.get(TokenValidator).keys
+    assert keys is not None
+    keys.clock = clock
+    with LiveServer(app, settings) as server:
+        yield server, keys
+
+
+def get_all(url: str, tokens: list[str]) -> list[httpx.Response]:
+    """GET `url` with each token at once, on connections of their own."""
+
+    async def each() -> list[httpx.Response]:
+        async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=len(tokens))) as http:
+            return list(await asyncio.gather(*(http.get(url, headers=bearer(token)) for token in tokens)))
+
+    return asyncio.run(each())
+
+
+def test_a_hung_entra_costs_a_cached_key_nothing(
+    served_by_own_entra: tuple[LiveServer, SigningKeys], own_entra: FakeEntra, clock: FakeClock
+) -> None:
+    """Past the keys' time to live, tokens signed with a cached key are answered while the refresh hangs."""
+    server, keys = served_by_own_entra
+    keys.timeout_seconds = 600  # the refresh outlasts the test: whatever waited on it would time out
+    own_entra.hang()
+    clock.advance(keys.ttl_seconds + 1)
+    tokens = [own_entra.make_token(roles=READ, oid=f"00000000-0000-4000-8000-{n:012}") for n in range(20)]
+    for _ in range(2):
+        assert [response.status_code for response in get_all(f"{server.url}/caller", tokens)] == [200] * 20
+    assert own_entra.jwks_requests == 2  # the start-up load, and one refresh for them all, still hanging
+
+
+def test_an_unknown_kid_waits_once_for_a_hung_entra_and_no_longer_than_the_fetch_timeout(
+    served_by_own_entra: tuple[LiveServer, SigningKeys], own_entra: FakeEntra, clock: FakeClock
+) -> None:
+    """A key rollover while Entra hangs: the new key's tokens share one fetch, bounded by its timeout, and
+    are told to come back (503); once Entra answers again, they get in."""
+    server, _keys = served_by_own_entra
+    new_key = own_entra.rotate_keys()
+    own_entra.hang()
+    clock.advance(5.1)  # past the refetch cooldown that follows the start-up load
+    tokens = [own_entra.make_token(key=new_key, roles=READ, oid=f"00000000-0000-4000-8000-{n:012}") for n in range(20)]
+    started = time.monotonic()
+    responses = get_all(f"{server.url}/caller", tokens)
+    assert time.monotonic() - started < FETCH_TIMEOUT_SECONDS + 1.5  # the documented bound, with slack for 2 cores
+    for response in responses:
+        problem = assert_problem(response, 503, retry_after=str(RETRY_KEYS_AFTER_SECONDS))
+        assert problem["detail"].startswith("Tokens cannot be checked right now")
+    assert own_entra.jwks_requests == 2  # the start-up load, and one fetch shared by the twenty
+    assert get_all(f"{server.url}/caller", tokens[:1])[0].status_code == 503  # within the cooldown: no wait
+    assert own_entra.jwks_requests == 2
+    own_entra.recover()
+    clock.advance(5.1)
+    assert [response.status_code for response in get_all(f"{server.url}/caller", tokens)] == [200] * 20
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("trouble", "error_type", "error_message"),
+    [
+        ("hang", "TimeoutError", "no answer within 0.5 s"),  # the whole fetch's deadline, before httpx's read
+        ("down", "HTTPStatusError", "Server error '503 Service Unavailable'"),
+    ],
+)
+async def test_a_failed_fetch_is_logged_with_its_error(
+    own_entra: FakeEntra, trouble: str, error_type: str, error_message: str
+) -> None:
+    keys = SigningKeys(own_entra.jwks_url, timeout_seconds=0.5)
+    own_entra.hang() if trouble == "hang" else setattr(own_entra, "down", True)
+    with structlog.testing.capture_logs() as logs:
+        await keys.refresh()
+    (warning,) = [line for line in logs if line["log_level"] == "warning"]
+    assert warning["error.type"] == error_type
+    assert warning["error.message"].startswith(error_message)
 
 
 # --- Any issuer, configured ------------------------------------------------------------------------

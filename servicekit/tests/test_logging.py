@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+from collections import Counter
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -66,6 +69,54 @@ def test_one_access_line_per_request_with_route_status_bytes_and_id(json_logs) -
     assert served["event"]["duration"] >= 10_000_000
     assert missing["http"]["response"]["status_code"] == 404
     assert missing["http"]["route"] is None
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "outcome"),
+    [
+        ("/slow?seconds=0", 200, "success"),
+        ("/conflict", 409, "success"),
+        ("/no-such-thing", 404, "success"),
+        ("/failure", 500, "failure"),
+    ],
+)
+def test_the_outcome_is_a_failure_for_a_5xx_only(json_logs, path: str, status: int, outcome: str) -> None:
+    """A 4xx is the client's mistake, answered as designed; a 5xx is the service's failure."""
+    (line,) = access_lines(json_logs(path))
+    assert (line["http"]["response"]["status_code"], line["event"]["outcome"]) == (status, outcome)
+
+
+async def _get_and_hang_up(url: str, headers: dict[str, str]) -> int:
+    """A GET whose client hangs up the moment it has read the Content-Length it was promised."""
+    target = urlsplit(url)
+    reader, writer = await asyncio.open_connection(target.hostname, target.port)
+    writer.write(
+        f"GET {target.path} HTTP/1.1\r\nHost: service.test\r\n".encode()
+        + b"".join(f"{name}: {value}\r\n".encode() for name, value in headers.items())
+        + b"\r\n"
+    )
+    status = int((await reader.readline()).split()[1])
+    length = 0
+    while (line := await reader.readline()) != b"\r\n":
+        name, _, value = line.decode().partition(":")
+        length = int(value) if name.lower() == "content-length" else length
+    await reader.readexactly(length)
+    writer.transport.abort()
+    return status
+
+
+def test_a_complete_response_is_a_success_though_the_client_hangs_up_at_once(logged_server, auth_headers) -> None:
+    """Flask's body and its empty last message go out separately: a client that has its Content-Length may
+    hang up in between (many clients at once, so that some do), and has still had the whole response."""
+    headers = auth_headers(roles=["Fixture.Read"])
+    with logged_server() as server:
+
+        async def clients() -> list[int]:
+            return await asyncio.gather(*(_get_and_hang_up(f"{server.url}/caller", headers) for _ in range(300)))
+
+        assert Counter(asyncio.run(clients())) == {200: 300}
+        assert eventually(lambda: len(server.access_lines()) >= 300)
+        assert Counter(line["event"]["outcome"] for line in server.access_lines()) == {"success": 300}
 
 
 def test_successful_probes_are_not_access_logged(json_logs) -> None:

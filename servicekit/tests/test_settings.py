@@ -7,6 +7,7 @@ import functools
 import pytest
 
 from servicekit.auth.dev_login import dev_key_path
+from servicekit.database import Limits, connect_arguments
 from servicekit.settings import SettingsError
 from servicekit.settings import load_settings as load_any_settings
 from tests.fixture_service import FixtureSettings
@@ -192,3 +193,33 @@ def test_local_accepts_placeholders_and_production_a_real_password() -> None:
 def test_an_issuer_without_an_audience_is_refused() -> None:
     with pytest.raises(SettingsError, match=r"^AUTH_AUDIENCE: must name this API"):
         local_settings(_env_file=None, auth_tenant_id="t1")
+
+
+def test_local_files_dir_must_be_a_folder_this_user_can_write_in(tmp_path) -> None:
+    """Made when the settings are read, so that a bad one is one line, not the dev login's traceback."""
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    for folder, why in ((a_file, "File exists"), (a_file / "below", "Not a directory")):
+        with pytest.raises(SettingsError) as error:
+            local_settings(_env_file=None, local_files_dir=str(folder))
+        assert str(error.value) == f"LOCAL_FILES_DIR: {str(folder)!r} cannot be a folder: {why}"
+    made = tmp_path / "made" / "for-the-service"
+    assert local_settings(_env_file=None, local_files_dir=str(made)).local_files_dir == made
+    assert made.is_dir()
+
+
+@pytest.mark.parametrize(
+    ("statement_seconds", "lock_seconds", "options"),
+    [
+        (0.0004, 0.0000001, "-c statement_timeout=1 -c lock_timeout=1"),
+        (0.0012, 2.007, "-c statement_timeout=2 -c lock_timeout=2007"),
+        (15, 5, "-c statement_timeout=15000 -c lock_timeout=5000"),
+    ],
+)
+def test_database_timeouts_are_rounded_up_to_whole_milliseconds_never_to_none(
+    statement_seconds: float, lock_seconds: float, options: str
+) -> None:
+    """PostgreSQL takes whole milliseconds, and reads 0 as no limit at all. (What libpq is given: a server
+    made to run statements under a 1 ms limit cancels the driver's own first queries on a busy machine.)"""
+    limits = Limits(connect_seconds=2, statement_seconds=statement_seconds, lock_seconds=lock_seconds)
+    assert connect_arguments(PRODUCTION_DB, limits, "fixture-service")["options"] == options

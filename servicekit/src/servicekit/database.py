@@ -6,6 +6,7 @@ import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -73,7 +74,9 @@ def _pooled_engine(
 
 
 def _ms(seconds: float) -> int:
-    return round(seconds * 1000)
+    """Whole milliseconds, rounded up: PostgreSQL reads 0 as no limit at all. Through the decimal the
+    setting was written as, so that 2.007 s is 2007 ms, not the 2008 its binary float would round up to."""
+    return math.ceil(Decimal(repr(seconds)) * 1000)
 
 
 def set_statement_timeout(connection: Connection, seconds: float) -> None:

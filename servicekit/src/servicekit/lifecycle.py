@@ -59,6 +59,8 @@ def lifespan_of(parts: Parts) -> Lifespan:
             yield {STATE_KEY: parts}
         finally:
             lifecycle.begin_shutdown()
+            if tokens.keys:
+                tokens.keys.stop()
             if audit_store:
                 await asyncio.to_thread(audit_store.close)  # before the database goes: it writes what is queued
             if database:

@@ -14,6 +14,7 @@ a bad one is reported in one line naming it.
 
 from __future__ import annotations
 
+import os
 from ipaddress import ip_network
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal, TypeVar
@@ -126,6 +127,21 @@ class ServiceSettings(BaseSettings):
         if value and (parts.scheme not in {"http", "https"} or not parts.hostname):
             raise ValueError(f"{excerpt(value)} is not an http(s) URL")
         return value
+
+    @field_validator("local_files_dir")
+    @classmethod
+    def _a_folder_to_write_in(cls, folder: Path | None) -> Path | None:
+        # Made now, so that a path that cannot be one is a bad setting, not a traceback when the dev
+        # login first writes its key there.
+        if folder is None:
+            return None
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ValueError(f"{str(folder)!r} cannot be a folder: {exc.strerror}") from None
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise ValueError(f"{str(folder)!r} is a folder this user cannot write in")
+        return folder
 
     @field_validator("auth_audience", mode="before")
     @classmethod
@@ -270,8 +286,6 @@ def load_settings(settings_class: type[AnySettings], **overrides: object) -> Any
 
     SERVICEKIT_ENV_FILE, when set, names the env file to read instead of the service's `.env`; set but
     empty, none is read (the kit's pytest plugin sets it so, for the test process and its children)."""
-    import os
-
     env_file = os.environ.get("SERVICEKIT_ENV_FILE")
     if env_file is not None and "_env_file" not in overrides:
         overrides["_env_file"] = env_file or None

@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from dataclasses_jsonschema import JsonSchemaMixin
 from dataclasses_jsonschema.type_defs import JsonSchemaMeta
 
+from servicekit.auth.claims import Claims, MalformedToken, claims_of, header_of
 from servicekit.auth.dev_login import DEV_TENANT, dev_audience, dev_issuer, dev_key_path, dev_signing_key
 from servicekit.auth.signing_keys import SigningKeys, UnknownSigningKey
 from servicekit.excerpts import excerpt
@@ -66,13 +67,13 @@ class Caller(JsonSchemaMixin):
         return frozenset(self.roles) | frozenset(self.scopes)
 
     @classmethod
-    def from_claims(cls, claims: dict[str, Any]) -> Caller:
+    def from_claims(cls, claims: Claims, object_id: str) -> Caller:
         return cls(
-            object_id=claims.get("oid") or claims["sub"],
-            app_id=claims.get("azp") or claims.get("appid"),
-            name=claims.get("name") or claims.get("preferred_username"),
-            roles=sorted(claims.get("roles") or ()),
-            scopes=sorted(str(claims.get("scp") or "").split()),
+            object_id=object_id,
+            app_id=claims.azp or claims.appid,
+            name=claims.name or claims.preferred_username,
+            roles=sorted(claims.roles),
+            scopes=sorted((claims.scp or "").split()),
         )
 
 
@@ -107,7 +108,8 @@ class TokenValidator:
         return cls(entra, SigningKeys(settings.entra_jwks_url) if entra else None, dev)
 
     async def caller(self, token: str) -> Caller:
-        """Who sent this token; raises InvalidToken, or SigningKeysUnavailable when Entra never answered.
+        """Who sent this token; raises InvalidToken, or SigningKeysUnavailable when Entra did not answer for a key
+        the cache does not hold.
 
         A token checked before is taken at its word until it expires, while the key that verified it is still
         the one trusted for its kid: once Entra stops publishing that key, or its keys are due a refresh, the
@@ -131,11 +133,13 @@ class TokenValidator:
 
     async def _check(self, token: str) -> _Checked:
         try:
-            header = jwt.get_unverified_header(token)
-            if header.get("alg") not in ALGORITHMS:
+            header = header_of(jwt.get_unverified_header(token))
+            if header.alg not in ALGORITHMS:
                 raise InvalidToken(f"tokens must be signed with {' or '.join(ALGORITHMS)}")
-            issuer, key = await self._issuer_and_key(token, header.get("kid"))
-            claims = jwt.decode(
+            # Every claim read below, by PyJWT or by us, has its type checked first.
+            claims = claims_of(jwt.decode(token, options={"verify_signature": False}))
+            issuer, key = await self._issuer_and_key(claims.iss, header.kid)
+            jwt.decode(
                 token,
                 key,
                 algorithms=ALGORITHMS,
@@ -144,16 +148,17 @@ class TokenValidator:
                 leeway=LEEWAY_SECONDS,
                 options={"require": issuer.required_claims},
             )
-        except jwt.PyJWTError as exc:
+        except (jwt.PyJWTError, MalformedToken) as exc:
             raise InvalidToken(str(exc)) from None
-        if issuer.tenant and claims["tid"] != issuer.tenant:
+        if issuer.tenant and claims.tid != issuer.tenant:
             raise InvalidToken("the token was issued for another tenant")
-        if not (claims.get("oid") or claims.get("sub")):
+        object_id = claims.oid or claims.sub
+        if not object_id:
             raise InvalidToken("the token names no caller (oid or sub)")
-        return _Checked(Caller.from_claims(claims), claims["exp"] + LEEWAY_SECONDS, issuer, header.get("kid"), key)
+        assert claims.exp is not None  # a required claim: PyJWT has refused a token without one
+        return _Checked(Caller.from_claims(claims, object_id), claims.exp + LEEWAY_SECONDS, issuer, header.kid, key)
 
-    async def _issuer_and_key(self, token: str, kid: str | None) -> tuple[Issuer, Any]:
-        claimed_issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
+    async def _issuer_and_key(self, claimed_issuer: str | None, kid: str | None) -> tuple[Issuer, Any]:
         if self.dev and claimed_issuer in self.dev[0].issuers:
             return self.dev
         if self.entra and self.keys:

@@ -1,4 +1,11 @@
-"""One access log line per request, written when the last byte has gone (so streams are timed whole)."""
+"""One access log line per request, written when the last byte has gone (so streams are timed whole).
+
+Its `event.outcome` is a failure for a 5xx, and for a response the client did not get whole: the app
+raised, or the client left before the body ended. A body ends with the app's last message, or, when the
+response declared a Content-Length, once that many bytes have gone: a WSGI app (Flask, through a2wsgi)
+sends its body, then an empty last message from its thread, and a client that has read the declared
+length may hang up in between, having had everything.
+"""
 
 from __future__ import annotations
 
@@ -26,17 +33,19 @@ class AccessLogMiddleware:
         routed = operation_record(scope)
         status = 500
         sent_bytes = 0
+        declared_bytes: int | None = None
         outcome = "success"
         complete = False
         hung_up = False
 
         async def counting_send(message: Message) -> None:
-            nonlocal status, sent_bytes, complete
+            nonlocal status, sent_bytes, declared_bytes, complete
             if message["type"] == "http.response.start":
                 status = message["status"]
+                declared_bytes = _declared_length(scope, message)
             elif message["type"] == "http.response.body":
                 sent_bytes += len(message.get("body", b""))
-                complete = not message.get("more_body", False)
+                complete = not message.get("more_body", False) or sent_bytes == declared_bytes
             await send(message)
 
         async def watching_receive() -> Message:
@@ -67,3 +76,13 @@ class AccessLogMiddleware:
                         "event.outcome": "failure" if status >= 500 else outcome,
                     },
                 )
+
+
+def _declared_length(scope: Scope, start: Message) -> int | None:
+    """How many body bytes the response head promised, when it promised a number."""
+    if scope["method"] == "HEAD" or start["status"] in (204, 304):
+        return 0
+    for name, value in start.get("headers", ()):
+        if name.lower() == b"content-length":
+            return int(value) if value.isdigit() else None
+    return None

@@ -1,12 +1,14 @@
 """A real HTTP server on loopback standing in for Microsoft Entra ID, which cannot run here.
 
 It publishes a tenant's signing keys (JWKS), mints tokens signed with them, serves the metadata and
-token endpoints msal uses for client credentials, and can rotate its keys or go down on demand.
+token endpoints msal uses for client credentials, and can rotate its keys, slow down, go down or hang on
+demand.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from typing import Any
@@ -43,7 +45,10 @@ class FakeEntra:
         self.keys = [SigningKey()]
         self.down = False
         self.delay_seconds = 0.0
-        self.jwks_requests = 0
+        self._answering = threading.Event()
+        self._answering.set()
+        self._counting = threading.Lock()
+        self.jwks_requests = 0  # counted as they arrive, answered or not
         self.token_requests = 0
         self.server = LoopbackServer(_handler_for(self))
         self.port = self.server.port
@@ -61,7 +66,16 @@ class FakeEntra:
         return self
 
     def stop(self) -> None:
+        self.recover()  # the hung requests' threads end
         self.server.stop()
+
+    def hang(self) -> None:
+        """Accept connections and read requests, but answer none until `recover()`, as a stuck Entra does."""
+        self._answering.clear()
+
+    def recover(self) -> None:
+        """Answer again, the hung requests first."""
+        self._answering.set()
 
     def rotate_keys(self) -> SigningKey:
         """Publish a new key in place of the old ones, as Entra does on a key rollover."""
@@ -83,7 +97,8 @@ class FakeEntra:
         }
 
     def make_token(self, *, key: SigningKey | None = None, headers: dict[str, Any] | None = None, **claims: Any) -> str:
-        """A v2 access token for the test API; `claims` override or (with None) remove the defaults."""
+        """A v2 access token for the test API; `claims` override or (with None) remove the defaults, and may
+        be of any type JSON has, well formed or not."""
         key = key or self.keys[0]
         now = int(time.time())
         payload = {
@@ -100,14 +115,20 @@ class FakeEntra:
             "exp": now + 3600,
         } | claims
         payload = {name: value for name, value in payload.items() if value is not None}
-        return jwt.encode(payload, key.private, algorithm="RS256", headers={"kid": key.kid} | (headers or {}))
+        # Signed as JSON by PyJWS, not jwt.encode, which refuses some malformed claims a test needs to send.
+        body = json.dumps(payload).encode()
+        return jwt.api_jws.encode(body, key.private, algorithm="RS256", headers={"kid": key.kid} | (headers or {}))
 
     def _answer(self, method: str, path: str, form: dict[str, list[str]]) -> tuple[int, dict[str, Any]]:
+        is_jwks = method == "GET" and path == f"/{self.tenant}/discovery/v2.0/keys"
+        if is_jwks:
+            with self._counting:
+                self.jwks_requests += 1
+        self._answering.wait()
         time.sleep(self.delay_seconds)
         if self.down:
             return 503, {"error": "temporarily_unavailable"}
-        if method == "GET" and path == f"/{self.tenant}/discovery/v2.0/keys":
-            self.jwks_requests += 1
+        if is_jwks:
             return 200, {"keys": [key.jwk() for key in self.keys]}
         if method == "GET" and path == f"/{self.tenant}/v2.0/.well-known/openid-configuration":
             base = f"https://login.microsoftonline.com/{self.tenant}"
