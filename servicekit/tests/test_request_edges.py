@@ -4,7 +4,9 @@ exactly one way, before it can reach a view as something else."""
 from __future__ import annotations
 
 import http.client
+import socket
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from urllib.parse import urlsplit
 
 import orjson
@@ -117,6 +119,43 @@ def test_a_body_that_is_not_utf8_is_a_400(client: TestClient, auth_headers) -> N
     response = client.post("/notes", content=b'{"body": "\xff"}', headers=headers)
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_a_chunked_body_past_the_limit_is_a_413_as_soon_as_it_passes_and_the_connection_closes(
+    live_server: LiveServer, auth_headers
+) -> None:
+    address = urlsplit(live_server.url)
+    head = [
+        "POST /notes HTTP/1.1",
+        f"Host: {address.netloc}",
+        "Content-Type: application/json",
+        "Transfer-Encoding: chunked",
+        *(f"{name}: {value}" for name, value in auth_headers().items()),
+    ]
+    chunk = b"x" * 65_536
+    with socket.create_connection((address.hostname or "", address.port or 80), timeout=10) as connection:
+        connection.sendall("\r\n".join(head).encode() + b"\r\n\r\n")
+        # One chunk past 1 MiB, and no end: a server waiting for the whole body would never answer.
+        for _ in range(1_048_576 // len(chunk) + 1):
+            connection.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        response = http.client.HTTPResponse(connection)
+        response.begin()
+        assert response.status == 413
+        assert response.getheader("connection") == "close"
+        assert response.getheader("content-type") == "application/problem+json"
+        assert orjson.loads(response.read())["detail"] == "The body is more than 1048576 bytes; the limit is 1048576."
+        assert connection.recv(1) == b""  # closed: the rest of the body is never read
+
+
+def test_a_chunked_body_within_the_limit_reaches_the_validator_whole(live_server: LiveServer, auth_headers) -> None:
+    address = urlsplit(live_server.url)
+    headers = auth_headers() | {"Content-Type": "application/json", "Transfer-Encoding": "chunked"}
+    with closing(http.client.HTTPConnection(address.hostname or "", address.port, timeout=10)) as connection:
+        body = iter([b'{"title": ', b'"no body"}'])
+        connection.request("POST", "/notes", body=body, headers=headers, encode_chunked=True)
+        response = connection.getresponse()
+        assert response.status == 400
+        assert "'body' is a required property" in orjson.loads(response.read())["detail"]
 
 
 @pytest.mark.parametrize(
