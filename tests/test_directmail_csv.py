@@ -207,6 +207,13 @@ def test_a_community_the_other_filters_empty_is_counted_at_nothing_not_refused(
         ({"rfs_date_after": "0000-01-01"}, "Invalid query parameter 'rfs_date_after'"),
         ({"rfs_date_after": "20260101"}, "Invalid query parameter 'rfs_date_after'"),
         ({"rfs_date_after": "yesterday"}, "Invalid query parameter 'rfs_date_after'"),
+        # Arabic-Indic digits, which Python reads as digits
+        (
+            {"rfs_date_after": "\u0662\u0660\u0662\u0666-\u0660\u0661-\u0660\u0661"},
+            "Invalid query parameter 'rfs_date_after'",
+        ),
+        ({"rfs_date_after": "2026-01-0\u0661"}, "Invalid query parameter 'rfs_date_after'"),
+        ({"segments": "S\u0661"}, "Invalid query parameter 'segments'"),
         ({"rfs_date_after": "2026-01-01", "rfs_date_before": "2026-01-01"}, "no date is in that range"),
         ({"communities": "Winson' OR '1'='1"}, "Unknown communities in 'communities': \"Winson' OR '1'='1\""),
         ({"communities": "Winsen"}, "'Winsen' (did you mean 'Winson'?)"),

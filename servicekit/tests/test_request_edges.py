@@ -15,6 +15,7 @@ from starlette.testclient import TestClient
 
 from servicekit.problems import problem_body
 from servicekit.testing import TEST_ORIGIN, LiveServer
+from servicekit.validation import ParameterValidator
 
 
 @pytest.fixture
@@ -96,6 +97,17 @@ def test_a_pattern_does_not_accept_a_newline_at_either_end(client: TestClient, c
     assert response.status_code == 400
     assert "Invalid query parameter 'code'" in response.json()["detail"]
     assert client.get("/echo", params={"code": "AB1"}).json()["code"] == "AB1"
+
+
+@pytest.mark.parametrize(
+    ("pattern", "ascii_value", "other_script"),
+    [(r"^\d+$", "42", "٤٢"), (r"^\w+$", "Winson_2", "Wînsøn")],
+)
+def test_a_patterns_classes_are_ascii_as_ecma_262_says(pattern: str, ascii_value: str, other_script: str) -> None:
+    parameter = {"name": "code", "in": "query", "schema": {"type": "string", "pattern": pattern}}
+    assert ParameterValidator.validate_parameter("query", ascii_value, parameter) is None
+    refusal = ParameterValidator.validate_parameter("query", other_script, parameter)
+    assert refusal == f"Invalid query parameter 'code': {other_script!r} does not match {pattern!r}"
 
 
 def test_an_error_quotes_only_an_excerpt_of_the_value(client: TestClient) -> None:

@@ -2,7 +2,8 @@
 
 - messages name the parameter and the rule, and quote only an excerpt of the value;
 - a spec's `pattern` means what JSON Schema (ECMA-262) says: `$` ends the value, where Python's `$`
-  would also accept a trailing newline (`S1\\n` for `^S[1-5]$`);
+  would also accept a trailing newline (`S1\\n` for `^S[1-5]$`), and `\\d` and `\\w` are ASCII, where
+  Python's would also accept any script's digits and letters (Arabic-Indic `\\u0661` for `^\\d$`);
 - a single-valued query parameter given twice is refused, where Connexion silently kept the last one;
 - a comma-separated array (`style: form, explode: false`) takes an item holding a comma in double quotes,
   as in a CSV line (`Winson,"Ashton Keynes, Wiltshire"`), where Connexion split inside the quotes.
@@ -33,7 +34,7 @@ from servicekit.excerpts import excerpt
 # Draft 4, which Connexion validates parameters with, knows no `date` format: a YYYY-MM-DD string that
 # names a real day (no 2026-02-30, no year 0).
 FORMATS = copy.deepcopy(Draft4Validator.FORMAT_CHECKER)
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def is_date(value: object) -> bool:
@@ -47,7 +48,9 @@ FORMATS.checks("date", raises=ValueError)(is_date)
 
 @functools.lru_cache(maxsize=256)
 def python_pattern(ecma_pattern: str) -> re.Pattern[str]:
-    """The spec's pattern with each `$` outside a character class made `\\Z`, Python's end of string."""
+    """The spec's pattern with each `$` outside a character class made `\\Z`, Python's end of string, and
+    its classes ASCII (`\\d`, `\\w`, `\\b`). Python's ASCII `\\s` also leaves out the Unicode spaces
+    ECMA-262's takes: a pattern that means to accept them names them."""
     translated, escaped, in_class = [], False, False
     for character in ecma_pattern:
         if escaped:
@@ -61,7 +64,7 @@ def python_pattern(ecma_pattern: str) -> re.Pattern[str]:
         elif character == "$" and not in_class:
             character = r"\Z"
         translated.append(character)
-    return re.compile("".join(translated))
+    return re.compile("".join(translated), re.ASCII)
 
 
 def _matches_pattern(
