@@ -241,6 +241,21 @@ def test_bad_filters_are_400_problems(
     assert detail in response.json()["detail"]
 
 
+@pytest.mark.parametrize("path", ["/directmail-csv", "/directmail-summary"])
+def test_many_long_unknown_communities_get_a_short_answer_quoting_a_few(
+    client: TestClient, staff: dict[str, str], path: str
+) -> None:
+    unknown = [f"Nowhere {n:02} {'x' * 180}" for n in range(20)]
+    response = client.get(path, params={"communities": ",".join(["Winson", *unknown])}, headers=staff)
+    assert response.status_code == 400
+    detail = response.json()["detail"]
+    assert detail.startswith("Unknown communities in 'communities': 'Nowhere 00 xxx")
+    assert "'Nowhere 02 xxx" in detail
+    assert "'Nowhere 03" not in detail
+    assert "(and 17 more). GET /communities lists them." in detail
+    assert len(detail) < 250
+
+
 @pytest.mark.parametrize(
     "query", ["communities=Winson&communities=Bibury", "rfs=maybe&rfs=true", "segments=S1&segments=S2"]
 )
