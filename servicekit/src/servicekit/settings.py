@@ -310,8 +310,8 @@ def _psycopg_url(value: str, *also: str) -> str:
 
 
 def _names_an_example_domain(value: str) -> bool:
-    host = urlsplit(value).hostname if "://" in value else None
-    return bool(host) and any(host == domain or host.endswith(f".{domain}") for domain in EXAMPLE_DOMAINS)
+    host = (urlsplit(value).hostname if "://" in value else None) or ""
+    return any(host == domain or host.endswith(f".{domain}") for domain in EXAMPLE_DOMAINS)
 
 
 def _split_commas(value: str) -> list[str]:
