@@ -110,6 +110,28 @@ def test_a_patterns_classes_are_ascii_as_ecma_262_says(pattern: str, ascii_value
     assert refusal == f"Invalid query parameter 'code': {other_script!r} does not match {pattern!r}"
 
 
+@pytest.mark.parametrize(
+    ("path", "name", "sent", "kind"),
+    [
+        ("/numbers", "rows", "\u0661\u0662", "integer"),  # Arabic-Indic 12, which int() reads as 12
+        ("/numbers", "rows", "1_000", "integer"),
+        ("/numbers", "rows", " 12", "integer"),
+        ("/slow", "seconds", "nan", "number"),  # NaN would pass the maximum and crash the view
+        ("/slow", "seconds", "inf", "number"),
+        ("/slow", "seconds", "\u0660.\u0665", "number"),
+    ],
+)
+def test_a_number_is_written_in_ascii_numerals(client: TestClient, path: str, name: str, sent: str, kind: str) -> None:
+    response = client.get(path, params={name: sent})
+    assert response.status_code == 400
+    assert response.json()["detail"] == f"Invalid query parameter '{name}': {sent!r} is not of type '{kind}'"
+
+
+@pytest.mark.parametrize("seconds", ["0", "0.01", "+0", ".01", "1e-2", "1E-2"])
+def test_numerals_as_json_and_people_write_them_are_read(client: TestClient, seconds: str) -> None:
+    assert client.get("/slow", params={"seconds": seconds}).status_code == 200
+
+
 def test_an_error_quotes_only_an_excerpt_of_the_value(client: TestClient) -> None:
     sent = "X" * 5000
     for target in (f"/echo?code={sent}", f"/echo?word={sent}"):
