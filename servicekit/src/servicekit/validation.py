@@ -159,9 +159,10 @@ class SingleValueURIParser(OpenAPIURIParser):  # type: ignore[misc]
         kind = (schema.get("items") or {}).get("type") if is_array else schema.get("type")
         if kind not in NUMERALS:
             return
-        raw = [values] if isinstance(values, str) else [value for value in values if isinstance(value, str)]
+        # A path's number comes already read (an int), by the router's own converter, which takes ASCII only.
+        texts = [value for value in (values if isinstance(values, list) else [values]) if isinstance(value, str)]
         # A numeric array's items hold no comma, whatever its style.
-        for item in (part for value in raw for part in (value.split(",") if is_array else [value])):
+        for item in (part for value in texts for part in (value.split(",") if is_array else [value])):
             if not NUMERALS[kind].fullmatch(item) and not (is_nullable(self.param_defns[name]) and is_null(item)):
                 raise BadRequestProblem(
                     detail=f"Invalid {_in} parameter '{name}': {excerpt(item)} is not of type '{kind}'"
