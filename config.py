@@ -40,7 +40,7 @@ class Settings(DatabaseSettings):
     salesforce_url: str = ""
     salesforce_client_id: str = ""
     salesforce_client_secret: SecretStr | None = None
-    salesforce_api_version: str = Field("62.0", pattern=r"^\d+\.\d$")
+    salesforce_api_version: str = Field("62.0", pattern=r"^[0-9]+\.[0-9]$")
     salesforce_timeout_seconds: float = Field(30, gt=0, le=300)
     # Where the communities are in that org: real orgs name them differently.
     salesforce_object: str = "Community__c"

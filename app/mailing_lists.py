@@ -16,12 +16,16 @@ from app.data_types import ExportFilters, MailingSummary
 from app.errors import MailingListError
 from servicekit import AuditedAccess
 from servicekit.auth.tokens import Caller
+from servicekit.excerpts import excerpt
 
 # Excel reads a CSV file as UTF-8 only when it starts with a byte-order mark.
 EXCEL_BOM = "\ufeff".encode()
 # What the audit trail calls each access to a mailing list (event.action).
 DOWNLOAD = "mailing-list-download"
 SUMMARY = "mailing-list-summary"
+# How many unknown communities a refusal names, each as an excerpt: enough to spot a typo, and a short
+# answer (and little work finding suggestions) however many a request names.
+QUOTED_UNKNOWN = 3
 
 
 def check_communities_exist(session: Session, filters: ExportFilters) -> None:
@@ -80,11 +84,11 @@ def _refuse_unknown(session: Session, asked: tuple[str, ...], known: set[str]) -
     if not unknown:
         return
     every_name = community_names(session)  # for the suggestions, on this error path only
-    described = "; ".join(_with_suggestion(name, every_name) for name in unknown[:20])
-    more = f" (and {len(unknown) - 20} more)" if len(unknown) > 20 else ""
+    described = "; ".join(_with_suggestion(name, every_name) for name in unknown[:QUOTED_UNKNOWN])
+    more = f" (and {len(unknown) - QUOTED_UNKNOWN} more)" if len(unknown) > QUOTED_UNKNOWN else ""
     raise MailingListError(f"Unknown communities in 'communities': {described}{more}. GET /communities lists them.")
 
 
 def _with_suggestion(name: str, known: list[str]) -> str:
     closest = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-    return f"{name!r} (did you mean {closest[0]!r}?)" if closest else repr(name)
+    return f"{excerpt(name)} (did you mean {excerpt(closest[0])}?)" if closest else excerpt(name)

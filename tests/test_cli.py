@@ -46,6 +46,15 @@ def test_a_deployment_that_forgets_environment_gets_no_embedded_database() -> No
     assert result.stderr.splitlines() == ["run.py: invalid setting DATABASE_URL: must be set outside local and test"]
 
 
+def test_a_pod_in_kubernetes_refuses_the_test_environment_in_one_line() -> None:
+    result = run_cli("serve", ENVIRONMENT="test", KUBERNETES_SERVICE_HOST="10.100.0.1")
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "run.py: invalid setting ENVIRONMENT: test is for a developer's machine and tests, not a Kubernetes pod"
+        " (KUBERNETES_SERVICE_HOST is set): use staging or production"
+    ]
+
+
 def test_demo_data_never_replaces_a_deployments_data() -> None:
     result = run_cli(
         "seed-demo",

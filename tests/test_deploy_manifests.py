@@ -1,6 +1,6 @@
 """deploy/ as Kubernetes will run it (each overlay rendered by kustomize): the probes reach the service's
 own endpoints on its own port, a pod's shutdown fits its grace period, and the settings the overlays give
-are ones the service accepts."""
+are ones the service accepts once a deployer has filled in their `<...>` values, and refuses before."""
 
 from __future__ import annotations
 
@@ -13,11 +13,22 @@ import yaml
 from pydantic import SecretStr
 
 from config import PROJECT_ROOT, Settings
-from servicekit import load_settings
+from servicekit import SettingsError, load_settings
 
 OVERLAYS = ("staging", "production")
 # What the Secret `directmail` holds in a real cluster: stand-ins that pass the service's own checks.
 SECRETS = {"database_url": "postgresql://directmail:from-the-secret@db.internal:5432/directmail"}
+# What a deployer puts in place of each <...> of an overlay's settings.env (scripts/register_entra_app.sh
+# prints the first three).
+FILLED_IN = {
+    "AUTH_TENANT_ID": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+    "AUTH_AUDIENCE": "0b2c3d4e-5f60-4718-8293-a4b5c6d7e8f9,api://0b2c3d4e-5f60-4718-8293-a4b5c6d7e8f9",
+    "SWAGGER_UI_CLIENT_ID": "5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9",
+    "CORS_ORIGINS": "https://portal.gigaclear.com",
+    "SALESFORCE_URL": "https://gigaclear.my.salesforce.com",
+    "SALESFORCE_CLIENT_ID": "3MVG9-the-consumer-key",
+    "ELASTIC_APM_SERVER_URL": "https://apm.gigaclear.internal:8200",
+}
 
 
 @cache
@@ -40,6 +51,16 @@ def the(overlay: str, kind: str, name: str = "") -> dict[str, Any]:
 def settings_of(overlay: str) -> dict[str, str]:
     data: dict[str, str] = the(overlay, "ConfigMap")["data"]
     return data
+
+
+def left_to_fill_in(overlay: str) -> set[str]:
+    return {name for name, value in settings_of(overlay).items() if value.startswith("<")}
+
+
+def deployed_settings(overlay: str, **variables: str) -> Settings:
+    """The service's settings from the overlay's ConfigMap, its `<...>` values filled in, and `variables`."""
+    values = settings_of(overlay) | {name: FILLED_IN[name] for name in left_to_fill_in(overlay)} | variables
+    return load_settings(Settings, _env_file=None, **{name.lower(): value for name, value in values.items()}, **SECRETS)
 
 
 def seconds(overlay: str, name: str) -> float:
@@ -104,11 +125,32 @@ def test_the_config_map_names_real_settings_and_no_secret(overlay: str) -> None:
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_the_service_accepts_the_overlays_settings_and_none_is_lenient(overlay: str) -> None:
-    values = {name.lower(): value for name, value in settings_of(overlay).items()}
-    settings = load_settings(Settings, _env_file=None, **values, **SECRETS)
+def test_the_service_accepts_the_overlays_settings_once_filled_in_and_none_is_lenient(overlay: str) -> None:
+    assert left_to_fill_in(overlay) == FILLED_IN.keys()
+    settings = deployed_settings(overlay)
     assert settings.environment == overlay
     assert not settings.is_development  # no dev login, no embedded database
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_no_pod_starts_while_a_value_is_left_to_fill_in(overlay: str) -> None:
+    for name in left_to_fill_in(overlay):
+        with pytest.raises(SettingsError, match=rf"^{name}: "):
+            deployed_settings(overlay, **{name: settings_of(overlay)[name]})
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+@pytest.mark.parametrize(
+    ("name", "example"),
+    [
+        ("AUTH_TENANT_ID", "00000000-0000-0000-0000-000000000000"),
+        ("AUTH_AUDIENCE", "33333333-3333-3333-3333-333333333333,api://33333333-3333-3333-3333-333333333333"),
+        ("SWAGGER_UI_CLIENT_ID", "44444444-4444-4444-4444-444444444444"),
+    ],
+)
+def test_no_pod_starts_with_the_docs_example_ids(overlay: str, name: str, example: str) -> None:
+    with pytest.raises(SettingsError, match=rf"^{name}: .* is an example or a placeholder"):
+        deployed_settings(overlay, **{name: example})
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -129,8 +171,7 @@ def test_the_jobs_statements_end_before_kubernetes_kills_them(overlay: str, kind
     job = manifest["jobTemplate"]["spec"] if kind == "CronJob" else manifest
     (container,) = job["template"]["spec"]["containers"]
     environment = {variable["name"]: variable["value"] for variable in container["env"]}
-    values = {name.lower(): value for name, value in (settings_of(overlay) | environment).items()}
-    settings = load_settings(Settings, _env_file=None, **values, **SECRETS)
+    settings = deployed_settings(overlay, **environment)
     assert settings.command_statement_timeout_seconds < job["activeDeadlineSeconds"]
 
 

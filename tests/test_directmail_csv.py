@@ -207,6 +207,13 @@ def test_a_community_the_other_filters_empty_is_counted_at_nothing_not_refused(
         ({"rfs_date_after": "0000-01-01"}, "Invalid query parameter 'rfs_date_after'"),
         ({"rfs_date_after": "20260101"}, "Invalid query parameter 'rfs_date_after'"),
         ({"rfs_date_after": "yesterday"}, "Invalid query parameter 'rfs_date_after'"),
+        # Arabic-Indic digits, which Python reads as digits
+        (
+            {"rfs_date_after": "\u0662\u0660\u0662\u0666-\u0660\u0661-\u0660\u0661"},
+            "Invalid query parameter 'rfs_date_after'",
+        ),
+        ({"rfs_date_after": "2026-01-0\u0661"}, "Invalid query parameter 'rfs_date_after'"),
+        ({"segments": "S\u0661"}, "Invalid query parameter 'segments'"),
         ({"rfs_date_after": "2026-01-01", "rfs_date_before": "2026-01-01"}, "no date is in that range"),
         ({"communities": "Winson' OR '1'='1"}, "Unknown communities in 'communities': \"Winson' OR '1'='1\""),
         ({"communities": "Winsen"}, "'Winsen' (did you mean 'Winson'?)"),
@@ -232,6 +239,21 @@ def test_bad_filters_are_400_problems(
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/problem+json"
     assert detail in response.json()["detail"]
+
+
+@pytest.mark.parametrize("path", ["/directmail-csv", "/directmail-summary"])
+def test_many_long_unknown_communities_get_a_short_answer_quoting_a_few(
+    client: TestClient, staff: dict[str, str], path: str
+) -> None:
+    unknown = [f"Nowhere {n:02} {'x' * 180}" for n in range(20)]
+    response = client.get(path, params={"communities": ",".join(["Winson", *unknown])}, headers=staff)
+    assert response.status_code == 400
+    detail = response.json()["detail"]
+    assert detail.startswith("Unknown communities in 'communities': 'Nowhere 00 xxx")
+    assert "'Nowhere 02 xxx" in detail
+    assert "'Nowhere 03" not in detail
+    assert "(and 17 more). GET /communities lists them." in detail
+    assert len(detail) < 250
 
 
 @pytest.mark.parametrize(

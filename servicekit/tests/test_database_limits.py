@@ -14,24 +14,48 @@ from sqlalchemy import make_url
 
 from servicekit import Database
 from servicekit.database import psycopg_connection
-from servicekit.testing import SwitchableLink, assert_problem, socket_that_never_answers
+from servicekit.testing import SwitchableLink, assert_problem, eventually, socket_that_never_answers
 from servicekit.testing.databases import libpq_url
 from tests.fixture_service import MIGRATIONS, create_app
+
+# As an administrator would: pg_cancel_backend, on this run's database alone (the server may be shared).
+CANCEL_THE_SLEEP = """
+    SELECT pg_cancel_backend(pid) FROM pg_stat_activity
+    WHERE datname = current_database() AND query LIKE 'SELECT pg_sleep%'
+"""
 
 
 def assert_database_unavailable(response: httpx2.Response) -> None:
     assert_problem(response, 503, retry_after="10")
 
 
-def test_a_statement_past_its_timeout_is_a_503(make_settings, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_statement_past_its_timeout_is_a_504_that_invites_no_retry(
+    make_settings, capsys: pytest.CaptureFixture[str]
+) -> None:
     with create_app(make_settings(database_statement_timeout_seconds=0.3)).test_client() as client:
         started = time.monotonic()
-        assert_database_unavailable(client.get("/database-sleep?seconds=20"))
+        response = client.get("/database-sleep?seconds=20")
         assert time.monotonic() - started < 5
+        body = assert_problem(response, 504)
+        assert "Retry-After" not in response.headers  # the same request would run as long again
+        assert body["detail"].startswith("The database did not finish this request's query within the time")
         assert client.get("/database-sleep?seconds=0").status_code == 200  # the pool is still fine
     logged = capsys.readouterr().out
     assert "QueryCanceled" in logged
     assert '"timed_out":true' in logged
+
+
+def test_a_statement_cancelled_by_anyone_else_is_a_503_to_retry(make_settings, database_url: str) -> None:
+    with (
+        psycopg.connect(libpq_url(database_url), autocommit=True) as administrator,
+        create_app(make_settings()).test_client() as client,
+    ):
+        canceller = threading.Thread(
+            target=eventually, args=(lambda: bool(administrator.execute(CANCEL_THE_SLEEP).fetchall()),)
+        )
+        canceller.start()
+        assert_database_unavailable(client.get("/database-sleep?seconds=20"))
+        canceller.join()
 
 
 def test_a_lock_wait_past_its_timeout_is_a_503(

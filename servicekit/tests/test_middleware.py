@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from starlette.testclient import TestClient
 
+from servicekit import service_app
 from servicekit.testing import TEST_ORIGIN
-from tests.fixture_service import create_app
+from tests.fixture_service import SPECIFICATION, VIEWS, create_app
 
 PREFLIGHT = {"Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization"}
 
@@ -94,8 +97,23 @@ def test_swagger_ui_gets_a_policy_it_can_run_under_and_may_be_cached(client: Tes
     response = client.get("/ui/")
     assert response.status_code == 200
     assert "swagger-ui" in response.text
-    assert "script-src 'self' 'unsafe-inline'" in response.headers["content-security-policy"]
+    # Connexion's stock page starts itself with an inline script.
+    assert directives(response.headers["content-security-policy"])["script-src"] == "'self' 'unsafe-inline'"
     assert "cache-control" not in response.headers
+
+
+def test_a_services_own_swagger_ui_runs_no_inline_script(make_settings, tmp_path: Path) -> None:
+    (tmp_path / "index.j2").write_text('<script src="./start.js"></script>')
+    (tmp_path / "start.js").write_text("window.started = true;")
+    app = service_app(__name__, make_settings(), SPECIFICATION, views=VIEWS, swagger_ui=tmp_path)
+    with app.test_client() as client:
+        for path in ("/ui/", "/ui/start.js"):
+            assert directives(client.get(path).headers["content-security-policy"])["script-src"] == "'self'"
+
+
+def directives(policy: str) -> dict[str, str]:
+    """A Content-Security-Policy's directives, by name."""
+    return dict(directive.strip().partition(" ")[::2] for directive in policy.split(";"))
 
 
 def test_hsts_when_configured(make_settings) -> None:

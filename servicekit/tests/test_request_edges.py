@@ -4,7 +4,9 @@ exactly one way, before it can reach a view as something else."""
 from __future__ import annotations
 
 import http.client
+import socket
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from urllib.parse import urlsplit
 
 import orjson
@@ -13,6 +15,7 @@ from starlette.testclient import TestClient
 
 from servicekit.problems import problem_body
 from servicekit.testing import TEST_ORIGIN, LiveServer
+from servicekit.validation import ParameterValidator
 
 
 @pytest.fixture
@@ -96,6 +99,39 @@ def test_a_pattern_does_not_accept_a_newline_at_either_end(client: TestClient, c
     assert client.get("/echo", params={"code": "AB1"}).json()["code"] == "AB1"
 
 
+@pytest.mark.parametrize(
+    ("pattern", "ascii_value", "other_script"),
+    [(r"^\d+$", "42", "٤٢"), (r"^\w+$", "Winson_2", "Wînsøn")],
+)
+def test_a_patterns_classes_are_ascii_as_ecma_262_says(pattern: str, ascii_value: str, other_script: str) -> None:
+    parameter = {"name": "code", "in": "query", "schema": {"type": "string", "pattern": pattern}}
+    assert ParameterValidator.validate_parameter("query", ascii_value, parameter) is None
+    refusal = ParameterValidator.validate_parameter("query", other_script, parameter)
+    assert refusal == f"Invalid query parameter 'code': {other_script!r} does not match {pattern!r}"
+
+
+@pytest.mark.parametrize(
+    ("path", "name", "sent", "kind"),
+    [
+        ("/numbers", "rows", "\u0661\u0662", "integer"),  # Arabic-Indic 12, which int() reads as 12
+        ("/numbers", "rows", "1_000", "integer"),
+        ("/numbers", "rows", " 12", "integer"),
+        ("/slow", "seconds", "nan", "number"),  # NaN would pass the maximum and crash the view
+        ("/slow", "seconds", "inf", "number"),
+        ("/slow", "seconds", "\u0660.\u0665", "number"),
+    ],
+)
+def test_a_number_is_written_in_ascii_numerals(client: TestClient, path: str, name: str, sent: str, kind: str) -> None:
+    response = client.get(path, params={name: sent})
+    assert response.status_code == 400
+    assert response.json()["detail"] == f"Invalid query parameter '{name}': {sent!r} is not of type '{kind}'"
+
+
+@pytest.mark.parametrize("seconds", ["0", "0.01", "+0", ".01", "1e-2", "1E-2"])
+def test_numerals_as_json_and_people_write_them_are_read(client: TestClient, seconds: str) -> None:
+    assert client.get("/slow", params={"seconds": seconds}).status_code == 200
+
+
 def test_an_error_quotes_only_an_excerpt_of_the_value(client: TestClient) -> None:
     sent = "X" * 5000
     for target in (f"/echo?code={sent}", f"/echo?word={sent}"):
@@ -117,6 +153,43 @@ def test_a_body_that_is_not_utf8_is_a_400(client: TestClient, auth_headers) -> N
     response = client.post("/notes", content=b'{"body": "\xff"}', headers=headers)
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_a_chunked_body_past_the_limit_is_a_413_as_soon_as_it_passes_and_the_connection_closes(
+    live_server: LiveServer, auth_headers
+) -> None:
+    address = urlsplit(live_server.url)
+    head = [
+        "POST /notes HTTP/1.1",
+        f"Host: {address.netloc}",
+        "Content-Type: application/json",
+        "Transfer-Encoding: chunked",
+        *(f"{name}: {value}" for name, value in auth_headers().items()),
+    ]
+    chunk = b"x" * 65_536
+    with socket.create_connection((address.hostname or "", address.port or 80), timeout=10) as connection:
+        connection.sendall("\r\n".join(head).encode() + b"\r\n\r\n")
+        # One chunk past 1 MiB, and no end: a server waiting for the whole body would never answer.
+        for _ in range(1_048_576 // len(chunk) + 1):
+            connection.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        response = http.client.HTTPResponse(connection)
+        response.begin()
+        assert response.status == 413
+        assert response.getheader("connection") == "close"
+        assert response.getheader("content-type") == "application/problem+json"
+        assert orjson.loads(response.read())["detail"] == "The body is more than 1048576 bytes; the limit is 1048576."
+        assert connection.recv(1) == b""  # closed: the rest of the body is never read
+
+
+def test_a_chunked_body_within_the_limit_reaches_the_validator_whole(live_server: LiveServer, auth_headers) -> None:
+    address = urlsplit(live_server.url)
+    headers = auth_headers() | {"Content-Type": "application/json", "Transfer-Encoding": "chunked"}
+    with closing(http.client.HTTPConnection(address.hostname or "", address.port, timeout=10)) as connection:
+        body = iter([b'{"title": ', b'"no body"}'])
+        connection.request("POST", "/notes", body=body, headers=headers, encode_chunked=True)
+        response = connection.getresponse()
+        assert response.status == 400
+        assert "'body' is a required property" in orjson.loads(response.read())["detail"]
 
 
 @pytest.mark.parametrize(

@@ -162,6 +162,49 @@ def test_deployments_refuse_a_placeholder_client_secret() -> None:
         )
 
 
+@pytest.mark.parametrize(
+    ("setting", "example"),
+    [
+        ("auth_tenant_id", "00000000-0000-0000-0000-000000000000"),
+        ("auth_audience", "33333333-3333-3333-3333-333333333333"),
+        ("auth_audience", "api://fixture-service, api://33333333-3333-3333-3333-333333333333"),
+        ("auth_audience", "api://orders.example.com"),
+        ("swagger_ui_client_id", "44444444-4444-4444-4444-444444444444"),
+        ("auth_client_id", "FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF"),
+        ("auth_audience", "<api-client-id>,api://<api-client-id>"),  # an Entra registration's dry run
+    ],
+)
+@pytest.mark.parametrize("environment", ["staging", "production"])
+def test_deployments_refuse_the_docs_example_ids_and_audiences(environment: str, setting: str, example: str) -> None:
+    values = PRODUCTION_AUTH | {setting: example}
+    with pytest.raises(
+        SettingsError, match=rf"^{setting.upper()}: .* is an example or a placeholder outside local and test"
+    ):
+        load_settings(_env_file=None, environment=environment, database_url=PRODUCTION_DB, **values)
+    assert local_settings(_env_file=None, **values).environment == "local"
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"), [("auth_tenant_id", "<the tenant's id>"), ("cors_origins", " <https://the portal> ")]
+)
+def test_deployments_refuse_a_value_left_to_fill_in(setting: str, value: str) -> None:
+    values = PRODUCTION_AUTH | {setting: value}
+    with pytest.raises(SettingsError, match=rf"^{setting.upper()}: is left to fill in"):
+        load_settings(_env_file=None, environment="production", database_url=PRODUCTION_DB, **values)
+
+
+@pytest.mark.parametrize("environment", ["local", "test"])
+def test_a_kubernetes_pod_refuses_local_and_test(monkeypatch: pytest.MonkeyPatch, environment: str) -> None:
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.100.0.1")  # as Kubernetes sets it in every pod
+    with pytest.raises(
+        SettingsError,
+        match=rf"^ENVIRONMENT: {environment} is for a developer's machine and tests, not a Kubernetes pod",
+    ):
+        load_settings(_env_file=None, environment=environment)
+    deployed = load_settings(_env_file=None, environment="staging", database_url=PRODUCTION_DB, **PRODUCTION_AUTH)
+    assert deployed.environment == "staging"
+
+
 def test_issuers_and_keys_derive_from_the_tenant() -> None:
     settings = local_settings(_env_file=None, auth_tenant_id="t1", auth_audience="abc-guid, api://svc")
     assert settings.auth_audience == ("abc-guid", "api://svc")

@@ -151,3 +151,10 @@ def test_data_from_elsewhere_is_checked_by_the_specs_own_rules_for_a_parameter()
     assert broken_rule(names, ["Winson", "Bibury"]) is None
     assert broken_rule(names["items"], "") == "minLength 1"
     assert broken_rule(names["items"], 42) == "type string"
+
+
+def test_data_from_elsewhere_meets_a_pattern_as_a_request_would() -> None:
+    code = {"type": "string", "pattern": r"^\d$"}
+    assert broken_rule(code, "7") is None
+    assert broken_rule(code, "7\n") == r"pattern ^\d$"  # `$` ends the value
+    assert broken_rule(code, "\u0667") == r"pattern ^\d$"  # `\d` is ASCII: no Arabic-Indic seven

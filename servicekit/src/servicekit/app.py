@@ -96,6 +96,7 @@ def service_app(
         lifecycle=lifecycle,
         methods=declared_methods(contract),
         traced=apm is not None,
+        stock_swagger_ui=swagger_ui is None,
     )
     install_problem_handlers(app, problems or {})
     app.add_api(contract, resolver=resolver)

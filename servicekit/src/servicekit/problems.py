@@ -24,6 +24,11 @@ from servicekit.middleware.request_id import current_request_id
 
 PROBLEM_JSON = "application/problem+json"
 DATABASE_RETRY_AFTER_SECONDS = 10
+STATEMENT_TIMEOUT_DETAIL = (
+    "The database did not finish this request's query within the time the service allows, so the service "
+    "stopped it; nothing was changed. Ask for less (narrower filters): the same request would likely take "
+    "as long again."
+)
 
 ErrorHandler = Callable[[ConnexionRequest, Exception], ConnexionResponse]
 
@@ -102,14 +107,27 @@ def handle_unavailable(_request: ConnexionRequest, exc: Exception) -> ConnexionR
 
 
 def handle_database_unavailable(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
-    """The database refused, dropped or did not answer: a dependency failure, not a bug."""
+    """The database refused, dropped or did not answer: a dependency failure, not a bug. A statement that
+    ran past its statement timeout is another thing: the service stopped it, and the same request would
+    likely run as long again, so it is a 504 that says so, with no invitation to retry."""
     # The driver's error says which: refused, dropped, QueryCanceled (a statement timeout), LockNotAvailable.
-    error = type(getattr(exc, "orig", None) or exc).__name__
-    # By name, so that this module needs no driver: a statement, a lock wait or the pool took too long.
+    driver_error = getattr(exc, "orig", None) or exc
+    error = type(driver_error).__name__
+    if _past_its_statement_timeout(driver_error):
+        log.warning("database statement past its timeout", error=error, timed_out=True)
+        return problem_response(504, STATEMENT_TIMEOUT_DETAIL)
+    # By name, so that this module needs no driver: a lock wait or the pool took too long.
     timed_out = error in ("QueryCanceled", "LockNotAvailable", "TimeoutError")
     log.warning("database unavailable", error=error, timed_out=timed_out)
     detail = "The database is unavailable; nothing was changed. Try again shortly."
     return problem_response(503, detail, headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
+
+
+def _past_its_statement_timeout(driver_error: BaseException) -> bool:
+    # PostgreSQL gives the service's own statement timeout and any other cancel (a client's cancel request,
+    # an administrator's pg_cancel_backend) one SQLSTATE, 57014; only the message tells them apart. A server
+    # whose lc_messages is not English reads as any cancel: a 503 with Retry-After, as before.
+    return type(driver_error).__name__ == "QueryCanceled" and "statement timeout" in str(driver_error)
 
 
 def handle_http_exception(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:

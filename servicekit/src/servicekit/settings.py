@@ -15,6 +15,7 @@ a bad one is reported in one line naming it.
 from __future__ import annotations
 
 import os
+import re
 from ipaddress import ip_network
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal, TypeVar
@@ -31,6 +32,16 @@ from servicekit.excerpts import excerpt
 # Values that mark a secret nobody has filled in yet; refused outside local and test.
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "changethis", "password", "secret", "placeholder"})
 DEVELOPMENT_ENVIRONMENTS = ("local", "test")
+# --- A deployment's own values, never an example's: refused outside local and test ---
+# A value in angle brackets marks one a deployer must fill in (`AUTH_TENANT_ID=<the tenant's id>`), as
+# deploy/'s overlays and an Entra registration's dry run give them.
+FILL_IN = re.compile(r"<[^<>]*>")
+# The nil UUID and its look-alikes (one hex digit throughout) stand in for ids in examples and docs.
+EXAMPLE_GUID = re.compile(r"([0-9a-f])\1{7}-\1{4}-\1{4}-\1{4}-\1{12}", re.IGNORECASE)
+# Names reserved for examples (RFC 2606), as an App ID URI's host.
+EXAMPLE_DOMAINS = ("example", "example.com", "example.net", "example.org", "invalid", "test")
+# What names this deployment to Entra ID: an example here would trust, or ask for, someone else's tokens.
+IDENTITY_SETTINGS = ("auth_tenant_id", "auth_client_id", "swagger_ui_client_id")
 
 Environment = Literal["local", "test", "staging", "production"]
 AnySettings = TypeVar("AnySettings", bound="ServiceSettings")
@@ -88,6 +99,9 @@ class ServiceSettings(BaseSettings):
     elastic_apm_server_url: str = ""
     elastic_apm_secret_token: SecretStr | None = None
     elastic_apm_api_key: SecretStr | None = None
+
+    # Set by Kubernetes in every pod, never by hand: ENVIRONMENT local and test are refused there.
+    kubernetes_service_host: str = ""
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -164,6 +178,40 @@ class ServiceSettings(BaseSettings):
             secret = getattr(self, name)
             if secret is not None and secret.get_secret_value().lower() in PLACEHOLDER_SECRETS:
                 raise ValueError(f"{name.upper()}: is a placeholder outside local and test")
+        return self
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_values_left_to_fill_in(cls, values: object) -> object:
+        # Before the fields' own checks, so that `CORS_ORIGINS=<...>` says what it is too.
+        if not isinstance(values, dict) or values.get("environment") in DEVELOPMENT_ENVIRONMENTS:
+            return values
+        for name, value in values.items():
+            # Whole values only: a secret may hold angle brackets. Unquoted, for the same reason.
+            if isinstance(value, str) and FILL_IN.fullmatch(value.strip()):
+                raise ValueError(f"{name.upper()}: is left to fill in (<...>); set this deployment's own value")
+        return values
+
+    @model_validator(mode="after")
+    def _refuse_example_identities(self) -> ServiceSettings:
+        if self.is_development:
+            return self
+        named = [(name.upper(), getattr(self, name)) for name in IDENTITY_SETTINGS]
+        for name, value in [*named, *(("AUTH_AUDIENCE", audience) for audience in self.auth_audience)]:
+            if EXAMPLE_GUID.search(value) or FILL_IN.search(value) or _names_an_example_domain(value):
+                raise ValueError(
+                    f"{name}: {excerpt(value)} is an example or a placeholder outside local and test;"
+                    " set this deployment's own"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _refuse_development_in_a_cluster(self) -> ServiceSettings:
+        if self.is_development and self.kubernetes_service_host:
+            raise ValueError(
+                f"ENVIRONMENT: {self.environment} is for a developer's machine and tests, not a Kubernetes pod"
+                " (KUBERNETES_SERVICE_HOST is set): use staging or production"
+            )
         return self
 
     @classmethod
@@ -275,6 +323,11 @@ def _psycopg_url(value: str, *also: str) -> str:
             " or ".join(["must be a postgresql:// (psycopg 3)", *(f"{name}://" for name in also)]) + " URL"
         )
     return url.render_as_string(hide_password=False)
+
+
+def _names_an_example_domain(value: str) -> bool:
+    host = (urlsplit(value).hostname if "://" in value else None) or ""
+    return any(host == domain or host.endswith(f".{domain}") for domain in EXAMPLE_DOMAINS)
 
 
 def _split_commas(value: str) -> list[str]:

@@ -22,10 +22,10 @@ from connexion.decorators.parameter import sanitized
 from connexion.json_schema import resolve_refs
 from connexion.resolver import Resolver
 from connexion.utils import get_function_from_name
-from jsonschema import Draft4Validator
 
 from servicekit.middleware.probes import PROBE_OPERATIONS
 from servicekit.settings import ServiceSettings
+from servicekit.validation import SchemaValidator
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 # Connexion passes a view its path and query parameters (headers and cookies stay in the request), the
@@ -45,7 +45,7 @@ def parameter_schema(path: Path, name: str) -> dict[str, Any]:
 
 def broken_rule(schema: dict[str, Any], value: object) -> str | None:
     """The first of `schema`'s rules that `value` breaks, as "maxLength 200", or None when it meets them all."""
-    error = next(iter(Draft4Validator(schema).iter_errors(value)), None)  # OpenAPI 3.0's schemas are draft 4's
+    error = next(iter(SchemaValidator(schema).iter_errors(value)), None)  # as a request's parameter is checked
     return None if error is None else f"{error.validator} {error.validator_value}"
 
 

@@ -1,8 +1,11 @@
-"""Request validation as Connexion does it, with three things put right:
+"""Request validation as Connexion does it, with these things put right:
 
 - messages name the parameter and the rule, and quote only an excerpt of the value;
 - a spec's `pattern` means what JSON Schema (ECMA-262) says: `$` ends the value, where Python's `$`
-  would also accept a trailing newline (`S1\\n` for `^S[1-5]$`);
+  would also accept a trailing newline (`S1\\n` for `^S[1-5]$`), and `\\d` and `\\w` are ASCII, where
+  Python's would also accept any script's digits and letters (Arabic-Indic `\\u0661` for `^\\d$`);
+- a numeric parameter takes ASCII numerals only, where Python's `int()` and `float()` also read other
+  scripts' digits, underscores, spaces, `nan` and `inf` (a `nan` passes any minimum and maximum);
 - a single-valued query parameter given twice is refused, where Connexion silently kept the last one;
 - a comma-separated array (`style: form, explode: false`) takes an item holding a comma in double quotes,
   as in a CSV line (`Winson,"Ashton Keynes, Wiltshire"`), where Connexion split inside the quotes.
@@ -33,7 +36,12 @@ from servicekit.excerpts import excerpt
 # Draft 4, which Connexion validates parameters with, knows no `date` format: a YYYY-MM-DD string that
 # names a real day (no 2026-02-30, no year 0).
 FORMATS = copy.deepcopy(Draft4Validator.FORMAT_CHECKER)
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# What a parameter of each numeric type may be written as, before Python reads it.
+NUMERALS = {
+    "integer": re.compile(r"[+-]?[0-9]+"),
+    "number": re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?"),
+}
 
 
 def is_date(value: object) -> bool:
@@ -47,7 +55,9 @@ FORMATS.checks("date", raises=ValueError)(is_date)
 
 @functools.lru_cache(maxsize=256)
 def python_pattern(ecma_pattern: str) -> re.Pattern[str]:
-    """The spec's pattern with each `$` outside a character class made `\\Z`, Python's end of string."""
+    """The spec's pattern with each `$` outside a character class made `\\Z`, Python's end of string, and
+    its classes ASCII (`\\d`, `\\w`, `\\b`). Python's ASCII `\\s` also leaves out the Unicode spaces
+    ECMA-262's takes: a pattern that means to accept them names them."""
     translated, escaped, in_class = [], False, False
     for character in ecma_pattern:
         if escaped:
@@ -61,7 +71,7 @@ def python_pattern(ecma_pattern: str) -> re.Pattern[str]:
         elif character == "$" and not in_class:
             character = r"\Z"
         translated.append(character)
-    return re.compile("".join(translated))
+    return re.compile("".join(translated), re.ASCII)
 
 
 def _matches_pattern(
@@ -137,6 +147,26 @@ class SingleValueURIParser(OpenAPIURIParser):  # type: ignore[misc]
                 detail=f"Invalid query parameter '{param_defn['name']}': {excerpt(value)} is not a comma-separated "
                 f'list ({error}); a value holding a comma goes in double quotes: a,"b, c"'
             ) from None
+
+    def resolve_params(self, params: dict[str, Any], _in: str) -> dict[str, Any]:
+        for name, values in params.items():
+            self._refuse_what_is_no_numeral(name, values, _in)
+        return super().resolve_params(params, _in)  # type: ignore[no-any-return]
+
+    def _refuse_what_is_no_numeral(self, name: str, values: Any, _in: str) -> None:
+        schema = self.param_schemas.get(name) or {}
+        is_array = schema.get("type") == "array"
+        kind = (schema.get("items") or {}).get("type") if is_array else schema.get("type")
+        if kind not in NUMERALS:
+            return
+        # A path's number comes already read (an int), by the router's own converter, which takes ASCII only.
+        texts = [value for value in (values if isinstance(values, list) else [values]) if isinstance(value, str)]
+        # A numeric array's items hold no comma, whatever its style.
+        for item in (part for value in texts for part in (value.split(",") if is_array else [value])):
+            if not NUMERALS[kind].fullmatch(item) and not (is_nullable(self.param_defns[name]) and is_null(item)):
+                raise BadRequestProblem(
+                    detail=f"Invalid {_in} parameter '{name}': {excerpt(item)} is not of type '{kind}'"
+                )
 
     def resolve_query(self, query_data: dict[str, list[str]]) -> dict[str, Any]:
         for name, values in query_data.items():

@@ -6,19 +6,23 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # Data and errors are never rendered as pages, so they get the strictest policy there is.
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
-# Swagger UI's page starts itself with an inline script and draws its icons from data: URIs;
-# its login talks to Entra ID.
+# Swagger UI draws its icons from data: URIs and styles its elements inline; its login talks to Entra ID.
+# Its scripts come from its own folder only: the page holds a staff member's token, and script injected
+# into it must not run. A service's own page (servicekit.swagger_ui) starts itself from a file.
 SWAGGER_UI_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     "img-src 'self' data:; connect-src 'self' https://login.microsoftonline.com; "
     "form-action 'self' https://login.microsoftonline.com; frame-ancestors 'none'; base-uri 'self'"
 )
+# Connexion's stock page, for a service without a page of its own, starts itself with an inline script.
+STOCK_SWAGGER_UI_CSP = SWAGGER_UI_CSP.replace("script-src 'self';", "script-src 'self' 'unsafe-inline';")
 RawHeaders = list[tuple[bytes, bytes]]
 
 
-def security_headers(*, swagger_ui: bool, hsts_max_age_seconds: int) -> RawHeaders:
-    """What a response gets, as ASGI raw headers: Swagger UI's pages their own policy and the browser's cache."""
-    csp = SWAGGER_UI_CSP if swagger_ui else API_CSP
+def security_headers(*, swagger_ui: bool, hsts_max_age_seconds: int, stock_swagger_ui: bool = False) -> RawHeaders:
+    """What a response gets, as ASGI raw headers: Swagger UI's pages their own policy and the browser's cache;
+    `stock_swagger_ui`: the service serves Connexion's stock page, which needs inline script."""
+    csp = (STOCK_SWAGGER_UI_CSP if stock_swagger_ui else SWAGGER_UI_CSP) if swagger_ui else API_CSP
     headers = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
     headers.append((b"content-security-policy", csp.encode()))
     if hsts_max_age_seconds:
@@ -29,13 +33,17 @@ def security_headers(*, swagger_ui: bool, hsts_max_age_seconds: int) -> RawHeade
 
 
 class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp, *, swagger_ui_path: str, hsts_max_age_seconds: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, swagger_ui_path: str, hsts_max_age_seconds: int, stock_swagger_ui: bool
+    ) -> None:
         self.app = app
         self.swagger_ui_path = swagger_ui_path
         # Made once: every response gets one of these two lists.
         self.api_headers = _with_names(security_headers(swagger_ui=False, hsts_max_age_seconds=hsts_max_age_seconds))
         self.swagger_ui_headers = _with_names(
-            security_headers(swagger_ui=True, hsts_max_age_seconds=hsts_max_age_seconds)
+            security_headers(
+                swagger_ui=True, hsts_max_age_seconds=hsts_max_age_seconds, stock_swagger_ui=stock_swagger_ui
+            )
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

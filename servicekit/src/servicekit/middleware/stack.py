@@ -80,8 +80,10 @@ def install_middleware(
     lifecycle: Lifecycle,
     methods: list[str],
     traced: bool,
+    stock_swagger_ui: bool,
 ) -> None:
-    """`methods`: what the service's operations answer to, for CORS."""
+    """`methods`: what the service's operations answer to, for CORS; `stock_swagger_ui`: the service serves
+    Connexion's stock Swagger UI page rather than its own."""
     outer = MiddlewarePosition.BEFORE_EXCEPTION
     app.add_middleware(RecordOperationMiddleware, position=MiddlewarePosition.BEFORE_SECURITY)
     app.add_middleware(LivenessMiddleware, position=outer, hsts_max_age_seconds=settings.hsts_max_age_seconds)
@@ -95,6 +97,7 @@ def install_middleware(
         position=outer,
         swagger_ui_path=SWAGGER_UI_PATH,
         hsts_max_age_seconds=settings.hsts_max_age_seconds,
+        stock_swagger_ui=stock_swagger_ui,
     )
     app.add_middleware(RelativeRedirectsMiddleware, position=outer)
     app.add_middleware(ProblemCORSMiddleware, position=outer, origins=settings.cors_origins, methods=methods)
