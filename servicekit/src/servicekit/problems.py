@@ -24,6 +24,7 @@ from servicekit.middleware.request_id import current_request_id
 
 PROBLEM_JSON = "application/problem+json"
 DATABASE_RETRY_AFTER_SECONDS = 10
+FAILED = "The service failed to handle this request; quote the request id when reporting it."
 
 ErrorHandler = Callable[[ConnexionRequest, Exception], ConnexionResponse]
 
@@ -129,7 +130,7 @@ def handle_unexpected(request: ConnexionRequest, exc: Exception) -> ConnexionRes
 def handle_last_resort(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     """What escapes every other handler (a stream that broke midway); the APM agent saw it pass."""
     log.error("unhandled error", exc_info=exc)
-    return problem_response(500, "The service failed to handle this request; quote the request id when reporting it.")
+    return problem_response(500, FAILED)
 
 
 def answering_with(status: int) -> ErrorHandler:

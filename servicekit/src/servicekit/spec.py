@@ -18,12 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from connexion.decorators.parameter import sanitized
-from connexion.json_schema import resolve_refs
 from connexion.resolver import Resolver
-from connexion.utils import get_function_from_name
 from jsonschema import Draft4Validator
 
+from servicekit.internals.connexion import get_function_from_name, resolve_refs, sanitized
 from servicekit.middleware.probes import PROBE_OPERATIONS
 from servicekit.settings import ServiceSettings
 

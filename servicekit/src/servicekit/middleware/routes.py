@@ -14,6 +14,8 @@ from weakref import WeakKeyDictionary
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from servicekit.internals.connexion import routing
+
 SecurityRequirement = dict[str, list[str]]  # scheme name: the scopes it needs
 _RECORD_KEY = "servicekit.operation_record"
 
@@ -33,13 +35,13 @@ _indexes: WeakKeyDictionary[Any, dict[tuple[str, str], RoutedOperation]] = WeakK
 
 def routed_operation(scope: Scope) -> RoutedOperation | None:
     """The operation Connexion routed this request to, or None when no route matched."""
-    routing = scope.get("extensions", {}).get("connexion_routing", {})
-    if routing.get("operation_id") is None:
+    routed = routing(scope)
+    if routed.get("operation_id") is None:
         return None
     connexion_middleware = scope["app"]
     if connexion_middleware not in _indexes:
         _indexes[connexion_middleware] = _index(connexion_middleware)
-    return _indexes[connexion_middleware].get((routing["api_base_path"], routing["operation_id"]))
+    return _indexes[connexion_middleware].get((routed["api_base_path"], routed["operation_id"]))
 
 
 @dataclass
@@ -71,6 +73,7 @@ class RecordOperationMiddleware:
 
 
 def _index(connexion_middleware: Any) -> dict[tuple[str, str], RoutedOperation]:
+    # The APIs of Connexion's middleware, and their specs' attributes, are internals (servicekit.internals).
     index = {}
     for api in connexion_middleware.apis:
         spec = api.specification
