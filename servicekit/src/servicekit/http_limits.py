@@ -136,9 +136,11 @@ class HeadLimitedProtocol(HttpToolsProtocol):
                 self.handle_websocket_upgrade()
             else:
                 self._unsupported_upgrade_warning()
-        except httptools.HttpParserCallbackError as exc:  # a callback raised: a refusal, or a bug
+        except httptools.HttpParserCallbackError as exc:  # a callback raised: a refusal, a bad URL, or a bug
             if self._refused is not None:
                 self._refuse(self._refused)
+            elif isinstance(exc.__context__, httptools.HttpParserInvalidURLError):  # uvicorn parses the URL
+                self._refuse(HeadRefused(HTTPStatus.BAD_REQUEST, "The request's URL is not valid."))
             else:
                 self._fail(exc.__context__)
         except httptools.HttpParserError as exc:
