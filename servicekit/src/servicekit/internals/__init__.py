@@ -14,10 +14,12 @@ from __future__ import annotations
 import dis
 import hashlib
 import inspect
+import sys
 import textwrap
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib.metadata import version
+from types import TracebackType
 from typing import Any
 
 BOUNDS = "servicekit/pyproject.toml bounds it to the releases the kit's tests pass on"
@@ -35,6 +37,7 @@ class Internals:
         self.version = version(distribution)
 
     def missing(self, internal: str, what: str = "which it does not have") -> MissingInternal:
+        _uncaught_in_one_line()
         return MissingInternal(
             f"servicekit relies on {internal}, an internal of {self.distribution}, {what} in "
             f"{self.distribution} {self.version}: {BOUNDS}"
@@ -68,15 +71,30 @@ class Internals:
             if value not in constants:
                 raise self.missing(f"{_name_of(function)}'s {value!r}", "which it no longer writes")
 
-    def require_unchanged(self, function: Callable[..., Any], digest: str) -> None:
-        """`function`'s source (dedented) is still the one whose SHA-256 begins with `digest`: the kit holds a
+    def require_unchanged(self, owner: Any, name: str, digest: str) -> None:
+        """`owner.name`'s source (dedented) is still the one whose SHA-256 begins with `digest`: the kit holds a
         copy of it, to be compared with the new source before the digest is updated."""
+        internal = f"{_name_of(owner)}.{name}"
         try:
-            source = textwrap.dedent(inspect.getsource(function))
-        except OSError:
-            raise self.missing(_name_of(function), "whose source the kit compares with its copy, unreadable") from None
+            source = textwrap.dedent(inspect.getsource(getattr(owner, name)))
+        except (AttributeError, OSError, TypeError):
+            raise self.missing(internal, "whose source the kit compares with its copy, unreadable") from None
         if not hashlib.sha256(source.encode()).hexdigest().startswith(digest):
-            raise self.missing(_name_of(function), "which the kit holds a copy of, changed")
+            raise self.missing(internal, "which the kit holds a copy of, changed")
+
+
+def _uncaught_in_one_line() -> None:
+    """Should the error stop the process, its message is all it prints, as for a bad setting: the traceback
+    would only show which of the kit's modules imported the internal first."""
+    previous = sys.excepthook
+
+    def excepthook(kind: type[BaseException], error: BaseException, traceback: TracebackType | None) -> None:
+        if isinstance(error, MissingInternal):
+            print(error, file=sys.stderr)
+        else:
+            previous(kind, error, traceback)
+
+    sys.excepthook = excepthook
 
 
 def _imported_name(exc: ImportError) -> str:

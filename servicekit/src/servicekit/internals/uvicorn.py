@@ -48,7 +48,7 @@ UVICORN.require_assigned(
 UVICORN.require_assigned(RequestResponseCycle, "response_complete", "more_body")
 UVICORN.require_assigned(ServerState, "default_headers")
 # servicekit.http_limits.HeadLimitedProtocol.data_received is this one, answering a refusal its own way.
-UVICORN.require_unchanged(HttpToolsProtocol.data_received, "02c2572f1df55907")
+UVICORN.require_unchanged(HttpToolsProtocol, "data_received", "02c2572f1df55907")
 UVICORN.require(Server, "capture_signals", "handle_exit")
 UVICORN.require_assigned(Server, "_captured_signals", "started", "should_exit")
 
