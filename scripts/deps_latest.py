@@ -45,8 +45,7 @@ def main(pytest_arguments: list[str]) -> int:
     pip = (python, "-m", "pip", "--quiet", "--disable-pip-version-check")
     run(*pip, "install", "--upgrade", "--upgrade-strategy", "eager", *wanted)
     run(*pip, "install", "--no-deps", "--editable", KIT)  # its bounds would hold the libraries back
-    print("deps-latest: the releases under test", flush=True)
-    run(*pip, "list", "--exclude-editable")
+    run(python, "-m", "pip", "list", "--disable-pip-version-check", "--exclude-editable")  # what was tested
     return subprocess.run([str(python), "-m", "pytest", *pytest_arguments], cwd=KIT).returncode
 
 
