@@ -11,7 +11,9 @@ connection is closed without reading further. A connection that sends bytes but 
 after a response, say) is closed quietly once the head timeout has passed, as one that sends nothing.
 
 A client that half-closes (shuts down its sending side) once its request is sent gets its response, then
-the connection is closed: uvicorn would close it at once, the response unsent. A bug in the protocol or
+the connection is closed: uvicorn would close it at once, the response unsent. One that hung up sends the
+same FIN: an interim `100 Continue` tells them apart (a closed socket answers it with a reset, which the
+kernel reports), so a hang-up still ends its request at once. A bug in the protocol or
 in uvicorn's part of it is a 500, logged as an error, never a 400 blamed on the client.
 
 The protocol also hands each request the count of bytes its connection's client acknowledged
@@ -50,6 +52,10 @@ from servicekit.tcp_delivery import SCOPE_KEY, TcpDelivery
 REQUEST_LINE_BYTES = 64
 # Each header line as sent is its name and value plus ": " and CRLF.
 HEADER_LINE_BYTES = 4
+# An interim response any HTTP/1.1 client must accept before the final one (RFC 9110, 15.2).
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+# How often a half-closed connection is checked for a reset while its response has not begun.
+RESET_CHECK_SECONDS = 0.05
 
 log = structlog.get_logger(__name__)
 
@@ -152,7 +158,29 @@ class HeadLimitedProtocol(HttpToolsProtocol):
         """True keeps the connection open to answer a request the client sent whole before half-closing;
         anything else (no request, or half of one) ends with the connection, as uvicorn ends it."""
         self._client_done = True
-        return self._responding() and not self.cycle.more_body
+        if not self._responding() or self.cycle.more_body:
+            return False
+        if not self.cycle.response_started and not self.pipeline:
+            self._check_for_hang_up()
+        return True
+
+    def _check_for_hang_up(self) -> None:
+        """A client that hung up (closed its socket) sends the same FIN as one that half-closed, and its
+        request should end at once, its query cancelled. Sent anything, a closed socket answers with a
+        reset: an interim 100 Continue, then a look at the connection's state until the response begins
+        (its own bytes would meet the reset then)."""
+        if self._delivery is None or self.scope.get("http_version") != "1.1":
+            return
+        self.transport.write(CONTINUE)
+        self._watch_for_reset(self._delivery)
+
+    def _watch_for_reset(self, delivery: TcpDelivery) -> None:
+        if self.transport.is_closing() or self.cycle.response_started:
+            return
+        if delivery.reset_by_client():
+            self.transport.abort()  # as uvicorn ends a connection lost: the app hears http.disconnect
+            return
+        self.loop.call_later(RESET_CHECK_SECONDS, self._watch_for_reset, delivery)
 
     def on_response_complete(self) -> None:
         HttpToolsProtocol.on_response_complete(self)  # starts a pipelined request, if there is one

@@ -40,6 +40,7 @@ CONNEXION.require(SwaggerUIMiddleware, "default_fn")
 CONNEXION.require_assigned(SwaggerUIMiddleware, "router")
 CONNEXION.require(BearerSecurityHandler, "_resolve_func")
 CONNEXION.require(ConnexionMiddleware, "default_middlewares")
+CONNEXION.require_constants(ConnexionMiddleware.__call__, "app")  # scope["app"] = self
 CONNEXION.require_assigned(ConnexionMiddleware, "apis")
 CONNEXION.require_assigned(API, "specification", "base_path")
 CONNEXION.require(Specification, "raw", "base_path", "security", "security_schemes")
@@ -58,6 +59,13 @@ def routed_operation_id(scope: Scope) -> str | None:
     return operation_id
 
 
+def connexion_middleware(scope: Scope) -> ConnexionMiddleware:
+    """The Connexion app serving the request, which holds its APIs (`.apis`, each with its `specification`
+    and `base_path`)."""
+    middleware: ConnexionMiddleware = scope["app"]
+    return middleware
+
+
 def serve_flask_through(app: FlaskApp, bridge: Any) -> None:
     """`bridge` (an ASGI app around Flask's WSGI app) serves Flask's views in place of Connexion's own."""
     app._middleware_app.asgi_app = bridge
@@ -74,6 +82,7 @@ __all__ = [
     "ServerErrorMiddleware",
     "SwaggerUIAPI",
     "SwaggerUIMiddleware",
+    "connexion_middleware",
     "format_error_with_path",
     "get_function_from_name",
     "is_null",

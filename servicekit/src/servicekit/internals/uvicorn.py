@@ -45,7 +45,7 @@ UVICORN.require_assigned(
     "headers",
     "cycle",
 )
-UVICORN.require_assigned(RequestResponseCycle, "response_complete", "more_body")
+UVICORN.require_assigned(RequestResponseCycle, "response_started", "response_complete", "more_body")
 UVICORN.require_assigned(ServerState, "default_headers")
 # servicekit.http_limits.HeadLimitedProtocol.data_received is this one, answering a refusal its own way.
 UVICORN.require_unchanged(HttpToolsProtocol, "data_received", "02c2572f1df55907")
