@@ -21,7 +21,7 @@ VERSION ?= $(CI_COMMIT_TAG)
 REPORTS ?=
 reports = $(if $(REPORTS),--junitxml=$(abspath $(REPORTS))/$(1).xml --cov=$(2) --cov-report=term --cov-report=xml:$(abspath $(REPORTS))/$(1)-coverage.xml)
 
-.PHONY: help install run test qa format lint types spec containers manifests shell ci-config audit fuzz bench \
+.PHONY: help install run test deps-latest qa format lint types spec containers manifests shell ci-config audit fuzz bench \
 	image-check compose-check compose-up compose-down rehearse kit client client-wheel image push release-notes release swagger-ui-upgrade clean
 
 help: ## list the targets
@@ -60,6 +60,14 @@ test: $(INSTALLED) $(SWAGGER_UI) ## prepare Chromium, curl, jq and psql, Postgre
 	cd servicekit && $(VENV)/bin/pytest $(call reports,servicekit,servicekit)
 	$(VENV)/bin/pytest $(call reports,directmail,app)
 	cd $(EXAMPLE) && $(VENV)/bin/pytest $(call reports,example,app)
+
+# Not the locked releases: the newest, the kit's upper bounds ignored, in a scratch virtualenv of its own
+# (scripts/deps_latest.py says why). CI runs it on a schedule.
+deps-latest: ## the kit's suite on the newest release of every library it uses (ARGS: pytest's)
+	scripts/test_tools.sh
+	scripts/test_database.sh
+	scripts/test_replica.sh
+	$(PYTHON) scripts/deps_latest.py $(ARGS)
 
 # Each check is a target of its own, as CI's lint and audit jobs run them; in the order that fails fastest.
 qa: format lint types spec containers manifests shell ci-config audit ## every static check: code, spec, image, compose, manifests, scripts, CI, vulnerabilities
@@ -155,4 +163,4 @@ release: $(INSTALLED) ## in GitLab CI on a tag: the release for VERSION, its not
 	$(VENV)/bin/python -m scripts.release publish "$(VERSION)"
 
 clean: ## remove the virtualenv, the embedded database, built wheels and the npm installs
-	rm -rf $(VENV) var dist swagger-ui/build swagger-ui/node_modules scripts/lint-spec/node_modules scripts/client-gen/.venv
+	rm -rf $(VENV) .deps-latest var dist swagger-ui/build swagger-ui/node_modules scripts/lint-spec/node_modules scripts/client-gen/.venv

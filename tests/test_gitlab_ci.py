@@ -13,7 +13,28 @@ import yaml
 from config import PROJECT_ROOT
 
 PIPELINE: dict[str, Any] = yaml.safe_load((PROJECT_ROOT / ".gitlab-ci.yml").read_text())
-JOBS = {name: job for name, job in PIPELINE.items() if isinstance(job, dict) and "stage" in job}
+
+
+def _merged(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        both_hashes = isinstance(value, dict) and isinstance(merged.get(key), dict)
+        merged[key] = _merged(merged[key], value) if both_hashes else value
+    return merged
+
+
+def _resolved(name: str) -> dict[str, Any]:
+    """The job with what it `extends` merged in, as GitLab merges it: hashes deeply, the job's own last."""
+    job: dict[str, Any] = PIPELINE[name]
+    bases = job.get("extends", [])
+    resolved: dict[str, Any] = {}
+    for base in [bases] if isinstance(bases, str) else bases:
+        resolved = _merged(resolved, _resolved(base))
+    return _merged(resolved, {key: value for key, value in job.items() if key != "extends"})
+
+
+JOBS = {name: _resolved(name) for name, job in PIPELINE.items() if isinstance(job, dict) and "stage" in job}
+SCHEDULED = {"if": '$CI_PIPELINE_SOURCE == "schedule"'}
 TARGETS = set(re.findall(r"^([a-z][a-z-]*):", (PROJECT_ROOT / "Makefile").read_text(), flags=re.MULTILINE))
 
 
@@ -45,8 +66,10 @@ def test_lint_runs_every_check_make_qa_runs() -> None:
 def test_the_image_is_pushed_from_main_and_tags_only_and_released_from_version_tags() -> None:
     publishing = {name: job for name, job in JOBS.items() if job["stage"] in {"build", "release"}}
     for name, job in publishing.items():
-        conditions = [rule["if"] for rule in job["rules"]]
+        conditions = [rule["if"] for rule in job["rules"] if rule.get("when") != "never"]
         assert all("CI_COMMIT_TAG" in condition or "CI_DEFAULT_BRANCH" in condition for condition in conditions), name
+        if job["stage"] == "build":  # a schedule's pipeline on main checks; it publishes nothing
+            assert job["rules"][0] == SCHEDULED | {"when": "never"}, name
     assert [rule["if"] for rule in JOBS["release"]["rules"]] == [r"$CI_COMMIT_TAG =~ /^v?\d+\.\d+\.\d+$/"]
 
 
@@ -59,8 +82,9 @@ def test_merge_requests_get_the_tests_junit_and_coverage_reports() -> None:
     assert test["artifacts"]["when"] == "always"  # a failed run's reports are the ones most wanted
 
 
-def test_the_tests_get_a_primary_and_a_streaming_replica_of_it() -> None:
-    test = JOBS["test"]
+@pytest.mark.parametrize("name", ["test", "deps-latest"])
+def test_the_tests_get_a_primary_and_a_streaming_replica_of_it(name: str) -> None:
+    test = JOBS[name]
     aliases = {service["alias"]: service for service in test["services"]}
     assert set(aliases) == {"postgis", "postgis-replica"}
     assert aliases["postgis"]["name"] == aliases["postgis-replica"]["name"]  # one PostGIS build on both
@@ -68,3 +92,10 @@ def test_the_tests_get_a_primary_and_a_streaming_replica_of_it() -> None:
     assert test["variables"]["TEST_DATABASE_URL"].endswith("@postgis:5432/postgres")
     assert test["variables"]["TEST_DATABASE_READ_URL"].endswith("@postgis-replica:5432/postgres")
     assert test["variables"]["FF_NETWORK_PER_BUILD"] == "true"  # else the replica cannot reach the primary
+
+
+def test_the_kit_is_tested_on_the_newest_releases_on_the_schedule_or_by_hand() -> None:
+    job = JOBS["deps-latest"]
+    assert job["script"] == ["make deps-latest"]
+    assert job["rules"] == [SCHEDULED, {"when": "manual", "allow_failure": True}]
+    assert SCHEDULED in PIPELINE["workflow"]["rules"]

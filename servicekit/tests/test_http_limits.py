@@ -1,7 +1,9 @@
 """The request head's limits, over a real uvicorn on loopback with raw sockets: an oversized URL or header
 section is refused as soon as the excess arrives, without the server reading (or holding) the rest; a
-head that does not arrive in time is answered 408; what llhttp cannot parse gets 400; requests within
-the limits, kept-alive connections, request bodies and streamed responses are untouched."""
+head that does not arrive in time is answered 408; bytes that begin no request are closed on within the
+head timeout; what llhttp cannot parse gets 400, and a failure of the server's own a 500 logged as an
+error; requests within the limits, kept-alive connections, half-closed ones, request bodies and streamed
+responses are untouched."""
 
 from __future__ import annotations
 
@@ -20,7 +22,8 @@ from typing import Any
 import httpx
 import pytest
 
-from servicekit.testing import LiveServer, ServiceProcess, environment_without
+from servicekit.http_limits import HeadLimitedProtocol
+from servicekit.testing import LiveServer, LoggedServer, ServiceProcess, environment_without
 from tests.fixture_service import FixtureSettings, create_app
 
 pytestmark = pytest.mark.slow
@@ -199,6 +202,91 @@ def test_a_connection_that_sends_nothing_is_closed(address: Address) -> None:
         started = time.monotonic()
         assert connection.recv(65536) == b""
     assert time.monotonic() - started < 5
+
+
+def test_line_ends_after_a_request_do_not_hold_the_connection_open(address: Address) -> None:
+    # llhttp skips a CRLF between requests without beginning one; each also stopped uvicorn's keep-alive
+    # timeout, so a connection kept open for ever by a CRLF a second.
+    with socket.create_connection(address) as connection:
+        connection.settimeout(10)
+        connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")
+        assert connection.recv(65536).startswith(b"HTTP/1.1 200 ")
+        started = time.monotonic()
+        with pytest.raises((BrokenPipeError, ConnectionResetError)):
+            send_line_ends_for(connection, seconds=10)
+        assert time.monotonic() - started < HEAD_TIMEOUT + 1
+
+
+def send_line_ends_for(connection: socket.socket, seconds: float) -> None:
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        connection.sendall(b"\r\n")
+        time.sleep(0.1)
+
+
+def test_a_client_that_half_closes_after_its_request_gets_the_whole_response(address: Address) -> None:
+    # /trickle streams its lines for longer than the head timeout.
+    with socket.create_connection(address) as connection:
+        connection.settimeout(10)
+        connection.sendall(b"GET /trickle HTTP/1.1\r\nHost: test\r\n\r\n")
+        connection.shutdown(socket.SHUT_WR)
+        done = Exchange()
+        read_until_closed(connection, done)
+
+    # Told apart from a hang-up by an interim response, which an HTTP/1.1 client reads past.
+    assert done.response.startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+    done.response = done.response.removeprefix(b"HTTP/1.1 100 Continue\r\n\r\n")
+    assert done.status == 200
+    head, _, body = done.response.partition(b"\r\n\r\n")
+    assert b"transfer-encoding: chunked" in head
+    assert body.endswith(b"0\r\n\r\n")  # the last chunk: complete, then closed
+    assert all(f"line {number}\n".encode() in body for number in range(5))
+
+
+def test_a_half_close_in_the_middle_of_a_head_ends_the_connection(address: Address) -> None:
+    with socket.create_connection(address) as connection:
+        connection.settimeout(10)
+        connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: te")
+        connection.shutdown(socket.SHUT_WR)
+        started = time.monotonic()
+        assert connection.recv(65536) == b""
+    assert time.monotonic() - started < HEAD_TIMEOUT
+
+
+def test_a_url_uvicorn_cannot_parse_gets_400(address: Address) -> None:
+    done = exchange(address, b"GET http://test:99999/healthz HTTP/1.1\r\nHost: test\r\n\r\n")
+
+    assert done.status == 400
+    assert done.problem()["detail"] == "The request's URL is not valid."
+
+
+class FailingProtocol(HeadLimitedProtocol):
+    """The server's own code failing as it reads a head: a bug, or uvicorn changed under it."""
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if name.lower() == b"x-fail":
+            raise KeyError("a bug")
+        super().on_header(name, value)
+
+
+def test_a_failure_reading_a_head_is_a_500_logged_as_an_error(
+    make_settings: Callable[..., FixtureSettings], capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = make_settings()
+    live = LiveServer(create_app(settings), settings)
+    live.server.config.http = FailingProtocol
+    with live:
+        done = exchange(address_of(live.url), b"GET /healthz HTTP/1.1\r\nHost: test\r\nX-Fail: 1\r\n\r\n")
+        logged = LoggedServer(live.url, capsys).logged()
+
+    assert done.status == 500
+    assert (
+        done.problem()["detail"] == "The service failed to handle this request; quote the request id when reporting it."
+    )
+    [failure] = [line for line in logged if line["message"] == "request failed"]
+    assert failure["log.level"] == "error"
+    assert failure["http"]["request"]["id"] == done.headers["x-request-id"]
+    assert failure["error"]["stack_trace"].endswith("KeyError: 'a bug'")
 
 
 def test_a_kept_alive_connection_serves_its_next_request_after_an_idle_spell(address: Address) -> None:

@@ -11,9 +11,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import elasticapm
-from elasticapm.transport.base import ChilledQueue
-from elasticapm.transport.http import Transport
 
+from servicekit.internals.elasticapm import ChilledQueue, Transport
 from servicekit.middleware.probes import PROBE_PATHS
 from servicekit.settings import ServiceSettings
 from servicekit.swagger_ui import SWAGGER_UI_PATH

@@ -22,6 +22,7 @@ from servicekit.auth.security import SECURITY_HANDLERS
 from servicekit.auth.tokens import TokenValidator
 from servicekit.database import Database
 from servicekit.downloads import Downloads
+from servicekit.internals.connexion import serve_flask_through
 from servicekit.json_bodies import jsonifier, use_orjson
 from servicekit.lifecycle import Lifecycle, lifespan_of
 from servicekit.logs import configure_logging
@@ -37,7 +38,7 @@ from servicekit.validation import SingleValueURIParser, validator_map
 def run_views_on(app: connexion.FlaskApp, worker_threads: int) -> None:
     """Flask's views on a pool of `worker_threads`: Connexion's bridge to Flask has a2wsgi's default of 10
     and no setting for it (spec-first/connexion#1979)."""
-    app._middleware_app.asgi_app = WSGIMiddleware(app.app.wsgi_app, workers=worker_threads)
+    serve_flask_through(app, WSGIMiddleware(app.app.wsgi_app, workers=worker_threads))
 
 
 class ServiceApp(connexion.FlaskApp):  # type: ignore[misc]

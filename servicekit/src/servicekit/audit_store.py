@@ -61,6 +61,16 @@ def audit_events_table(metadata: MetaData) -> Table:
     return Table(
         TABLE,
         metadata,
+        *_columns(),
+        Index("audit_events_at", "at"),
+        Index("audit_events_user_id_at", "user_id", "at"),
+        comment="The audit trail: one row for each access to personal data (servicekit.audit)",
+    )
+
+
+def _columns() -> list[Column[Any]]:
+    """New each time: a column belongs to one table."""
+    return [
         # An integer primary key is SQLite's autoincrementing rowid; BIGINT elsewhere.
         Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True),
         Column("at", DateTime(timezone=True), nullable=False, comment="When the access ended"),
@@ -75,16 +85,13 @@ def audit_events_table(metadata: MetaData) -> Table:
         Column("request_id", Text(), comment="Ours, unique"),
         Column("caller_request_id", Text(), comment="The X-Request-ID the caller sent, if any"),
         Column("trace_id", Text()),
-        Index("audit_events_at", "at"),
-        Index("audit_events_user_id_at", "user_id", "at"),
-        comment="The audit trail: one row for each access to personal data (servicekit.audit)",
-    )
+    ]
 
 
 def create_audit_events_table() -> None:
     """In a migration's upgrade(): the table as this version of the kit declares it."""
     table = audit_events_table(MetaData())
-    op.create_table(TABLE, *(column._copy() for column in table.columns), comment=table.comment)
+    op.create_table(TABLE, *_columns(), comment=table.comment)
     for index in table.indexes:
         op.create_index(index.name, TABLE, [column.name for column in index.columns])
 

@@ -13,12 +13,13 @@ import select
 from collections.abc import Generator, Iterable, Mapping
 from typing import Any
 
-import psycopg.errors
+import psycopg
 from psycopg import pq
 from sqlalchemy import Connection
 from sqlalchemy.sql import ClauseElement
 
 from servicekit.database import psycopg_connection
+from servicekit.internals.psycopg import error_from_result
 
 BLOCK_BYTES = 64 * 1024
 _NO_WAIT = 1  # get_copy_data's async mode: 0 when no whole row has arrived, rather than blocking
@@ -71,7 +72,7 @@ def _row_count(driver_connection: psycopg.Connection[Any]) -> int:
         pass
     assert outcome is not None, "libpq gives a COPY's outcome as it ends"
     if outcome.status != pq.ExecStatus.COMMAND_OK:
-        raise psycopg.errors.error_from_result(outcome, encoding=driver_connection.info.encoding)
+        raise error_from_result(outcome, encoding=driver_connection.info.encoding)
     return outcome.command_tuples or 0
 
 

@@ -7,14 +7,27 @@ and 64 MiB of memory before any middleware could look at it, and a connection th
 a subclass of it: a URL past MAX_URL_BYTES is answered 414 and headers past MAX_HEADER_BYTES or
 MAX_HEADERS 431, as soon as the excess arrives; a head not complete within REQUEST_HEAD_TIMEOUT_SECONDS
 408. Requests llhttp cannot parse get 400. Each is a small `application/problem+json` body, then the
-connection is closed without reading further.
+connection is closed without reading further. A connection that sends bytes but no request (a bare CRLF
+after a response, say) is closed quietly once the head timeout has passed, as one that sends nothing.
+
+A client that half-closes (shuts down its sending side) once its request is sent gets its response, then
+the connection is closed: uvicorn would close it at once, the response unsent. One that hung up sends the
+same FIN: an interim `100 Continue` tells them apart (a closed socket answers it with a reset, which the
+kernel reports), so a hang-up still ends its request at once. A bug in the protocol or
+in uvicorn's part of it is a 500, logged as an error, never a 400 blamed on the client.
 
 The protocol also hands each request the count of bytes its connection's client acknowledged
 (`servicekit.tcp_delivery`): only the protocol sees the socket.
 
 A subclass of uvicorn's protocol rather than another server: llhttp (through httptools) stays the
 parser, so what is accepted, and how fast, does not change; h11, which can cap a head's size, parses in
-Python and has no timeout either.
+Python and has no timeout either. Every uvicorn internal this relies on is checked as the service starts
+(`servicekit.internals.uvicorn`).
+
+Whether to keep it, with an ingress in front that limits heads too: yes. Not every caller comes through
+the ingress (other pods, port-forwards, the kubelet's probes), the 414/431/408 answers are problems with a
+request id rather than an ingress's HTML page, and `servicekit.tcp_delivery` needs the socket, which only
+the protocol holds.
 """
 
 from __future__ import annotations
@@ -28,11 +41,10 @@ import httptools
 import orjson
 import structlog
 import uvicorn
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
-from uvicorn.server import ServerState
 
+from servicekit.internals.uvicorn import STATUS_LINE, HttpToolsProtocol
 from servicekit.middleware.request_id import new_request_id
-from servicekit.problems import PROBLEM_JSON
+from servicekit.problems import FAILED, PROBLEM_JSON
 from servicekit.settings import ServiceSettings
 from servicekit.tcp_delivery import SCOPE_KEY, TcpDelivery
 
@@ -40,6 +52,10 @@ from servicekit.tcp_delivery import SCOPE_KEY, TcpDelivery
 REQUEST_LINE_BYTES = 64
 # Each header line as sent is its name and value plus ": " and CRLF.
 HEADER_LINE_BYTES = 4
+# An interim response any HTTP/1.1 client must accept before the final one (RFC 9110, 15.2).
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+# How often a half-closed connection is checked for a reset while its response has not begun.
+RESET_CHECK_SECONDS = 0.05
 
 log = structlog.get_logger(__name__)
 
@@ -86,17 +102,11 @@ class HeadRefused(Exception):
 
 
 class HeadLimitedProtocol(HttpToolsProtocol):
-    def __init__(
-        self,
-        config: uvicorn.Config,
-        server_state: ServerState,
-        app_state: dict[str, Any],
-        _loop: asyncio.AbstractEventLoop | None = None,
-    ) -> None:
-        super().__init__(config, server_state, app_state, _loop)
-        if not isinstance(config, HeadLimitedConfig):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not isinstance(self.config, HeadLimitedConfig):
             raise TypeError("HeadLimitedProtocol takes its limits from a HeadLimitedConfig")
-        self.limits = config.head_limits
+        self.limits = self.config.head_limits
         # httptools hands a header over only once it has ended, so until then only the bytes read bound
         # what it holds. A head within the exact limits below never reads more than this.
         self._unfinished_head_limit = self.limits.max_url_bytes + self.limits.max_header_bytes + REQUEST_LINE_BYTES
@@ -106,6 +116,7 @@ class HeadLimitedProtocol(HttpToolsProtocol):
         self._head_received = 0
         self._header_bytes = 0
         self._refused: HeadRefused | None = None
+        self._client_done = False  # the client half-closed: it sends nothing more
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -120,7 +131,7 @@ class HeadLimitedProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        # uvicorn's own, but answering a refusal rather than a bare 400.
+        # uvicorn's own, but answering a refusal rather than a bare 400, and a failure with a 500.
         self._unset_keepalive_if_required()
         if self._head_begun:
             self._head_received += len(data)
@@ -131,11 +142,50 @@ class HeadLimitedProtocol(HttpToolsProtocol):
                 self.handle_websocket_upgrade()
             else:
                 self._unsupported_upgrade_warning()
+        except httptools.HttpParserCallbackError as exc:  # a callback raised: a refusal, a bad URL, or a bug
+            if self._refused is not None:
+                self._refuse(self._refused)
+            elif isinstance(exc.__context__, httptools.HttpParserInvalidURLError):  # uvicorn parses the URL
+                self._refuse(HeadRefused(HTTPStatus.BAD_REQUEST, "The request's URL is not valid."))
+            else:
+                self._fail(exc.__context__)
         except httptools.HttpParserError as exc:
-            self._answer(self._refused or HeadRefused(HTTPStatus.BAD_REQUEST, f"The request is not valid HTTP: {exc}."))
+            self._refuse(HeadRefused(HTTPStatus.BAD_REQUEST, f"The request is not valid HTTP: {exc}."))
         else:
-            if self._head_begun:
-                self._head_arriving()
+            self._bytes_arrived()
+
+    def eof_received(self) -> bool:  # type: ignore[override]
+        """True keeps the connection open to answer a request the client sent whole before half-closing;
+        anything else (no request, or half of one) ends with the connection, as uvicorn ends it."""
+        self._client_done = True
+        if not self._responding() or self.cycle.more_body:
+            return False
+        if not self.cycle.response_started and not self.pipeline:
+            self._check_for_hang_up()
+        return True
+
+    def _check_for_hang_up(self) -> None:
+        """A client that hung up (closed its socket) sends the same FIN as one that half-closed, and its
+        request should end at once, its query cancelled. Sent anything, a closed socket answers with a
+        reset: an interim 100 Continue, then a look at the connection's state until the response begins
+        (its own bytes would meet the reset then)."""
+        if self._delivery is None or self.scope.get("http_version") != "1.1":
+            return
+        self.transport.write(CONTINUE)
+        self._watch_for_reset(self._delivery)
+
+    def _watch_for_reset(self, delivery: TcpDelivery) -> None:
+        if self.transport.is_closing() or self.cycle.response_started:
+            return
+        if delivery.reset_by_client():
+            self.transport.abort()  # as uvicorn ends a connection lost: the app hears http.disconnect
+            return
+        self.loop.call_later(RESET_CHECK_SECONDS, self._watch_for_reset, delivery)
+
+    def on_response_complete(self) -> None:
+        HttpToolsProtocol.on_response_complete(self)  # starts a pipelined request, if there is one
+        if self._client_done and not self._responding() and not self.transport.is_closing():
+            self.transport.close()
 
     # The parser's callbacks call HttpToolsProtocol's by name: super() would cost more than their checks.
 
@@ -175,12 +225,14 @@ class HeadLimitedProtocol(HttpToolsProtocol):
         self._stop_head_timer()
         HttpToolsProtocol.on_headers_complete(self)
 
-    def _head_arriving(self) -> None:
-        if self._head_received > self._unfinished_head_limit:
-            self._answer(self._headers_too_large())
+    def _bytes_arrived(self) -> None:
+        if self._head_begun and self._head_received > self._unfinished_head_limit:
+            self._refuse(self._headers_too_large())
         elif self._head_timer is None and not self._responding():
-            # A head pipelined behind a response (a long download, say) is not timed until that is sent;
-            # uvicorn's keep-alive timeout then closes a silent connection, and its next bytes start this.
+            # Any bytes between requests start the clock, a bare CRLF (which llhttp skips, beginning no
+            # request) too: reading them stopped uvicorn's keep-alive timeout. A head pipelined behind a
+            # response (a long download, say) is not timed until that is sent; uvicorn's keep-alive
+            # timeout then closes a silent connection, and its next bytes start this.
             self._start_head_timer()
 
     def _responding(self) -> bool:
@@ -214,32 +266,31 @@ class HeadLimitedProtocol(HttpToolsProtocol):
             self.transport.close()  # nothing was asked: closed quietly, as uvicorn ends an idle keep-alive
             return
         seconds = f"{self.limits.timeout_seconds:g}"
-        self._answer(
+        self._refuse(
             HeadRefused(
                 HTTPStatus.REQUEST_TIMEOUT, f"The request's head took too long to arrive: the limit is {seconds} s."
             )
         )
 
-    def _answer(self, refused: HeadRefused) -> None:
-        """Write `refused` as a problem and close the connection, reading nothing more."""
-        client = self.client[0] if self.client else None
+    def _refuse(self, refused: HeadRefused) -> None:
+        request_id = self._answer(refused.status, refused.title, refused.detail)
+        log.info("request refused", status=refused.status.value, detail=refused.detail, **self._ids(request_id))
+
+    def _fail(self, error: BaseException | None) -> None:
+        status = HTTPStatus.INTERNAL_SERVER_ERROR
+        request_id = self._answer(status, status.phrase, FAILED)
+        log.error("request failed", status=status.value, exc_info=error, **self._ids(request_id))
+
+    def _ids(self, request_id: str) -> dict[str, Any]:
+        return {"client.address": self.client[0] if self.client else None, "http.request.id": request_id}
+
+    def _answer(self, status: HTTPStatus, title: str, detail: str) -> str:
+        """Write a problem and close the connection, reading nothing more; the problem's request id."""
         request_id = new_request_id()
-        log.info(
-            "request refused",
-            status=refused.status.value,
-            detail=refused.detail,
-            **{"client.address": client, "http.request.id": request_id},
-        )
         body = orjson.dumps(
-            {
-                "type": "about:blank",
-                "title": refused.title,
-                "status": refused.status.value,
-                "detail": refused.detail,
-                "request_id": request_id,
-            }
+            {"type": "about:blank", "title": title, "status": status.value, "detail": detail, "request_id": request_id}
         )
-        head = [STATUS_LINE[refused.status.value]]
+        head = [STATUS_LINE[status.value]]
         head.extend(name + b": " + value + b"\r\n" for name, value in self.server_state.default_headers)
         head.append(
             b"content-type: %s\r\ncontent-length: %d\r\nx-request-id: %s\r\nconnection: close\r\n\r\n"
@@ -247,3 +298,4 @@ class HeadLimitedProtocol(HttpToolsProtocol):
         )
         self.transport.write(b"".join(head) + body)
         self.transport.close()
+        return request_id

@@ -29,6 +29,7 @@ STATEMENT_TIMEOUT_DETAIL = (
     "stopped it; nothing was changed. Ask for less (narrower filters): the same request would likely take "
     "as long again."
 )
+FAILED = "The service failed to handle this request; quote the request id when reporting it."
 
 ErrorHandler = Callable[[ConnexionRequest, Exception], ConnexionResponse]
 
@@ -147,7 +148,7 @@ def handle_unexpected(request: ConnexionRequest, exc: Exception) -> ConnexionRes
 def handle_last_resort(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     """What escapes every other handler (a stream that broke midway); the APM agent saw it pass."""
     log.error("unhandled error", exc_info=exc)
-    return problem_response(500, "The service failed to handle this request; quote the request id when reporting it.")
+    return problem_response(500, FAILED)
 
 
 def answering_with(status: int) -> ErrorHandler:

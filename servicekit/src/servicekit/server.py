@@ -15,11 +15,12 @@ import uvicorn
 
 from servicekit.app import ServiceApp
 from servicekit.http_limits import HeadLimitedConfig, HeadLimits
+from servicekit.internals.uvicorn import Server
 from servicekit.lifecycle import Lifecycle
 from servicekit.settings import ServiceSettings
 
 
-class DrainingServer(uvicorn.Server):
+class DrainingServer(Server):
     """On SIGTERM, readiness fails at once while the server keeps serving for the drain period, so
     Kubernetes takes the pod out of its Service before uvicorn stops accepting connections; then
     uvicorn's own graceful shutdown lets in-flight downloads finish. A second signal skips the drain."""
@@ -35,7 +36,8 @@ class DrainingServer(uvicorn.Server):
         with super().capture_signals():
             yield
             # uvicorn raises the signals it caught again once it has stopped, so a SIGTERM exits 143. A
-            # SIGTERM is how Kubernetes asks for the graceful stop that has just ended: exit 0 for it.
+            # SIGTERM is how Kubernetes asks for the graceful stop that has just ended: exit 0 for it. Which
+            # signals uvicorn re-raises is its internal (servicekit.internals.uvicorn).
             self._captured_signals = [sig for sig in self._captured_signals if sig != signal.SIGTERM]
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:

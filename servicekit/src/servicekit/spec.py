@@ -18,11 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from connexion.decorators.parameter import sanitized
-from connexion.json_schema import resolve_refs
 from connexion.resolver import Resolver
-from connexion.utils import get_function_from_name
 
+from servicekit.internals.connexion import get_function_from_name, resolve_refs, sanitized
 from servicekit.middleware.probes import PROBE_OPERATIONS
 from servicekit.settings import ServiceSettings
 from servicekit.validation import SchemaValidator

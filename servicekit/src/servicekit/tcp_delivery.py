@@ -22,6 +22,8 @@ SCOPE_KEY = "servicekit.tcp_delivery"
 _BYTES_ACKED = struct.Struct("=Q")
 _BYTES_ACKED_OFFSET = 120
 _TCP_INFO_LENGTH = _BYTES_ACKED_OFFSET + _BYTES_ACKED.size
+# tcpi_state, its first byte: TCP_CLOSE once the peer has reset the connection.
+_TCP_CLOSE = 7
 
 
 class TcpDelivery:
@@ -36,6 +38,18 @@ class TcpDelivery:
         """Bytes the client's TCP has acknowledged on this connection so far; None where the kernel
         cannot say."""
         return self._final if self._lost else bytes_acknowledged(self._socket)
+
+    def reset_by_client(self) -> bool:
+        """Whether the client has reset the connection; False where the kernel cannot say. After a FIN, the
+        one way to tell a client that closed its socket from one that only stopped sending: a closed socket
+        answers the next bytes sent with a reset."""
+        tcp_info = getattr(socket, "TCP_INFO", None)
+        if self._lost or tcp_info is None:
+            return self._lost
+        try:
+            return self._socket.getsockopt(socket.IPPROTO_TCP, tcp_info, 1)[0] == _TCP_CLOSE
+        except OSError:
+            return False
 
     def connection_lost(self) -> None:
         """Called before the socket closes: its last count is kept."""

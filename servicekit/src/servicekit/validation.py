@@ -21,17 +21,22 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from connexion.datastructures import MediaTypeDict
 from connexion.exceptions import BadRequestProblem
-from connexion.json_schema import Draft4RequestValidator, format_error_with_path
-from connexion.uri_parsing import OpenAPIURIParser
-from connexion.utils import is_null, is_nullable
-from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator
 from connexion.validators import ParameterValidator as ConnexionParameterValidator
 from jsonschema import Draft4Validator, ValidationError
 from jsonschema.validators import extend
 
 from servicekit.excerpts import excerpt
+from servicekit.internals.connexion import (
+    VALIDATOR_MAP,
+    Draft4RequestValidator,
+    JSONRequestBodyValidator,
+    MediaTypeDict,
+    OpenAPIURIParser,
+    format_error_with_path,
+    is_null,
+    is_nullable,
+)
 
 # Draft 4, which Connexion validates parameters with, knows no `date` format: a YYYY-MM-DD string that
 # names a real day (no 2026-02-30, no year 0).

@@ -24,11 +24,12 @@ import elasticapm
 import structlog
 from connexion.exceptions import OAuthProblem, OAuthScopeProblem
 from connexion.lifecycle import ConnexionRequest
-from connexion.security import AbstractSecurityHandler, BearerSecurityHandler, OAuthSecurityHandler
+from connexion.security import AbstractSecurityHandler, OAuthSecurityHandler
 
 from servicekit.auth.permissions import permission_sets, short_name
 from servicekit.auth.signing_keys import SigningKeysUnavailable
 from servicekit.auth.tokens import InvalidToken, TokenValidator
+from servicekit.internals.connexion import BearerSecurityHandler  # its _resolve_func is overridden
 from servicekit.middleware.routes import routed_operation
 from servicekit.parts import Parts
 from servicekit.problems import ServiceUnavailable

@@ -10,6 +10,7 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from servicekit.downloads import Downloads
+from servicekit.internals.connexion import routed_operation_id
 
 
 class DownloadSlotsMiddleware:
@@ -18,7 +19,7 @@ class DownloadSlotsMiddleware:
         self.downloads = downloads
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        operation_id = scope.get("extensions", {}).get("connexion_routing", {}).get("operation_id")
+        operation_id = routed_operation_id(scope)
         if scope["type"] == "http" and operation_id is not None:
             self.downloads.refuse_when_full(operation_id)  # raises: Connexion's error handlers answer 503
         await self.app(scope, receive, send)

@@ -12,10 +12,11 @@ import copy
 import dataclasses
 from typing import Any
 
-from connexion.middleware.swagger_ui import SwaggerUIAPI, SwaggerUIMiddleware
 from connexion.options import SwaggerUIOptions
 from connexion.spec import Specification
 from starlette.requests import Request
+
+from servicekit.internals.connexion import SwaggerUIAPI, SwaggerUIMiddleware
 
 
 class PublishedSpecAPI(SwaggerUIAPI):  # type: ignore[misc]

@@ -10,6 +10,8 @@ from __future__ import annotations
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from servicekit.internals.connexion import routed_operation_id
+
 NOT_ROUTED = "No operation of this API answers at this path; /openapi.json lists them."
 
 
@@ -18,7 +20,6 @@ class RoutedOnlyMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        routing = scope.get("extensions", {}).get("connexion_routing", {})
-        if scope["type"] == "http" and routing.get("operation_id") is None:
+        if scope["type"] == "http" and routed_operation_id(scope) is None:
             raise HTTPException(404, NOT_ROUTED)
         await self.app(scope, receive, send)

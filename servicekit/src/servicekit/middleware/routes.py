@@ -14,6 +14,8 @@ from weakref import WeakKeyDictionary
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from servicekit.internals.connexion import ConnexionMiddleware, connexion_middleware, routing
+
 SecurityRequirement = dict[str, list[str]]  # scheme name: the scopes it needs
 _RECORD_KEY = "servicekit.operation_record"
 
@@ -28,18 +30,18 @@ class RoutedOperation:
 # Connexion's routing says which operation served a request but not its path template or its security,
 # and the Starlette route it matched stays in a scope we never see; the specs themselves know. One index
 # per app, made at its first request, when every API has been added.
-_indexes: WeakKeyDictionary[Any, dict[tuple[str, str], RoutedOperation]] = WeakKeyDictionary()
+_indexes: WeakKeyDictionary[ConnexionMiddleware, dict[tuple[str, str], RoutedOperation]] = WeakKeyDictionary()
 
 
 def routed_operation(scope: Scope) -> RoutedOperation | None:
     """The operation Connexion routed this request to, or None when no route matched."""
-    routing = scope.get("extensions", {}).get("connexion_routing", {})
-    if routing.get("operation_id") is None:
+    routed = routing(scope)
+    if routed.get("operation_id") is None:
         return None
-    connexion_middleware = scope["app"]
-    if connexion_middleware not in _indexes:
-        _indexes[connexion_middleware] = _index(connexion_middleware)
-    return _indexes[connexion_middleware].get((routing["api_base_path"], routing["operation_id"]))
+    app = connexion_middleware(scope)
+    if app not in _indexes:
+        _indexes[app] = _index(app)
+    return _indexes[app].get((routed["api_base_path"], routed["operation_id"]))
 
 
 @dataclass
@@ -70,9 +72,10 @@ class RecordOperationMiddleware:
         await self.app(scope, receive, send)
 
 
-def _index(connexion_middleware: Any) -> dict[tuple[str, str], RoutedOperation]:
+def _index(app: ConnexionMiddleware) -> dict[tuple[str, str], RoutedOperation]:
+    # Its APIs, and their specs' attributes, are Connexion's internals (servicekit.internals.connexion).
     index = {}
-    for api in connexion_middleware.apis:
+    for api in app.apis:
         spec = api.specification
         base_path = spec.base_path if api.base_path is None else api.base_path
         for path, operations in spec["paths"].items():

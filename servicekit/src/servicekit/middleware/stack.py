@@ -36,12 +36,12 @@ from functools import partial
 from typing import Any
 
 import connexion
-from connexion.middleware import ConnexionMiddleware, MiddlewarePosition
-from connexion.middleware.server_error import ServerErrorMiddleware
+from connexion.middleware import MiddlewarePosition
 from elasticapm.contrib.asgi import ASGITracingMiddleware
 
 from servicekit.database import Database
 from servicekit.downloads import Downloads
+from servicekit.internals.connexion import ConnexionMiddleware, ServerErrorMiddleware
 from servicekit.lifecycle import Lifecycle
 from servicekit.middleware.access_log import AccessLogMiddleware
 from servicekit.middleware.apm_names import TransactionNameMiddleware

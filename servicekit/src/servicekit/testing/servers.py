@@ -16,9 +16,9 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from starlette.types import ASGIApp
 
+from servicekit.internals.uvicorn import Server
 from servicekit.server import uvicorn_config
 from servicekit.settings import ServiceSettings
 
@@ -40,7 +40,7 @@ class LiveServer:
         self.socket = socket.create_server(("127.0.0.1", 0))
         host, port = self.socket.getsockname()
         self.url = f"http://{host}:{port}"
-        self.server = uvicorn.Server(uvicorn_config(app, settings))
+        self.server = Server(uvicorn_config(app, settings))  # its `started` and `should_exit` are internals
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True)
 
     def __enter__(self) -> LiveServer:
