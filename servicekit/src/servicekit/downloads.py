@@ -4,11 +4,11 @@ as they go, limited in number, stopped when the client goes.
 Each download holds one of Flask's worker threads and one database connection until its last byte,
 so at most `concurrency` run at once, and at most `concurrency_per_caller` of them one caller's
 (`servicekit.slots`); past that the caller gets 503 and Retry-After at once rather than a queue, and the
-probes and the other endpoints keep their threads. A download's slot is admitted on the event loop
-once the request has passed security and validation (`servicekit.middleware.download_slots`), so a
-bad request is a 400 however busy the service, and a refusal never waits for a thread. It compresses in that thread too, in
-the coding the client prefers (`servicekit.compression`): downloads compress side by side, never queued
-behind one another on the event loop.
+probes and the other endpoints keep their threads. A download compresses in its own thread too, in the
+coding the client prefers (`servicekit.compression`): downloads compress side by side, never queued
+behind one another on the event loop. Its slot is admitted on the event loop once the request has passed
+security and validation (`servicekit.middleware.download_slots`): a bad request is a 400 however busy
+the service, and a refusal never waits for a thread.
 
     def get_report() -> flask.Response:
         return current(Downloads).response(report_csv, mimetype="text/csv")
@@ -22,7 +22,8 @@ one snapshot. Downloads read from the read replica when the database has one (`D
 What can go wrong, and what the client sees: the database lost before the first byte is a 503 (`open`
 waits for the producer's first piece); after it, a broken transfer, never a short file that looks whole.
 A client that hangs up has its statement cancelled at once; one that makes no progress (acknowledges no
-byte) for `idle_seconds` is cut, however slowly it reads until then (`servicekit.middleware.disconnect`); a statement running past `statement_timeout_seconds` fails.
+byte) for `idle_seconds` is cut, however slowly it read until then (`servicekit.middleware.disconnect`);
+a statement running past `statement_timeout_seconds` fails.
 """
 
 from __future__ import annotations
