@@ -35,7 +35,7 @@ class Slots:
                 )
             if caller is not None and self._by_caller[caller] >= self.per_caller:
                 raise ServiceUnavailable(
-                    f"You have {self.per_caller} downloads running, as many as one caller may:"
+                    f"Your downloads take {self.per_caller} of the slots, as many as one caller may:"
                     " try again when one has ended.",
                     RETRY_AFTER_SECONDS,
                 )
