@@ -80,7 +80,7 @@ class Downloads:
         `idle_seconds`: how long a client may make no progress before it is cut; `statement_timeout_seconds`:
         how long each of a download's statements may run, longer than other statements are given."""
         self.database = database
-        self.slots = Slots(concurrency, concurrency_per_caller)
+        self._slots = Slots(concurrency, concurrency_per_caller)
         self.idle_seconds = idle_seconds
         self.statement_timeout_seconds = statement_timeout_seconds
         self.compression = compression
@@ -91,7 +91,7 @@ class Downloads:
         """A slot for a request to `operation_id` when it makes downloads (None when it does not); raises
         ServiceUnavailable when there is none for `caller`. The `DownloadSlotsMiddleware` asks on the event
         loop, so that a refusal never waits for a Flask thread; the view's download claims the slot."""
-        return self.slots.admit(caller) if operation_id in self._operations else None
+        return self._slots.admit(caller) if operation_id in self._operations else None
 
     def response(
         self,
@@ -154,7 +154,7 @@ class Downloads:
         admitted: Slot | None = scope.get(SLOT_KEY)
         if admitted is not None and admitted.claim():
             return admitted
-        return self.slots.admit(request_caller(scope))
+        return self._slots.admit(request_caller(scope))
 
 
 def request_caller(scope: Scope) -> Caller:
