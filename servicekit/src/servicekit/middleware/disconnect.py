@@ -143,13 +143,14 @@ class _IdleLimitedSend:
             await self._while_progressing(sending, limit)
         except TimeoutError:
             self._cut = True
-            log.warning("client cut: it made no progress for the idle limit", idle_seconds=limit)
-            await asyncio.to_thread(self._gone.set)
         finally:
             if not sending.done():  # cut, or cancelled at shutdown
                 sending.cancel()
                 with suppress(asyncio.CancelledError):
                     await sending
+        if self._cut:
+            log.warning("client cut: it made no progress for the idle limit", idle_seconds=limit)
+            await asyncio.to_thread(self._gone.set)
 
     async def _while_progressing(self, sending: asyncio.Future[None], limit: float) -> None:
         """Waits for `sending`; raises TimeoutError once the client has made no progress for `limit`."""
