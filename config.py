@@ -30,7 +30,11 @@ class Settings(DatabaseSettings):
 
     # Each download holds one of Flask's WORKER_THREADS and a database connection until its last byte.
     export_concurrency: int = Field(4, ge=1, le=63)
-    # A client that reads nothing for this long is cut, so that it cannot hold a slot, a thread and a query.
+    # How many of those one caller may hold at once (at most EXPORT_CONCURRENCY count), so that one caller
+    # asking again as each ends cannot hold every slot.
+    export_concurrency_per_caller: int = Field(2, ge=1, le=63)
+    # A client that makes no progress (acknowledges no byte) for this long is cut, so that it cannot hold a
+    # slot, a thread and a query; one reading slowly but steadily is not.
     download_idle_seconds: float = Field(30, gt=0, le=3600)
     # Each of a download's statements (one a community) may run this long, longer than other statements.
     download_statement_timeout_seconds: float = Field(300, gt=0, le=3600)

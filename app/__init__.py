@@ -22,6 +22,7 @@ def create_app(settings: Settings | None = None) -> ServiceApp:
     downloads = Downloads(
         database,
         settings.export_concurrency,
+        concurrency_per_caller=settings.export_concurrency_per_caller,
         idle_seconds=settings.download_idle_seconds,
         statement_timeout_seconds=settings.download_statement_timeout_seconds,
         compression=settings.compression_levels,

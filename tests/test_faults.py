@@ -49,7 +49,10 @@ class ExportServer(DownloadServer):
 @pytest.fixture(scope="module")
 def export_server(server_url: str, make_settings: Callable[..., Settings]) -> Iterator[ExportServer]:
     with demo_database(server_url, BIG_PREMISES) as url:
-        settings = make_settings(database_url=url, export_concurrency=SLOTS, download_idle_seconds=1)
+        # One caller may hold every slot here: these tests take them all with one token.
+        settings = make_settings(
+            database_url=url, export_concurrency=SLOTS, export_concurrency_per_caller=SLOTS, download_idle_seconds=1
+        )
         app = create_app(settings)
         with LiveServer(app, settings) as server:
             yield ExportServer(server.url, app.parts.get(Database), url)

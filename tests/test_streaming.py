@@ -1,8 +1,10 @@
-"""Downloads over a real uvicorn: streamed, bounded in number, stopped by a hang-up, broken by a failure."""
+"""Downloads over a real uvicorn: streamed, bounded in number and per caller, stopped by a hang-up, broken by
+a failure."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 
 import httpx
 import pytest
@@ -10,7 +12,14 @@ import pytest
 from app import create_app
 from config import Settings
 from servicekit import Database
-from servicekit.testing import DownloadServer, LiveServer, eventually, slow_reader, terminate_queries
+from servicekit.testing import (
+    DownloadServer,
+    LiveServer,
+    assert_problem,
+    eventually,
+    slow_reader,
+    terminate_queries,
+)
 from tests.conftest import demo_database
 
 BIG_PREMISES = 200_000
@@ -25,7 +34,7 @@ def big_database_url(server_url: str) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def export_server(big_database_url: str, make_settings: Callable[..., Settings]) -> Iterator[DownloadServer]:
-    settings = make_settings(database_url=big_database_url, export_concurrency=2)
+    settings = make_settings(database_url=big_database_url, export_concurrency=2, export_concurrency_per_caller=1)
     app = create_app(settings)
     with LiveServer(app, settings) as server:
         yield DownloadServer(server.url, app.parts.get(Database), big_database_url)
@@ -67,17 +76,28 @@ def test_hung_up_downloads_stop_their_queries_and_free_their_connections(
     assert response.json()["total"] == BIG_PREMISES  # and the service goes on serving
 
 
+@pytest.fixture
+def colleague(auth_headers: Callable[..., dict[str, str]]) -> dict[str, str]:
+    """Headers of another marketing user: a caller of their own."""
+    return auth_headers(roles=["Directmail.Read"], oid="00000000-0000-4000-8000-0000000000c2", name="A Colleague")
+
+
+def downloading(stack: ExitStack, url: str, headers: dict[str, str]) -> httpx.Response:
+    """The whole list under way until `stack` closes, its headers in and its body unread: uncompressed, it
+    is far larger than the socket buffers, so the download stays open."""
+    client = stack.enter_context(slow_reader(headers=headers | {"Accept-Encoding": "identity"}))
+    return stack.enter_context(client.stream("GET", f"{url}/directmail-csv"))
+
+
 def test_past_the_concurrency_limit_downloads_get_503_and_probes_still_answer(
-    export_server: DownloadServer, staff: dict[str, str]
+    export_server: DownloadServer, staff: dict[str, str], colleague: dict[str, str]
 ) -> None:
-    # Uncompressed, the two lists are far larger than the socket buffers: their downloads stay open.
-    identity = staff | {"Accept-Encoding": "identity"}
-    with slow_reader(base_url=export_server.url, headers=identity) as client:
-        with client.stream("GET", "/directmail-csv") as first, client.stream("GET", "/directmail-csv") as second:
-            # Held by name: a dropped iterator closes its response, which is a hang-up.
-            first_chunks, second_chunks = first.iter_raw(), second.iter_raw()
-            next(first_chunks)
-            next(second_chunks)
+    with slow_reader(base_url=export_server.url, headers=staff) as client:
+        with ExitStack() as downloads:
+            first, second = downloading(downloads, export_server.url, staff), downloading(
+                downloads, export_server.url, colleague
+            )
+            assert (first.status_code, second.status_code) == (200, 200)
             refused = client.get("/directmail-csv")
             assert refused.status_code == 503
             assert refused.headers["retry-after"] == "30"
@@ -87,6 +107,38 @@ def test_past_the_concurrency_limit_downloads_get_503_and_probes_still_answer(
             assert client.get("/readyz").status_code == 200
             assert client.get("/communities").status_code == 200
         assert eventually(lambda: client.get("/directmail-csv", params={"communities": "Winson"}).status_code == 200)
+
+
+def test_one_caller_cannot_take_every_slot(
+    export_server: DownloadServer, staff: dict[str, str], colleague: dict[str, str]
+) -> None:
+    with ExitStack() as staffs_download:
+        assert downloading(staffs_download, export_server.url, staff).status_code == 200
+        again = httpx.get(f"{export_server.url}/directmail-csv", headers=staff, timeout=10)
+        assert "as many as one caller may" in assert_problem(again, 503, retry_after="30")["detail"]
+        with ExitStack() as colleagues_download:
+            assert downloading(colleagues_download, export_server.url, colleague).status_code == 200
+    assert eventually(export_server.idle)
+
+
+def test_a_malformed_request_is_a_400_while_every_slot_is_taken(
+    export_server: DownloadServer,
+    staff: dict[str, str],
+    colleague: dict[str, str],
+    auth_headers: Callable[..., dict[str, str]],
+) -> None:
+    third = auth_headers(roles=["Directmail.Read"], oid="00000000-0000-4000-8000-0000000000c3", name="A Third")
+    with ExitStack() as downloads:
+        for caller in (staff, colleague):
+            assert downloading(downloads, export_server.url, caller).status_code == 200
+        for malformed in ({"rfs": "maybe"}, {"rfs_date_after": "yesterday"}, {"segments": "S9"}):
+            response = httpx.get(f"{export_server.url}/directmail-csv", params=malformed, headers=third, timeout=10)
+            assert_problem(response, 400)
+        assert_problem(httpx.get(f"{export_server.url}/directmail-csv", timeout=10), 401)
+        assert_problem(
+            httpx.get(f"{export_server.url}/directmail-csv", headers=third, timeout=10), 503, retry_after="30"
+        )
+    assert eventually(export_server.idle)
 
 
 def test_a_failure_mid_stream_breaks_the_transfer(

@@ -7,6 +7,7 @@ import threading
 
 import httpx
 import pytest
+import zstandard
 
 from servicekit.testing import LiveServer, StreamDecoder
 
@@ -30,6 +31,13 @@ def test_a_download_arrives_whole_in_the_coding_the_client_asked_for(live_server
     assert decoder.decode(packed) == plain
     assert decoder.ended
     assert len(packed) < len(plain) / 2
+
+
+def test_a_zstd_download_declares_a_small_window(live_server: LiveServer) -> None:
+    """The window is what each download's encoder holds, and what a client's decoder must hold, for the
+    whole download: 256 KiB, not zstd's megabytes."""
+    _, packed = raw_download(f"{live_server.url}/numbers?rows=1000000", "zstd")
+    assert zstandard.get_frame_parameters(packed).window_size <= 256 * 1024
 
 
 @pytest.mark.parametrize("coding", CODINGS)

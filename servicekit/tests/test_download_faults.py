@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
@@ -78,7 +79,35 @@ def test_clients_that_read_nothing_are_cut_after_the_idle_limit(download_server:
                     pass
 
 
+def test_a_client_reading_slowly_but_steadily_is_never_cut(download_server: DownloadServer) -> None:
+    """It reads at 512 KB/s for twelve idle limits. The server's send buffer (megabytes on loopback) fills
+    at once, and takes more only once a third of it has drained: one send waits for seconds, while the
+    client makes progress all along. A client cut meanwhile would still read what the buffer held, then
+    see the stream end early."""
+    rate, seconds = 512 * 1024, 12
+    with (
+        slow_reader(headers={"Accept-Encoding": "identity"}) as client,
+        client.stream("GET", f"{download_server.url}/numbers", params={"rows": ROWS}) as response,
+    ):
+        assert read_for(response.iter_raw(4096), bytes_per_second=rate, seconds=seconds) > 0.8 * rate * seconds
+
+
+def read_for(pieces: Iterator[bytes], bytes_per_second: int, seconds: float) -> int:
+    """How many bytes of `pieces` were read in `seconds`, at `bytes_per_second`."""
+    started = time.monotonic()
+    received = 0
+    for piece in pieces:
+        received += len(piece)
+        elapsed = time.monotonic() - started
+        if elapsed >= seconds:
+            break
+        time.sleep(max(0.0, received / bytes_per_second - elapsed))
+    return received
+
+
 def test_hang_ups_before_the_first_byte_cancel_their_queries_at_once(download_server: DownloadServer) -> None:
+    # The last download's client can have its last byte a moment before the server lets its slot go.
+    assert eventually(download_server.idle)
     with ExitStack() as stack:
         for _ in range(SLOTS):
             stack.enter_context(raw_request(f"{download_server.url}/slow-numbers?rows=10&seconds=30"))

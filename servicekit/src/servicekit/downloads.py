@@ -2,10 +2,13 @@
 as they go, limited in number, stopped when the client goes.
 
 Each download holds one of Flask's worker threads and one database connection until its last byte,
-so at most `concurrency` run at once; past that the caller gets 503 and Retry-After at once rather than
-a queue, and the probes and the other endpoints keep their threads. It compresses in that thread too, in
-the coding the client prefers (`servicekit.compression`): downloads compress side by side, never queued
-behind one another on the event loop.
+so at most `concurrency` run at once, and at most `concurrency_per_caller` of them one caller's
+(`servicekit.slots`); past that the caller gets 503 and Retry-After at once rather than a queue, and the
+probes and the other endpoints keep their threads. A download compresses in its own thread too, in the
+coding the client prefers (`servicekit.compression`): downloads compress side by side, never queued
+behind one another on the event loop. Its slot is admitted on the event loop once the request has passed
+security and validation (`servicekit.middleware.download_slots`): a bad request is a 400 however busy
+the service, and a refusal never waits for a thread.
 
     def get_report() -> flask.Response:
         return current(Downloads).response(report_csv, mimetype="text/csv")
@@ -18,8 +21,9 @@ one snapshot. Downloads read from the read replica when the database has one (`D
 
 What can go wrong, and what the client sees: the database lost before the first byte is a 503 (`open`
 waits for the producer's first piece); after it, a broken transfer, never a short file that looks whole.
-A client that hangs up has its statement cancelled at once; one that reads nothing for `idle_seconds` is
-cut (`servicekit.middleware.disconnect`); a statement running past `statement_timeout_seconds` fails.
+A client that hangs up has its statement cancelled at once; one that makes no progress (acknowledges no
+byte) for `idle_seconds` is cut, however slowly it read until then (`servicekit.middleware.disconnect`);
+a statement running past `statement_timeout_seconds` fails.
 """
 
 from __future__ import annotations
@@ -38,16 +42,18 @@ import psycopg
 import sqlalchemy.exc
 import structlog
 from sqlalchemy import Connection
+from starlette.types import Scope
 
 from servicekit.audit import AuditedAccess, AuditSink, Outcome, Tally, audit_sink, write_audit_event
 from servicekit.compression import FAST_LEVELS, CompressionLevels, StreamEncoder, chosen_coding, stream_encoder
 from servicekit.database import Database, psycopg_connection, set_statement_timeout
+from servicekit.internals.connexion import request_context
 from servicekit.middleware.disconnect import Disconnection, disconnection
-from servicekit.problems import ServiceUnavailable
+from servicekit.slots import Caller, Slot, Slots
 from servicekit.tcp_delivery import TcpDelivery, tcp_delivery
 
 CHUNK_BYTES = 64 * 1024  # one cross-thread hand-over per chunk, not per row; and each compresses well
-RETRY_AFTER_SECONDS = 30
+SLOT_KEY = "servicekit.download_slot"  # the slot admitted for a request, in its scope
 
 Chunks = Generator[bytes, None, None]
 Produced = Generator[bytes, None, int | None]  # the file's bytes, then how many rows it held (None: cannot tell)
@@ -66,27 +72,27 @@ class Downloads:
         database: Database,
         concurrency: int,
         *,
+        concurrency_per_caller: int | None = None,
         idle_seconds: float = 30,
         statement_timeout_seconds: float = 300,
         compression: CompressionLevels = FAST_LEVELS,
     ) -> None:
-        """`idle_seconds`: how long a client may read nothing before it is cut; `statement_timeout_seconds`:
+        """`concurrency_per_caller`: how many of the slots one caller may hold (all of them unless given);
+        `idle_seconds`: how long a client may make no progress before it is cut; `statement_timeout_seconds`:
         how long each of a download's statements may run, longer than other statements are given."""
         self.database = database
-        self.concurrency = concurrency
+        self._slots = Slots(concurrency, concurrency_per_caller)
         self.idle_seconds = idle_seconds
         self.statement_timeout_seconds = statement_timeout_seconds
         self.compression = compression
-        self._taken = 0  # slots
-        self._slots_lock = threading.Lock()
-        # The operations whose views have made a download: `refuse_when_full` answers for them before a thread.
+        # The operations whose views have made a download: `admit` answers for them before a thread.
         self._operations: set[str] = set()
 
-    def refuse_when_full(self, operation_id: str) -> None:
-        """Raises ServiceUnavailable when `operation_id` makes downloads and every slot is taken: the
-        `DownloadSlotsMiddleware` asks on the event loop, so that a refusal never waits for a Flask thread."""
-        if operation_id in self._operations and self._taken >= self.concurrency:
-            raise self._full()
+    def admit(self, operation_id: str, caller: Caller) -> Slot | None:
+        """A slot for a request to `operation_id` when it makes downloads (None when it does not); raises
+        ServiceUnavailable when there is none for `caller`. The `DownloadSlotsMiddleware` asks on the event
+        loop, so that a refusal never waits for a Flask thread; the view's download claims the slot."""
+        return self._slots.admit(caller) if operation_id in self._operations else None
 
     def response(
         self,
@@ -117,12 +123,12 @@ class Downloads:
         sink = audit_sink()
         self._operations.add(connexion.context.operation.operation_id)
         # A download refused for want of a slot writes no audit event: most are refused before any view
-        # runs (`refuse_when_full`), where what they asked for is not known yet; their access line, which
-        # names the caller, is their record.
-        self._take_slot()
+        # runs (`admit`), where what they asked for is not known yet; their access line, which names the
+        # caller, is their record.
+        slot = self._slot()
         gone.idle_seconds = self.idle_seconds
         with ExitStack() as held:
-            held.callback(self._give_slot)
+            held.callback(slot.give_back)
             connection = self.database.read_engine.connect()
             held.callback(_give_back, connection)
             if connection.dialect.name == "postgresql":
@@ -142,20 +148,21 @@ class Downloads:
                 _start(chunks)
             return DownloadBody(chunks, held.pop_all())
 
-    def _take_slot(self) -> None:
-        with self._slots_lock:
-            if self._taken >= self.concurrency:
-                raise self._full()
-            self._taken += 1
+    def _slot(self) -> Slot:
+        """The slot admitted for this request before its view ran, or one taken now: for the first
+        download of an operation, which nothing before the view knew for one."""
+        scope = connexion.context.scope
+        admitted: Slot | None = scope.get(SLOT_KEY)
+        if admitted is not None and admitted.claim():
+            return admitted
+        return self._slots.admit(request_caller(scope))
 
-    def _give_slot(self) -> None:
-        with self._slots_lock:
-            self._taken -= 1
 
-    def _full(self) -> ServiceUnavailable:
-        return ServiceUnavailable(
-            f"All {self.concurrency} download slots are busy: try again shortly.", RETRY_AFTER_SECONDS
-        )
+def request_caller(scope: Scope) -> Caller:
+    """Who the request's token names: the `sub` of its token info, which Connexion's security keeps in the
+    request's context; None for an operation without security."""
+    user: Caller = request_context(scope).get("user")
+    return user
 
 
 class DownloadBody:

@@ -24,6 +24,7 @@ class FixtureSettings(DatabaseSettings):
     service_root: ClassVar[Path] = ROOT
 
     download_concurrency: int = Field(2, ge=1, le=9)
+    download_concurrency_per_caller: int = Field(1, ge=1, le=9)
     download_idle_seconds: float = Field(30, gt=0)
     download_statement_timeout_seconds: float = Field(300, gt=0)
 
@@ -34,6 +35,7 @@ def create_app(settings: FixtureSettings | None = None) -> ServiceApp:
     downloads = Downloads(
         database,
         settings.download_concurrency,
+        concurrency_per_caller=settings.download_concurrency_per_caller,
         idle_seconds=settings.download_idle_seconds,
         statement_timeout_seconds=settings.download_statement_timeout_seconds,
         compression=settings.compression_levels,

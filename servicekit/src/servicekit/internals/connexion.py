@@ -19,6 +19,7 @@ with CONNEXION.imported():
     from connexion.decorators.parameter import sanitized
     from connexion.json_schema import Draft4RequestValidator, format_error_with_path, resolve_refs
     from connexion.middleware.abstract import ROUTING_CONTEXT
+    from connexion.middleware.context import ContextOperation
     from connexion.middleware.main import API, ConnexionMiddleware
     from connexion.middleware.routing import RoutingOperation
     from connexion.middleware.server_error import ServerErrorMiddleware
@@ -45,6 +46,7 @@ CONNEXION.require_assigned(ConnexionMiddleware, "apis")
 CONNEXION.require_assigned(API, "specification", "base_path")
 CONNEXION.require(Specification, "raw", "base_path", "security", "security_schemes")
 CONNEXION.require_constants(RoutingOperation.__call__, "api_base_path", "operation_id")
+CONNEXION.require_constants(ContextOperation.__call__, "connexion_context")
 
 
 def routing(scope: Scope) -> dict[str, Any]:
@@ -52,6 +54,13 @@ def routing(scope: Scope) -> dict[str, Any]:
     and the operation id None when no operation matched."""
     routed: dict[str, Any] = scope.get("extensions", {}).get(ROUTING_CONTEXT, {})
     return routed
+
+
+def request_context(scope: Scope) -> dict[str, Any]:
+    """What Connexion's security wrote of the request (`user`, `token_info`), which its context middleware
+    hands to the view; empty before security has run."""
+    context: dict[str, Any] = scope.get("extensions", {}).get("connexion_context", {})
+    return context
 
 
 def routed_operation_id(scope: Scope) -> str | None:
@@ -87,6 +96,7 @@ __all__ = [
     "get_function_from_name",
     "is_null",
     "is_nullable",
+    "request_context",
     "resolve_refs",
     "routed_operation_id",
     "routing",

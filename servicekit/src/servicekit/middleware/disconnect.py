@@ -7,9 +7,13 @@ chunks and asks to cancel its query the moment it is set.
 
 A client that reads nothing makes uvicorn's send() wait (flow control), then a2wsgi's thread wait for
 the loop, holding the download's slot, connection and thread for as long as the client likes. A response
-given an idle limit (`Disconnection.idle_seconds`, set by a download) is cut when a send waits longer:
-its client counts as gone, and the rest of the response goes nowhere, so that the thread runs on to its
-end; the response is never completed, so uvicorn closes the connection without a clean end.
+given an idle limit (`Disconnection.idle_seconds`, set by a download) is cut when a send has waited that
+long without the client making progress: acknowledging a byte, as its kernel counts them
+(`servicekit.tcp_delivery`). Not the send's own wait: the server's send buffer takes more only once
+much of it has drained, so a client reading steadily at tens of KB/s can leave one send waiting longer
+than the limit. Where the kernel keeps no count, a send's wait is all there is to go by. A cut client
+counts as gone, and the rest of the response goes nowhere, so that the thread runs on to its end; the
+response is never completed, so uvicorn closes the connection without a clean end.
 
 A response still running when the server's graceful shutdown times out is cut too (`by_shutdown`), so
 that a download tells its end from a client's going.
@@ -26,7 +30,11 @@ import connexion.context
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from servicekit.tcp_delivery import TcpDelivery, tcp_delivery
+
 SCOPE_KEY = "servicekit.disconnected"
+# How often a waiting send looks for the client's progress, at most: a fraction of the idle limit.
+PROGRESS_CHECKS_PER_LIMIT = 4
 
 log = structlog.get_logger(__name__)
 
@@ -102,7 +110,7 @@ class DisconnectMiddleware:
 
         listener = asyncio.create_task(listen())
         try:
-            await self.app(scope, messages.get, _IdleLimitedSend(send, gone))
+            await self.app(scope, messages.get, _IdleLimitedSend(send, gone, tcp_delivery(scope)))
         except asyncio.CancelledError:
             # uvicorn cancels what still runs once its graceful shutdown has timed out. Said at once, on
             # the loop: the lifespan's end, which writes the last audit events, comes next. Not raised on:
@@ -117,9 +125,10 @@ class DisconnectMiddleware:
 
 
 class _IdleLimitedSend:
-    def __init__(self, send: Send, gone: Disconnection) -> None:
+    def __init__(self, send: Send, gone: Disconnection, delivery: TcpDelivery | None) -> None:
         self._send = send
         self._gone = gone
+        self._delivery = delivery
         self._cut = False
 
     async def __call__(self, message: Message) -> None:
@@ -129,10 +138,34 @@ class _IdleLimitedSend:
         if limit is None:
             await self._send(message)
             return
+        sending = asyncio.ensure_future(self._send(message))
         try:
-            async with asyncio.timeout(limit):
-                await self._send(message)
+            await self._while_progressing(sending, limit)
         except TimeoutError:
             self._cut = True
-            log.warning("client cut: it read nothing for the idle limit", idle_seconds=limit)
+        finally:
+            if not sending.done():  # cut, or cancelled at shutdown
+                sending.cancel()
+                with suppress(asyncio.CancelledError):
+                    await sending
+        if self._cut:
+            log.warning("client cut: it made no progress for the idle limit", idle_seconds=limit)
             await asyncio.to_thread(self._gone.set)
+
+    async def _while_progressing(self, sending: asyncio.Future[None], limit: float) -> None:
+        """Waits for `sending`; raises TimeoutError once the client has made no progress for `limit`."""
+        loop = asyncio.get_running_loop()
+        acknowledged = self._acknowledged()
+        idle_since = loop.time()
+        while True:
+            done, _ = await asyncio.wait({sending}, timeout=limit / PROGRESS_CHECKS_PER_LIMIT)
+            if done:
+                return sending.result()
+            now_acknowledged = self._acknowledged()
+            if now_acknowledged is not None and now_acknowledged != acknowledged:
+                acknowledged, idle_since = now_acknowledged, loop.time()
+            elif loop.time() - idle_since >= limit:
+                raise TimeoutError
+
+    def _acknowledged(self) -> int | None:
+        return self._delivery.acknowledged() if self._delivery is not None else None

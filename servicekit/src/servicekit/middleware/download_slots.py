@@ -1,15 +1,18 @@
-"""Downloads refused on the event loop when every slot is taken, rather than in a Flask thread.
+"""Download slots admitted on the event loop, after security and validation, rather than in a Flask thread.
 
 A refusal that went on to a view would first wait for a free worker thread, and then for the GIL behind
 every download's thread, only to be refused there: under load that took tens of milliseconds. Here it
-is one lookup, after security (a caller without a token still gets 401) and before validation.
+is one lookup. It comes after Connexion's security, which names the caller for the per-caller limit,
+and after its validation, so that a request without a valid token is a 401 and a malformed one a 400
+however many downloads run. The slot goes into the scope for the view's download to claim; one no
+download claimed (the view refused the request) is given back when the response ends.
 """
 
 from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from servicekit.downloads import Downloads
+from servicekit.downloads import SLOT_KEY, Downloads, request_caller
 from servicekit.internals.connexion import routed_operation_id
 
 
@@ -20,6 +23,16 @@ class DownloadSlotsMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         operation_id = routed_operation_id(scope)
-        if scope["type"] == "http" and operation_id is not None:
-            self.downloads.refuse_when_full(operation_id)  # raises: Connexion's error handlers answer 503
-        await self.app(scope, receive, send)
+        if scope["type"] != "http" or operation_id is None:
+            await self.app(scope, receive, send)
+            return
+        # Raises when there is no slot for the caller: Connexion's error handlers answer 503.
+        slot = self.downloads.admit(operation_id, request_caller(scope))
+        if slot is None:
+            await self.app(scope, receive, send)
+            return
+        scope[SLOT_KEY] = slot
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            slot.give_back(unless_claimed=True)

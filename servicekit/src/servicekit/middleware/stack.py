@@ -22,9 +22,10 @@ the first added is the outermost. The order, and why:
    operation       recorded for the access log, which never sees the scope routing writes to;
    APM names       a transaction by the route that matched, before security may refuse the request;
    routed only     what no operation matched ends as a 404 here, before Flask could dispatch it unsecured;
--- Connexion's security --
-   download slots  a download asked for while every slot is taken: 503 here, not after waiting for a thread;
--- Connexion's validation, then Flask in a worker thread --
+-- Connexion's security, its validation, its response validation --
+   download slots  a download's slot admitted here, once the caller is known and the request valid (a 401
+                   or a 400 whatever the load), and refused with 503 without waiting for a thread;
+-- Connexion's context, then Flask in a worker thread --
 
 Middleware above the ExceptionMiddleware must never raise: only the last-resort handler of
 `connexion_middlewares()` would see it.
@@ -115,4 +116,4 @@ def install_middleware(
     app.add_middleware(PublishedSpecMiddleware, position=MiddlewarePosition.BEFORE_SWAGGER)
     app.add_middleware(RoutedOnlyMiddleware, position=MiddlewarePosition.BEFORE_SECURITY)
     if downloads is not None:
-        app.add_middleware(DownloadSlotsMiddleware, position=MiddlewarePosition.BEFORE_VALIDATION, downloads=downloads)
+        app.add_middleware(DownloadSlotsMiddleware, position=MiddlewarePosition.BEFORE_CONTEXT, downloads=downloads)
