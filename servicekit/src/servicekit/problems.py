@@ -105,8 +105,9 @@ def handle_database_unavailable(_request: ConnexionRequest, exc: Exception) -> C
     """The database refused, dropped or did not answer: a dependency failure, not a bug."""
     # The driver's error says which: refused, dropped, QueryCanceled (a statement timeout), LockNotAvailable.
     error = type(getattr(exc, "orig", None) or exc).__name__
-    # By name, so that this module needs no driver: a statement, a lock wait or the pool took too long.
-    timed_out = error in ("QueryCanceled", "LockNotAvailable", "TimeoutError")
+    # By name, so that this module needs no driver: a statement, a lock wait, a connection or the pool
+    # took too long.
+    timed_out = error in ("QueryCanceled", "LockNotAvailable", "ConnectionTimeout", "TimeoutError")
     log.warning("database unavailable", error=error, timed_out=timed_out)
     detail = "The database is unavailable; nothing was changed. Try again shortly."
     return problem_response(503, detail, headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
