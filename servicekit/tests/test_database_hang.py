@@ -6,7 +6,9 @@ test hangs or cuts; the servers themselves are never stopped."""
 
 from __future__ import annotations
 
+import asyncio
 import math
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -16,8 +18,10 @@ import httpx
 import pytest
 from sqlalchemy import make_url
 
+from servicekit import Database
+from servicekit.database import Readiness
 from servicekit.testing import LiveServer, SwitchableLink, assert_problem, on_server, replayed
-from tests.fixture_service import create_app
+from tests.fixture_service import MIGRATIONS, create_app
 
 TIMEOUT_SECONDS = 1.0
 # README, "Databases that hang": the watch notices within two DATABASE_TIMEOUT_SECONDS (its pause, then
@@ -126,3 +130,55 @@ def test_a_replica_that_hangs_or_goes_leaves_the_primary_serving(
         link.restore()
         assert answers(server, ["/numbers?rows=10"], headers)[0][0].status_code == 200
         assert answers(server, ["/readyz"], headers)[0][0].json()["read_replica"] == "ok"
+
+
+def test_a_download_streaming_when_its_database_hangs_breaks_within_the_bound(
+    make_settings, replica_link: tuple[SwitchableLink, str], auth_headers: Callable[..., dict[str, str]]
+) -> None:
+    link, through_link = replica_link
+    settings = make_settings(database_read_url=through_link, database_timeout_seconds=TIMEOUT_SECONDS)
+    with (
+        LiveServer(create_app(settings), settings) as server,
+        httpx.stream("GET", f"{server.url}/numbers?rows=10000000", headers=auth_headers(), timeout=60) as download,
+    ):
+        assert download.status_code == 200
+        chunks = download.iter_raw()
+        next(chunks)
+        link.hang()
+        started = time.monotonic()
+        # Broken, never cleanly short: the client can tell it has not got the whole file.
+        with pytest.raises(httpx.RemoteProtocolError):
+            for _chunk in chunks:
+                pass
+        # No pre-ping or new connection here: the watch's pause and its unanswered SELECT 1.
+        assert time.monotonic() - started < 2 * TIMEOUT_SECONDS + SLACK_SECONDS
+
+
+def test_a_slow_statement_on_a_database_that_answers_is_left_to_its_statement_timeout(
+    make_settings, auth_headers: Callable[..., dict[str, str]]
+) -> None:
+    settings = make_settings(database_timeout_seconds=TIMEOUT_SECONDS)
+    with LiveServer(create_app(settings), settings) as server:
+        (response, seconds), *_ = answers(server, [f"/database-sleep?seconds={4 * TIMEOUT_SECONDS}"], auth_headers())
+    assert response.status_code == 200
+    assert seconds >= 4 * TIMEOUT_SECONDS
+
+
+def test_readiness_answers_within_the_timeout_when_the_database_hangs_in_the_middle_of_it(
+    primary_link: tuple[SwitchableLink, str],
+) -> None:
+    """Connected, its query on its way: cancelling it would have psycopg ask a hung server to cancel it."""
+    link, through_link = primary_link
+    database = Database(
+        through_link,
+        MIGRATIONS,
+        timeout_seconds=TIMEOUT_SECONDS,
+        application_name="servicekit-tests",
+        readiness_details="SELECT pg_sleep(30) AS slept",
+    )
+    threading.Timer(TIMEOUT_SECONDS / 2, link.hang).start()
+    started = time.monotonic()
+    readiness = asyncio.run(database.check_readiness())
+    assert time.monotonic() - started < TIMEOUT_SECONDS + SLACK_SECONDS
+    assert readiness == Readiness(None, {"database": "unavailable"})
+    database.dispose()

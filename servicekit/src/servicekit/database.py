@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
-from servicekit.database_watch import DatabaseWatch
+from servicekit.database_watch import DatabaseWatch, shut_down
 from servicekit.settings import DatabaseSettings
 
 if TYPE_CHECKING:  # servicekit.migrations makes its connections with this module
@@ -265,13 +265,27 @@ class Database:
         return Readiness(reasons[0] if reasons else None, details)
 
     async def _bounded_readiness(self, name: str, engine: Engine, details_query: str | None) -> Readiness:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout_seconds
+        url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         try:
-            readiness = await asyncio.wait_for(self._postgresql_readiness(engine, details_query), self.timeout_seconds)
-        except TimeoutError:
-            log.warning("database unavailable to the readiness check", database=name, timed_out=True)
-            return Readiness(None, {name: UNAVAILABLE})
-        except (psycopg.Error, OSError) as error:
-            log.warning("database unavailable to the readiness check", database=name, error=str(error))
+            async with asyncio.timeout_at(deadline):  # connecting is cancelled at once
+                connection = await psycopg.AsyncConnection.connect(url, **self._readiness_connect_args)
+            # Past the deadline its socket is shut down, not its query cancelled (servicekit.database_watch
+            # says why), so that the check ends then on a database that stopped answering meanwhile.
+            timer = loop.call_at(deadline, shut_down, connection)
+            try:
+                async with connection:
+                    readiness = await self._postgresql_readiness(connection, details_query)
+            finally:
+                timer.cancel()
+        except (TimeoutError, psycopg.Error, OSError) as error:
+            log.warning(
+                "database unavailable to the readiness check",
+                database=name,
+                error=str(error) or type(error).__name__,
+                timed_out=loop.time() >= deadline,
+            )
             return Readiness(None, {name: UNAVAILABLE})
         label = "" if engine is self.engine else "read replica: "
         reason = None if readiness.reason is None else label + readiness.reason
@@ -282,20 +296,20 @@ class Database:
         until cancelled; nothing to do on SQLite, which cannot hang on a peer."""
         await asyncio.gather(*(watch.run() for watch in self._watches))
 
-    async def _postgresql_readiness(self, engine: Engine, details_query: str | None) -> Readiness:
-        url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        async with await psycopg.AsyncConnection.connect(url, **self._readiness_connect_args) as connection:
-            versioned = await (await connection.execute("SELECT to_regclass('alembic_version')")).fetchone()
-            if versioned is None or versioned[0] is None:
-                return Readiness(self._schema_reason(frozenset()))
-            cursor = await connection.execute("SELECT version_num FROM alembic_version")
-            reason = self._schema_reason(frozenset(row[0] for row in await cursor.fetchall()))
-            if reason is not None or details_query is None:
-                return Readiness(reason)
-            details = await connection.execute(details_query)
-            row = await details.fetchone()
-            names = [column.name for column in details.description or ()]
-            return Readiness(None, _shown(names, row))
+    async def _postgresql_readiness(
+        self, connection: psycopg.AsyncConnection[Any], details_query: str | None
+    ) -> Readiness:
+        versioned = await (await connection.execute("SELECT to_regclass('alembic_version')")).fetchone()
+        if versioned is None or versioned[0] is None:
+            return Readiness(self._schema_reason(frozenset()))
+        cursor = await connection.execute("SELECT version_num FROM alembic_version")
+        reason = self._schema_reason(frozenset(row[0] for row in await cursor.fetchall()))
+        if reason is not None or details_query is None:
+            return Readiness(reason)
+        details = await connection.execute(details_query)
+        row = await details.fetchone()
+        names = [column.name for column in details.description or ()]
+        return Readiness(None, _shown(names, row))
 
     def _embedded_readiness(self) -> Readiness:
         reason = self.unready_reason()

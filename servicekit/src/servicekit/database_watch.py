@@ -60,40 +60,57 @@ class DatabaseWatch:
     async def answers(self) -> bool:
         """Whether the database answers `SELECT 1` within `timeout_seconds`, on the watch's connection or,
         if that one was dropped meanwhile (a restart, an idle timeout), on a new one."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout_seconds
+        # Past the deadline the probe's socket is shut down, not its query cancelled: psycopg meets a
+        # cancelled query by cancelling it on the server and waiting for that, up to 10 s more on a hung one.
+        # Connecting is cancelled at once.
+        timer = loop.call_at(deadline, self._cut_probe)
         try:
-            async with asyncio.timeout(self.timeout_seconds):
-                if self._probe is not None:
-                    with suppress(psycopg.OperationalError):
-                        await self._probe.execute("SELECT 1")
-                        return True
-                    await self._close_probe()
+            if self._probe is not None:
+                with suppress(psycopg.OperationalError):
+                    await self._probe.execute("SELECT 1")
+                    return True
+                await self._close_probe()
+            async with asyncio.timeout_at(deadline):
                 self._probe = await psycopg.AsyncConnection.connect(
                     self._url, autocommit=True, **self._connect_arguments
                 )
-                await self._probe.execute("SELECT 1")
-                return True
+            await self._probe.execute("SELECT 1")
+            return True
         except (TimeoutError, psycopg.Error, OSError) as error:
             log.warning(
                 "database did not answer: cutting its connections",
                 database=self.name,
-                error=repr(error) if isinstance(error, TimeoutError) else str(error),
+                error=str(error) or type(error).__name__,
                 timeout_seconds=self.timeout_seconds,
             )
             await self._close_probe()
             return False
+        finally:
+            timer.cancel()
 
     def cut(self) -> None:
-        """Shuts down the socket under every connection of the pool. The file descriptor stays open, and
-        the driver's own: whoever waits on it wakes up to a closed connection, and closes it as usual."""
+        """Shuts down the socket under every connection of the pool."""
         for connection in list(self._connections):
-            if connection.closed:
-                continue
-            # Either may find it closed meanwhile by its own thread.
-            with suppress(psycopg.Error, OSError), socket.socket(fileno=os.dup(connection.fileno())) as duplicate:
-                duplicate.shutdown(socket.SHUT_RDWR)
+            shut_down(connection)
+
+    def _cut_probe(self) -> None:
+        if self._probe is not None:
+            shut_down(self._probe)
 
     async def _close_probe(self) -> None:
         probe, self._probe = self._probe, None
         if probe is not None:
             with suppress(psycopg.Error, OSError):
                 await probe.close()
+
+
+def shut_down(connection: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> None:
+    """Shuts down the socket under `connection`. The file descriptor stays open, and the driver's own:
+    whoever waits on it wakes up to a closed connection, and closes it as usual."""
+    if connection.closed:
+        return
+    # Either may find it closed meanwhile by its own thread.
+    with suppress(psycopg.Error, OSError), socket.socket(fileno=os.dup(connection.fileno())) as duplicate:
+        duplicate.shutdown(socket.SHUT_RDWR)
