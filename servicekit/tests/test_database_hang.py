@@ -8,11 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
@@ -182,3 +189,70 @@ def test_readiness_answers_within_the_timeout_when_the_database_hangs_in_the_mid
     assert time.monotonic() - started < TIMEOUT_SECONDS + SLACK_SECONDS
     assert readiness == Readiness(None, {"database": "unavailable"})
     database.dispose()
+
+
+@contextmanager
+def throwaway_server() -> Iterator[tuple[str, Callable[[int], None]]]:
+    """A PostgreSQL cluster of its own, started for the block, and what signals all its processes (the
+    postmaster and the backends serving the connections): the shared test servers are never stopped."""
+    initdb = shutil.which("initdb")
+    if initdb is None:
+        pytest.skip("no initdb to start a PostgreSQL of the test's own")
+    bindir = Path(initdb).resolve().parent
+    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    with tempfile.TemporaryDirectory() as folder, socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]
+        probe.close()
+        data = Path(folder) / "data"
+        if as_postgres:
+            shutil.chown(folder, "postgres")
+
+        def run(*command: str) -> None:
+            subprocess.run([*as_postgres, *command], check=True, capture_output=True)
+
+        run(str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres")
+        options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
+        # Its output to a file: the server would otherwise hold run()'s pipes open for ever.
+        run(str(bindir / "pg_ctl"), "-D", str(data), "-l", str(Path(folder) / "log"), "-o", options, "-w", "start")
+        postmaster = int((data / "postmaster.pid").read_text().split()[0])
+
+        def signal_all(number: int) -> None:
+            for pid in [postmaster, *_children(postmaster)]:
+                os.kill(pid, number)
+
+        try:
+            yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres", signal_all
+        finally:
+            signal_all(signal.SIGCONT)
+            run(str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop")
+
+
+def _children(parent: int) -> list[int]:
+    return [int(pid) for pid in Path(f"/proc/{parent}/task/{parent}/children").read_text().split()]
+
+
+@pytest.mark.slow
+def test_a_stopped_postgresql_answers_every_request_within_the_bound(
+    make_settings, auth_headers: Callable[..., dict[str, str]]
+) -> None:
+    """SIGSTOP, as a server that hangs: its kernel still accepts connections and acknowledges what is
+    sent; nothing answers."""
+    with throwaway_server() as (url, signal_all):
+        MIGRATIONS.upgrade(url)
+        settings = make_settings(database_url=url, database_timeout_seconds=TIMEOUT_SECONDS)
+        headers = auth_headers()
+        with LiveServer(create_app(settings), settings) as server:
+            assert all(response.status_code == 200 for response, _ in answers(server, ["/notes"] * 4, headers))
+            with ThreadPoolExecutor(2) as in_flight:
+                sleeping = [in_flight.submit(answers, server, ["/database-sleep?seconds=3"], headers) for _ in range(2)]
+                time.sleep(0.5)
+                signal_all(signal.SIGSTOP)
+                (readiness, readiness_seconds), *_ = answers(server, ["/readyz"], headers)
+                notes = answers(server, ["/notes"] * 6, headers) + [future.result()[0] for future in sleeping]
+            for response, seconds in notes:
+                assert_database_unavailable(response)
+                assert seconds < DOCUMENTED_BOUND_SECONDS + SLACK_SECONDS
+            assert readiness.json()["database"] == "unavailable"
+            assert readiness_seconds < TIMEOUT_SECONDS + SLACK_SECONDS
+            signal_all(signal.SIGCONT)
+            assert answers(server, ["/notes"], headers)[0][0].status_code == 200
