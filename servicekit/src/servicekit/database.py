@@ -250,7 +250,7 @@ class Database:
 
     async def check_readiness(self) -> Readiness:
         """`unready_reason()` without a thread, and the details: on PostgreSQL an asyncio connection of its
-        own to each database, at once, each cancelled whole (connection and all) past `timeout_seconds`.
+        own to each database, at once, each ended at `timeout_seconds` and its connection closed.
         Only a schema that is not at head makes the pod unready: a database that cannot be asked is
         reported as unavailable, since it is so for every pod alike and the requests that need it get a
         503 of their own. SQLite, local only, answers at once."""
