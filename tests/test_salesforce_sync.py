@@ -201,7 +201,7 @@ def test_one_sync_at_a_time(salesforce_settings: Settings, db_connection: Connec
 def test_communities_and_readiness_say_when_the_last_sync_finished(
     client: TestClient, staff: dict[str, str], salesforce_settings: Settings, db_connection: Connection
 ) -> None:
-    assert client.get("/readyz").json() == {"status": "ok", "salesforce_synced_at": None}
+    assert client.get("/readyz").json() == {"status": "ok", "database": "ok", "salesforce_synced_at": None}
     sync(salesforce_settings, db_connection)
     synced_at = dt.datetime.fromisoformat(client.get("/communities", headers=staff).headers[SYNCED_AT_HEADER])
     assert abs(dt.datetime.now(dt.UTC) - synced_at) < dt.timedelta(minutes=1)

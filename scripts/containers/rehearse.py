@@ -110,8 +110,8 @@ DRAINING = f"503 ({DRAINING_REASON})"
 
 
 def verdict(tally: Tally) -> list[str]:
-    """What failed the rehearsal's goals: any clean but short download; outside the replica outage, which
-    takes every pod out of the pool at once, any summary or probe that did not succeed."""
+    """What failed the rehearsal's goals: any clean but short download; outside the replica outage, whose
+    summaries need the lost replica, any summary or probe that did not succeed."""
     failures = []
     for key, outcomes in sorted(tally.outcomes.items()):
         phase, kind = key.split(": ", 1)

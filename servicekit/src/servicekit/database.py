@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,16 +12,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import psycopg
+import structlog
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Engine, create_engine, make_url, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
+from servicekit.database_watch import DatabaseWatch, shut_down
 from servicekit.settings import DatabaseSettings
 
 if TYPE_CHECKING:  # servicekit.migrations makes its connections with this module
     from servicekit.migrations import Migrations
+
+log = structlog.get_logger(__name__)
 
 
 def create_sqlite_folder(database_url: str) -> None:
@@ -54,6 +59,8 @@ def connect_arguments(database_url: str, limits: Limits, application_name: str) 
         "keepalives_idle": 10,
         "keepalives_interval": 5,
         "keepalives_count": 3,
+        # And one whose sends go unacknowledged that long (a link cut while a statement is on its way).
+        "tcp_user_timeout": 25_000,
     }
 
 
@@ -109,13 +116,14 @@ SELECT CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
 """
 
 
-class ReplicaUnavailable(Exception):
-    """The read replica refused or dropped the readiness check's connection."""
+# What `/readyz` shows of a database it could not ask: refused, dropped, or no answer within the timeout.
+UNAVAILABLE = "unavailable"
 
 
 @dataclass(frozen=True)
 class Readiness:
-    """Why the database cannot serve requests yet (None when it can), and what `/readyz` shows beside."""
+    """Why the pod cannot serve requests (None when it can), and what `/readyz` shows beside: the state of
+    each database and what the details queries found."""
 
     reason: str | None
     details: dict[str, Any] = field(default_factory=dict)
@@ -162,6 +170,13 @@ class Database:
         connect_args = connect_arguments(database_url, limits, application_name)
         self._readiness_engine = create_engine(database_url, poolclass=NullPool, connect_args=connect_args)
         self._readiness_connect_args = connect_args | {"application_name": f"{application_name} readiness"}
+        pools = {"database": self.engine} | ({"read_replica": self.read_engine} if self.has_replica else {})
+        watch_args = connect_args | {"application_name": f"{application_name} watch"}
+        self._watches = [
+            DatabaseWatch(engine, watch_args, timeout_seconds, name=name)
+            for name, engine in pools.items()
+            if engine.dialect.name == "postgresql"
+        ]
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
         self._migration_heads = migrations.heads()
@@ -238,43 +253,74 @@ class Database:
 
     async def check_readiness(self) -> Readiness:
         """`unready_reason()` without a thread, and the details: on PostgreSQL an asyncio connection of its
-        own to each database, which a cancelled check (its timeout) closes with it. SQLite, local only,
-        answers at once. A replica that cannot be reached raises `ReplicaUnavailable`."""
+        own to each database, at once, each ended at `timeout_seconds` and its connection closed.
+        Only a schema that is not at head makes the pod unready: a database that cannot be asked is
+        reported as unavailable, since it is so for every pod alike and the requests that need it get a
+        503 of their own. SQLite, local only, answers at once."""
         if self.engine.dialect.name != "postgresql":
             return self._embedded_readiness()
-        primary = await self._postgresql_readiness(self.engine, self.readiness_details)
-        if primary.reason is not None or not self.has_replica:
-            return primary
-        try:
-            replica = await self._postgresql_readiness(self.read_engine, REPLICA_LAG)
-        except psycopg.OperationalError as exc:
-            raise ReplicaUnavailable(str(exc)) from exc
-        if replica.reason is not None:
-            return Readiness(f"read replica: {replica.reason}")
-        return Readiness(None, primary.details | replica.details)
+        checks = [self._bounded_readiness("database", self.engine, self.readiness_details)]
+        if self.has_replica:
+            checks.append(self._bounded_readiness("read_replica", self.read_engine, REPLICA_LAG))
+        found = await asyncio.gather(*checks)
+        reasons = [readiness.reason for readiness in found if readiness.reason is not None]
+        details = {name: value for readiness in found for name, value in readiness.details.items()}
+        return Readiness(reasons[0] if reasons else None, details)
 
-    async def _postgresql_readiness(self, engine: Engine, details_query: str | None) -> Readiness:
+    async def _bounded_readiness(self, name: str, engine: Engine, details_query: str | None) -> Readiness:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout_seconds
         url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        async with await psycopg.AsyncConnection.connect(url, **self._readiness_connect_args) as connection:
-            versioned = await (await connection.execute("SELECT to_regclass('alembic_version')")).fetchone()
-            if versioned is None or versioned[0] is None:
-                return Readiness(self._schema_reason(frozenset()))
-            cursor = await connection.execute("SELECT version_num FROM alembic_version")
-            reason = self._schema_reason(frozenset(row[0] for row in await cursor.fetchall()))
-            if reason is not None or details_query is None:
-                return Readiness(reason)
-            details = await connection.execute(details_query)
-            row = await details.fetchone()
-            names = [column.name for column in details.description or ()]
-            return Readiness(None, _shown(names, row))
+        try:
+            async with asyncio.timeout_at(deadline):  # connecting is cancelled at once
+                connection = await psycopg.AsyncConnection.connect(url, **self._readiness_connect_args)
+            # Past the deadline its socket is shut down, not its query cancelled (servicekit.database_watch
+            # says why), so that the check ends then on a database that stopped answering meanwhile.
+            timer = loop.call_at(deadline, shut_down, connection)
+            try:
+                async with connection:
+                    readiness = await self._postgresql_readiness(connection, details_query)
+            finally:
+                timer.cancel()
+        except (TimeoutError, psycopg.Error, OSError) as error:
+            log.warning(
+                "database unavailable to the readiness check",
+                database=name,
+                error=str(error) or type(error).__name__,
+                timed_out=loop.time() >= deadline,
+            )
+            return Readiness(None, {name: UNAVAILABLE})
+        label = "" if engine is self.engine else "read replica: "
+        reason = None if readiness.reason is None else label + readiness.reason
+        return Readiness(reason, {name: "ok", **readiness.details})
+
+    async def watch(self) -> None:
+        """Ends the waits of requests on a database that stopped answering (servicekit.database_watch),
+        until cancelled; nothing to do on SQLite, which cannot hang on a peer."""
+        await asyncio.gather(*(watch.run() for watch in self._watches))
+
+    async def _postgresql_readiness(
+        self, connection: psycopg.AsyncConnection[Any], details_query: str | None
+    ) -> Readiness:
+        versioned = await (await connection.execute("SELECT to_regclass('alembic_version')")).fetchone()
+        if versioned is None or versioned[0] is None:
+            return Readiness(self._schema_reason(frozenset()))
+        cursor = await connection.execute("SELECT version_num FROM alembic_version")
+        reason = self._schema_reason(frozenset(row[0] for row in await cursor.fetchall()))
+        if reason is not None or details_query is None:
+            return Readiness(reason)
+        details = await connection.execute(details_query)
+        row = await details.fetchone()
+        names = [column.name for column in details.description or ()]
+        return Readiness(None, _shown(names, row))
 
     def _embedded_readiness(self) -> Readiness:
         reason = self.unready_reason()
         if reason is not None or self.readiness_details is None:
-            return Readiness(reason)
+            return Readiness(reason, {"database": "ok"})
         with self._readiness_engine.connect() as connection:
             result = connection.exec_driver_sql(self.readiness_details)
-            return Readiness(None, _shown(list(result.keys()), result.fetchone()))
+            return Readiness(None, {"database": "ok", **_shown(list(result.keys()), result.fetchone())})
 
     def _schema_reason(self, current: frozenset[str]) -> str | None:
         if current == self._migration_heads:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from typing import Any
 
 import elasticapm
@@ -54,6 +54,7 @@ def lifespan_of(parts: Parts) -> Lifespan:
         database, apm, audit_store = parts.find(Database), parts.find(elasticapm.Client), parts.find(AuditStore)
         if audit_store:
             audit_store.start()
+        watching = asyncio.create_task(database.watch()) if database else None
         log.info("service started", database=database.safe_url if database else None)
         try:
             yield {STATE_KEY: parts}
@@ -63,6 +64,10 @@ def lifespan_of(parts: Parts) -> Lifespan:
                 tokens.keys.stop()
             if audit_store:
                 await asyncio.to_thread(audit_store.close)  # before the database goes: it writes what is queued
+            if watching:  # kept until now: the audit store's last writes may meet a hung database too
+                watching.cancel()
+                with suppress(asyncio.CancelledError):
+                    await watching
             if database:
                 database.dispose()
             log.info("service stopped")

@@ -117,8 +117,8 @@ def handle_database_unavailable(_request: ConnexionRequest, exc: Exception) -> C
     if _past_its_statement_timeout(driver_error):
         log.warning("database statement past its timeout", error=error, timed_out=True)
         return problem_response(504, STATEMENT_TIMEOUT_DETAIL)
-    # By name, so that this module needs no driver: a lock wait or the pool took too long.
-    timed_out = error in ("QueryCanceled", "LockNotAvailable", "TimeoutError")
+    # By name, so that this module needs no driver: a lock wait, a connection or the pool took too long.
+    timed_out = error in ("QueryCanceled", "LockNotAvailable", "ConnectionTimeout", "TimeoutError")
     log.warning("database unavailable", error=error, timed_out=timed_out)
     detail = "The database is unavailable; nothing was changed. Try again shortly."
     return problem_response(503, detail, headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})

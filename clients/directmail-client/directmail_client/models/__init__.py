@@ -3,6 +3,7 @@
 from .caller import Caller
 from .community import Community
 from .community_count import CommunityCount
+from .database_state import DatabaseState
 from .mailing_summary import MailingSummary
 from .probe_status import ProbeStatus
 from .probe_status_status import ProbeStatusStatus
@@ -15,6 +16,7 @@ __all__ = (
     "Caller",
     "Community",
     "CommunityCount",
+    "DatabaseState",
     "MailingSummary",
     "ProbeStatus",
     "ProbeStatusStatus",

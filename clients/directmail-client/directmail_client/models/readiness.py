@@ -7,7 +7,9 @@ from typing import Any, TypeVar, cast
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+from ..models.database_state import DatabaseState, check_database_state
 from ..models.readiness_status import ReadinessStatus, check_readiness_status
+from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="Readiness")
 
@@ -17,19 +19,43 @@ class Readiness:
     """
     Attributes:
         status (ReadinessStatus):
-        salesforce_synced_at (datetime.datetime | None): When the last successful sync from Salesforce finished; null
-            before the first.
+        database (DatabaseState): Whether the readiness check could read the database (the primary, or the read replica,
+            which is
+            shown only with `DATABASE_READ_URL`): `unavailable` when it refused, dropped or did not answer
+            within `DATABASE_TIMEOUT_SECONDS`; the requests that need it meanwhile get a 503.
+        read_replica (DatabaseState | Unset): Whether the readiness check could read the database (the primary, or the
+            read replica, which is
+            shown only with `DATABASE_READ_URL`): `unavailable` when it refused, dropped or did not answer
+            within `DATABASE_TIMEOUT_SECONDS`; the requests that need it meanwhile get a 503.
+        read_replica_lag_seconds (float | Unset): How far the replica's data is behind the primary's; with
+            `DATABASE_READ_URL` only.
+        salesforce_synced_at (datetime.datetime | None | Unset): When the last successful sync from Salesforce finished;
+            null before the first, absent while
+            the database is unavailable.
     """
 
     status: ReadinessStatus
-    salesforce_synced_at: datetime.datetime | None
+    database: DatabaseState
+    read_replica: DatabaseState | Unset = UNSET
+    read_replica_lag_seconds: float | Unset = UNSET
+    salesforce_synced_at: datetime.datetime | None | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         status: str = self.status
 
-        salesforce_synced_at: None | str
-        if isinstance(self.salesforce_synced_at, datetime.datetime):
+        database: str = self.database
+
+        read_replica: str | Unset = UNSET
+        if not isinstance(self.read_replica, Unset):
+            read_replica = self.read_replica
+
+        read_replica_lag_seconds = self.read_replica_lag_seconds
+
+        salesforce_synced_at: None | str | Unset
+        if isinstance(self.salesforce_synced_at, Unset):
+            salesforce_synced_at = UNSET
+        elif isinstance(self.salesforce_synced_at, datetime.datetime):
             salesforce_synced_at = self.salesforce_synced_at.isoformat()
         else:
             salesforce_synced_at = self.salesforce_synced_at
@@ -39,9 +65,15 @@ class Readiness:
         field_dict.update(
             {
                 "status": status,
-                "salesforce_synced_at": salesforce_synced_at,
+                "database": database,
             }
         )
+        if read_replica is not UNSET:
+            field_dict["read_replica"] = read_replica
+        if read_replica_lag_seconds is not UNSET:
+            field_dict["read_replica_lag_seconds"] = read_replica_lag_seconds
+        if salesforce_synced_at is not UNSET:
+            field_dict["salesforce_synced_at"] = salesforce_synced_at
 
         return field_dict
 
@@ -50,8 +82,21 @@ class Readiness:
         d = dict(src_dict)
         status = check_readiness_status(d.pop("status"))
 
-        def _parse_salesforce_synced_at(data: object) -> datetime.datetime | None:
+        database = check_database_state(d.pop("database"))
+
+        _read_replica = d.pop("read_replica", UNSET)
+        read_replica: DatabaseState | Unset
+        if isinstance(_read_replica, Unset):
+            read_replica = UNSET
+        else:
+            read_replica = check_database_state(_read_replica)
+
+        read_replica_lag_seconds = d.pop("read_replica_lag_seconds", UNSET)
+
+        def _parse_salesforce_synced_at(data: object) -> datetime.datetime | None | Unset:
             if data is None:
+                return data
+            if isinstance(data, Unset):
                 return data
             try:
                 if not isinstance(data, str):
@@ -61,12 +106,15 @@ class Readiness:
                 return salesforce_synced_at_type_0
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
-            return cast(datetime.datetime | None, data)
+            return cast(datetime.datetime | None | Unset, data)
 
-        salesforce_synced_at = _parse_salesforce_synced_at(d.pop("salesforce_synced_at"))
+        salesforce_synced_at = _parse_salesforce_synced_at(d.pop("salesforce_synced_at", UNSET))
 
         readiness = cls(
             status=status,
+            database=database,
+            read_replica=read_replica,
+            read_replica_lag_seconds=read_replica_lag_seconds,
             salesforce_synced_at=salesforce_synced_at,
         )
 

@@ -35,14 +35,18 @@ def slow_reader(**options: Any) -> httpx.Client:
 
 
 class SwitchableLink:
-    """A TCP link on loopback to `host:port` that a test can cut and restore, like a database lost to a
-    failover and back: cut closes every connection through it and drops new ones until restored."""
+    """A TCP link on loopback to `host:port` that a test can cut, hang and restore, like a database lost to
+    a failover and back: cut closes every connection through it and drops new ones until restored; hang
+    forwards nothing more either way and closes nothing, as a database host that stops answering does
+    (its kernel still accepts connections and acknowledges what is sent), until restored."""
 
     def __init__(self, host: str, port: int) -> None:
         self.target = (host, port)
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port: int = self.listener.getsockname()[1]
         self.up = True
+        self._flowing = threading.Event()
+        self._flowing.set()
         self._open: set[socket.socket] = set()
         self._lock = threading.Lock()
         threading.Thread(target=self._accept, daemon=True).start()
@@ -53,9 +57,14 @@ class SwitchableLink:
             for connection in self._open:
                 connection.close()
             self._open.clear()
+        self._flowing.set()  # what a hang held back now meets closed sockets
+
+    def hang(self) -> None:
+        self._flowing.clear()
 
     def restore(self) -> None:
         self.up = True
+        self._flowing.set()
 
     def close(self) -> None:
         self.cut()
@@ -74,15 +83,15 @@ class SwitchableLink:
             with self._lock:
                 self._open |= {client, server}
             for source, sink in ((client, server), (server, client)):
-                threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
 
-
-def _pump(source: socket.socket, sink: socket.socket) -> None:
-    try:
-        while data := source.recv(65536):
-            sink.sendall(data)
-    except OSError:
-        pass  # the link was cut
-    finally:
-        for end in (source, sink):
-            end.close()
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                self._flowing.wait()
+                sink.sendall(data)
+        except OSError:
+            pass  # the link was cut
+        finally:
+            for end in (source, sink):
+                end.close()

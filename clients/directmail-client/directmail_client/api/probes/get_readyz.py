@@ -82,10 +82,12 @@ def sync_detailed(
 ) -> Response[Problem | Readiness]:
     """Readiness
 
-     The service can take traffic: its database answers within the timeout and is migrated to the
-    version it needs, and shutdown has not begun. Otherwise 503, whose detail says which. Answered
-    before routing and security: no token needed. It also says when the communities were last synced
-    from Salesforce (never failing for it: exports go on from the copy).
+     The pod can take traffic: shutdown has not begun, and each database it could ask is migrated to
+    the version it needs. Otherwise 503, whose detail says which. A database that is down or does not
+    answer within the timeout leaves the pod ready (every pod sees the same outage, and the requests
+    that need it get a 503 with Retry-After of their own): the body says which (`database`,
+    `read_replica`). Answered before routing and security: no token needed. It also says when the
+    communities were last synced from Salesforce (never failing for it: exports go on from the copy).
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -110,10 +112,12 @@ def sync(
 ) -> Problem | Readiness | None:
     """Readiness
 
-     The service can take traffic: its database answers within the timeout and is migrated to the
-    version it needs, and shutdown has not begun. Otherwise 503, whose detail says which. Answered
-    before routing and security: no token needed. It also says when the communities were last synced
-    from Salesforce (never failing for it: exports go on from the copy).
+     The pod can take traffic: shutdown has not begun, and each database it could ask is migrated to
+    the version it needs. Otherwise 503, whose detail says which. A database that is down or does not
+    answer within the timeout leaves the pod ready (every pod sees the same outage, and the requests
+    that need it get a 503 with Retry-After of their own): the body says which (`database`,
+    `read_replica`). Answered before routing and security: no token needed. It also says when the
+    communities were last synced from Salesforce (never failing for it: exports go on from the copy).
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -134,10 +138,12 @@ async def asyncio_detailed(
 ) -> Response[Problem | Readiness]:
     """Readiness
 
-     The service can take traffic: its database answers within the timeout and is migrated to the
-    version it needs, and shutdown has not begun. Otherwise 503, whose detail says which. Answered
-    before routing and security: no token needed. It also says when the communities were last synced
-    from Salesforce (never failing for it: exports go on from the copy).
+     The pod can take traffic: shutdown has not begun, and each database it could ask is migrated to
+    the version it needs. Otherwise 503, whose detail says which. A database that is down or does not
+    answer within the timeout leaves the pod ready (every pod sees the same outage, and the requests
+    that need it get a 503 with Retry-After of their own): the body says which (`database`,
+    `read_replica`). Answered before routing and security: no token needed. It also says when the
+    communities were last synced from Salesforce (never failing for it: exports go on from the copy).
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -160,10 +166,12 @@ async def asyncio(
 ) -> Problem | Readiness | None:
     """Readiness
 
-     The service can take traffic: its database answers within the timeout and is migrated to the
-    version it needs, and shutdown has not begun. Otherwise 503, whose detail says which. Answered
-    before routing and security: no token needed. It also says when the communities were last synced
-    from Salesforce (never failing for it: exports go on from the copy).
+     The pod can take traffic: shutdown has not begun, and each database it could ask is migrated to
+    the version it needs. Otherwise 503, whose detail says which. A database that is down or does not
+    answer within the timeout leaves the pod ready (every pod sees the same outage, and the requests
+    that need it get a 503 with Retry-After of their own): the body says which (`database`,
+    `read_replica`). Answered before routing and security: no token needed. It also says when the
+    communities were last synced from Salesforce (never failing for it: exports go on from the copy).
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
