@@ -19,9 +19,10 @@ from servicekit.testing.databases import libpq_url
 from tests.fixture_service import MIGRATIONS, create_app
 
 # As an administrator would: pg_cancel_backend, on this run's database alone (the server may be shared).
+# The sleep this test began: an earlier test's connection cut under its sleep leaves the backend sleeping on.
 CANCEL_THE_SLEEP = """
     SELECT pg_cancel_backend(pid) FROM pg_stat_activity
-    WHERE datname = current_database() AND query LIKE 'SELECT pg_sleep%'
+    WHERE datname = current_database() AND query LIKE 'SELECT pg_sleep%%' AND query_start >= %s
 """
 
 
@@ -50,8 +51,9 @@ def test_a_statement_cancelled_by_anyone_else_is_a_503_to_retry(make_settings, d
         psycopg.connect(libpq_url(database_url), autocommit=True) as administrator,
         create_app(make_settings()).test_client() as client,
     ):
+        began = administrator.execute("SELECT clock_timestamp()").fetchone()
         canceller = threading.Thread(
-            target=eventually, args=(lambda: bool(administrator.execute(CANCEL_THE_SLEEP).fetchall()),)
+            target=eventually, args=(lambda: bool(administrator.execute(CANCEL_THE_SLEEP, began).fetchall()),)
         )
         canceller.start()
         assert_database_unavailable(client.get("/database-sleep?seconds=20"))
