@@ -24,6 +24,7 @@ from servicekit.middleware.request_id import current_request_id
 
 PROBLEM_JSON = "application/problem+json"
 DATABASE_RETRY_AFTER_SECONDS = 10
+DATABASE_UNAVAILABLE_DETAIL = "The database is unavailable; nothing was changed. Try again shortly."
 STATEMENT_TIMEOUT_DETAIL = (
     "The database did not finish this request's query within the time the service allows, so the service "
     "stopped it; nothing was changed. Ask for less (narrower filters): the same request would likely take "
@@ -120,8 +121,9 @@ def handle_database_unavailable(_request: ConnexionRequest, exc: Exception) -> C
     # By name, so that this module needs no driver: a lock wait, a connection or the pool took too long.
     timed_out = error in ("QueryCanceled", "LockNotAvailable", "ConnectionTimeout", "TimeoutError")
     log.warning("database unavailable", error=error, timed_out=timed_out)
-    detail = "The database is unavailable; nothing was changed. Try again shortly."
-    return problem_response(503, detail, headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
+    return problem_response(
+        503, DATABASE_UNAVAILABLE_DETAIL, headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)}
+    )
 
 
 def _past_its_statement_timeout(driver_error: BaseException) -> bool:
