@@ -18,6 +18,7 @@ from pydantic_settings import SettingsConfigDict
 from servicekit import DatabaseSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parent
+SPECIFICATION = PROJECT_ROOT / "api-spec.yml"
 # A Salesforce object's or field's API name: what may go into the SOQL the sync builds.
 SALESFORCE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 

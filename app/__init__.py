@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from app.errors import PROBLEM_STATUSES
 from app.summary_cache import SummaryCache
-from config import PROJECT_ROOT, Settings
+from config import PROJECT_ROOT, SPECIFICATION, Settings
 from servicekit import Database, Downloads, Migrations, ServiceApp, load_settings, service_app
 from servicekit.audit_store import AuditStore
 
-SPECIFICATION = PROJECT_ROOT / "api-spec.yml"
+__all__ = ["MIGRATIONS", "SPECIFICATION", "create_app"]
+
 MIGRATIONS = Migrations(PROJECT_ROOT / "alembic.ini")
 SWAGGER_UI = PROJECT_ROOT / "swagger-ui" / "build"  # scripts/build_swagger_ui.sh makes it
 # What /readyz shows beside its status: how fresh the communities are.

@@ -15,7 +15,6 @@ import flask
 
 from app import data_queries
 from app.community_sync import SYNCED_AT_HEADER, last_sync
-from app.data_types import ExportFilters
 from app.errors import MailingListError
 from app.mailing_lists import (
     DOWNLOAD,
@@ -25,6 +24,7 @@ from app.mailing_lists import (
     download_name,
     mailing_list_access,
     mailing_list_csv,
+    requested_filters,
 )
 from app.summary_cache import SummaryCache
 from servicekit import Database, Downloads, audited, audited_if_refused, current
@@ -44,10 +44,13 @@ def get_directmail_csv(
     *,
     token_info: dict[str, Any],
 ) -> flask.Response:
-    filters = ExportFilters.from_parameters(communities, rfs, rfs_date_before, rfs_date_after, business, bduk, segments)
-    access = mailing_list_access(DOWNLOAD, token_info["caller"], filters)
-    with audited_if_refused(access, (MailingListError,)), current(Database).read_session() as session:
-        check_communities_exist(session, filters)
+    with current(Database).read_session() as session:
+        filters = requested_filters(
+            session, communities, rfs, rfs_date_before, rfs_date_after, business, bduk, segments
+        )
+        access = mailing_list_access(DOWNLOAD, token_info["caller"], filters)
+        with audited_if_refused(access, (MailingListError,)):
+            check_communities_exist(session, filters)
     return current(Downloads).response(
         partial(mailing_list_csv, filters=filters),
         mimetype=flask.request.accept_mimetypes.best_match(CSV_MEDIA_TYPES, default=CSV_MEDIA_TYPES[0]),
@@ -68,11 +71,14 @@ def get_directmail_summary(
     *,
     token_info: dict[str, Any],
 ) -> flask.Response:
-    filters = ExportFilters.from_parameters(communities, rfs, rfs_date_before, rfs_date_after, business, bduk, segments)
-    access = mailing_list_access(SUMMARY, token_info["caller"], filters)
-    with audited(access, refused=(MailingListError,)) as tally, current(Database).read_session() as session:
-        mailing_summary = current(SummaryCache).summary(session, filters)
-        tally.rows = mailing_summary.total
+    with current(Database).read_session() as session:
+        filters = requested_filters(
+            session, communities, rfs, rfs_date_before, rfs_date_after, business, bduk, segments
+        )
+        access = mailing_list_access(SUMMARY, token_info["caller"], filters)
+        with audited(access, refused=(MailingListError,)) as tally:
+            mailing_summary = current(SummaryCache).summary(session, filters)
+            tally.rows = mailing_summary.total
     return flask.jsonify(mailing_summary.to_dict())
 
 

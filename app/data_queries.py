@@ -152,6 +152,11 @@ def community_names(session: Session) -> list[str]:
     return list(session.scalars(select(Community.name).where(_listed())))
 
 
+def ever_a_community(session: Session, name: str) -> bool:
+    """Whether `name` is, or was until Salesforce dropped it, a community's exact name."""
+    return bool(session.scalar(select(select(Community.id).where(Community.name == name).exists())))
+
+
 def mailing_list_pieces(connection: Connection, filters: ExportFilters) -> CsvPieces:
     """The mailing list as CSV with its header, in pieces as the database produces them, never all in
     memory; then its row count, from the database rather than from the bytes, where a quoted value may

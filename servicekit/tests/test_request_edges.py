@@ -68,6 +68,49 @@ def test_a_repeatable_array_parameter_takes_every_value(client: TestClient) -> N
     assert client.get("/echo?tags=a&tags=b").json()["tags"] == ["a", "b"]
 
 
+def test_each_value_of_a_repeated_array_is_one_item_commas_and_all(client: TestClient) -> None:
+    tags = client.get("/echo", params={"tags": ["Ely, Cambs", 'say "hi"', "Diss"]}).json()["tags"]
+    assert tags == ["Ely, Cambs", 'say "hi"', "Diss"]
+    assert client.get("/echo?tags=a,b").json()["tags"] == ["a,b"]
+
+
+@pytest.mark.parametrize(
+    ("places", "items"),
+    [
+        (["Ely, Cambs", "Diss"], ["Ely, Cambs", "Diss"]),  # repeated: each value as it stands
+        ("Ely, Cambs", ["Ely, Cambs"]),  # one value the service knows as it stands
+        ('Diss,"Ely, Cambs"', ["Diss", "Ely, Cambs"]),  # any other one value: a CSV line
+        ("Ely,Diss", ["Ely", "Diss"]),
+        ("Cambridgeshire", ["Cambridgeshire"]),  # too long for a place, but the service's to refuse
+    ],
+)
+def test_a_csv_line_array_takes_the_standard_form_and_one_csv_line(
+    client: TestClient, places: str | list[str], items: list[str]
+) -> None:
+    response = client.get("/echo", params={"places": places})
+    assert response.status_code == 400 if items == ["Cambridgeshire"] else 200
+    if response.status_code == 200:
+        assert response.json()["places"] == items
+
+
+@pytest.mark.parametrize(
+    ("places", "detail"),
+    [
+        ("Ely,Diss,Ely,Diss", "Invalid query parameter 'places': ['Ely', 'Diss', 'Ely', 'Diss'] is too long"),
+        ("Ely, Cambridgeshire", "Invalid query parameter 'places': 'Cambridgeshire' is too long"),
+        ('Ely,"Diss', "Invalid query parameter 'places': 'Ely,\"Diss' is not a comma-separated list"),
+        ("Ely,,Diss", "Invalid query parameter 'places': '' should be non-empty"),
+        (["Ely, Cambs", "Ely,Diss,March"], "Invalid query parameter 'places': 'Ely,Diss,March' is too long"),
+    ],
+)
+def test_a_csv_line_whose_items_break_the_rules_is_a_400_naming_the_rule(
+    client: TestClient, places: str | list[str], detail: str
+) -> None:
+    response = client.get("/echo", params={"places": places})
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith(detail), response.json()["detail"]
+
+
 @pytest.mark.parametrize(
     ("names", "items"),
     [

@@ -1,8 +1,8 @@
 // Directmail's additions to Swagger UI, for the marketing staff who use it most, on GET /directmail-csv and
 // GET /directmail-summary once "Try it out" is on:
-// - communities picked from a searchable list loaded from GET /communities: each pick goes into the
-//   `communities` parameter as one item of its comma-separated list, quoted as the API wants when it holds a
-//   comma ("Ashton Keynes, Wiltshire"), so that any name just works;
+// - communities picked from a searchable list loaded from GET /communities: each pick is one item of the
+//   `communities` parameter, sent as one `communities=` each (the spec's standard form), so that any name,
+//   "Ashton Keynes, Wiltshire" included, just works;
 // - a live preview, "N premises in M communities", from GET /directmail-summary with the filters as they are;
 // - for the CSV, a Download button that saves the server's bytes exactly (byte-order mark included) under the
 //   server's file name.
@@ -13,14 +13,6 @@
   const FILTERED = { "/directmail-csv": "csv", "/directmail-summary": "summary" };
   const PREVIEW_DELAY_MS = 300;
 
-  function quoted(name) {
-    return /[",]|^\s|\s$/.test(name) ? `"${name.replace(/"/g, '""')}"` : name;
-  }
-
-  function unquoted(item) {
-    return /^".*"$/s.test(item) ? item.slice(1, -1).replace(/""/g, '"') : item;
-  }
-
   // The operation's query as Swagger UI holds it, as the query string it would send (`bom` left out for a
   // preview, which counts).
   function queryOf(system, path, method, withBom) {
@@ -30,10 +22,8 @@
       if (place !== "query" || (name === "bom" && !withBom) || value === undefined || value === null) {
         return;
       }
-      const text = value && value.toArray ? value.toArray().filter((item) => item !== "").join(",") : String(value);
-      if (text !== "") {
-        query.set(name, text);
-      }
+      const items = value && value.toArray ? value.toArray() : [String(value)];
+      items.filter((item) => item !== "").forEach((item) => query.append(name, item));
     });
     return query.toString();
   }
@@ -67,7 +57,7 @@
       const token = useStoreValue(() => system.fn.currentToken());
       const value = useStoreValue(() =>
         system.specSelectors.parameterWithMetaByIdentity(pathMethod, param).get("value"));
-      const chosen = value && value.toArray ? value.toArray().filter((item) => item !== "").map(unquoted) : [];
+      const chosen = value && value.toArray ? value.toArray().filter((item) => item !== "") : [];
 
       useEffect(() => {
         if (!token || communities) {
@@ -76,7 +66,7 @@
         getJson("/communities").then(setCommunities, (error) => setProblem(error.message));
       }, [token]);
 
-      const choose = (names) => onChange(param, system.Im.List(names.map(quoted)));
+      const choose = (names) => onChange(param, system.Im.List(names));
       const toggle = (name) =>
         choose(chosen.includes(name) ? chosen.filter((item) => item !== name) : [...chosen, name]);
 

@@ -33,11 +33,17 @@ CONTEXT_ARGUMENTS = frozenset({"user", "token_info"})
 ENTRA_LOGIN = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/{endpoint}"
 
 
+def parameter_definition(path: Path, name: str) -> dict[str, Any]:
+    """The spec's shared parameter `name` (under components/parameters), its `$ref`s resolved."""
+    spec: dict[str, Any] = resolve_refs(yaml.safe_load(path.read_text()))
+    definition: dict[str, Any] = spec["components"]["parameters"][name]
+    return definition
+
+
 def parameter_schema(path: Path, name: str) -> dict[str, Any]:
-    """The schema of the spec's shared parameter `name` (under components/parameters): the rules that data
-    a service takes from elsewhere must meet if callers are ever to ask for it by that parameter."""
-    spec: dict[str, Any] = yaml.safe_load(path.read_text())
-    schema: dict[str, Any] = spec["components"]["parameters"][name]["schema"]
+    """The schema of the spec's shared parameter `name`: the rules that data a service takes from elsewhere
+    must meet if callers are ever to ask for it by that parameter."""
+    schema: dict[str, Any] = parameter_definition(path, name)["schema"]
     return schema
 
 

@@ -7,8 +7,12 @@
 - a numeric parameter takes ASCII numerals only, where Python's `int()` and `float()` also read other
   scripts' digits, underscores, spaces, `nan` and `inf` (a `nan` passes any minimum and maximum);
 - a single-valued query parameter given twice is refused, where Connexion silently kept the last one;
+- a repeated array (`style: form`, exploded: the OpenAPI default, and what generated clients and Swagger
+  UI send) takes each value as one item, commas and all, where Connexion split every value at its commas;
 - a comma-separated array (`style: form, explode: false`) takes an item holding a comma in double quotes,
-  as in a CSV line (`Winson,"Ashton Keynes, Wiltshire"`), where Connexion split inside the quotes.
+  as in a CSV line (`Winson,"Ashton Keynes, Wiltshire"`), where Connexion split inside the quotes;
+- a repeated array marked `x-csv-line: true` also takes one value written as such a CSV line: the value
+  passes if it is a valid item or a valid CSV line, and the service tells which it is (`servicekit.lists`).
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ from servicekit.internals.connexion import (
     is_nullable,
 )
 
+# The extension that lets a repeated array parameter also be written as one CSV line.
+CSV_LINE = "x-csv-line"
 # Draft 4, which Connexion validates parameters with, knows no `date` format: a YYYY-MM-DD string that
 # names a real day (no 2026-02-30, no year 0).
 FORMATS = copy.deepcopy(Draft4Validator.FORMAT_CHECKER)
@@ -107,11 +113,54 @@ class ParameterValidator(ConnexionParameterValidator):  # type: ignore[misc]
             return None
         if value is None:
             return f"Missing {parameter_type} parameter '{name}'" if param.get("required") else None
-        try:
-            SchemaValidator(param.get("schema", param), format_checker=FORMATS).validate(value)
-        except ValidationError as error:
-            return f"Invalid {parameter_type} parameter '{name}': {described(error)}"
-        return None
+        error = _schema_error(param, value)
+        if error is not None and _may_be_csv_line(param, value):
+            # Valid if either reading is; refused in the words of the CSV line, which its commas or quotes suggest.
+            try:
+                error = _schema_error(param, csv_line(name, value[0]))
+            except BadRequestProblem as not_a_line:
+                return str(not_a_line.detail)
+        return None if error is None else f"Invalid {parameter_type} parameter '{name}': {described(error)}"
+
+
+def _schema_error(param: dict[str, Any], value: Any) -> ValidationError | None:
+    validator = SchemaValidator(param.get("schema", param), format_checker=FORMATS)
+    return next(iter(validator.iter_errors(value)), None)
+
+
+def _may_be_csv_line(param: dict[str, Any], value: Any) -> bool:
+    """A single value of an `x-csv-line` array, holding what makes a CSV line more than one item."""
+    is_single = isinstance(value, list) and len(value) == 1 and isinstance(value[0], str)
+    return bool(param.get(CSV_LINE)) and is_single and reads_as_more_than_itself(value[0])
+
+
+def reads_as_more_than_itself(value: str) -> bool:
+    """Whether `value` read as a CSV line may be other than the one item it is: it holds a comma or a quote."""
+    return any(character in value for character in ',"')
+
+
+def csv_line(name: str, value: str) -> list[str]:
+    """The items of parameter `name`'s value read as one CSV line (`Winson,"Ashton Keynes, Wiltshire"`), or a
+    BadRequestProblem naming the parameter and saying how to write one."""
+    try:
+        if "\n" in value or "\r" in value:  # csv would take it for the line's end and drop what follows
+            raise csv.Error("a line break")
+        return next(csv.reader([value], skipinitialspace=True, strict=True), [])
+    except csv.Error as error:
+        raise BadRequestProblem(
+            detail=f"Invalid query parameter '{name}': {excerpt(value)} is not a comma-separated "
+            f'list ({error}); a value holding a comma goes in double quotes: a,"b, c"'
+        ) from None
+
+
+def checked_csv_line(param: dict[str, Any], line: str) -> list[str]:
+    """The items of `line` read as a CSV line, each meeting the parameter's rules, or a BadRequestProblem
+    naming the parameter and the rule."""
+    items = csv_line(param["name"], line)
+    refusal = ParameterValidator.validate_parameter("query", items, {**param, CSV_LINE: False})
+    if refusal is not None:
+        raise BadRequestProblem(detail=refusal)
+    return items
 
 
 class BodyValidator(JSONRequestBodyValidator):  # type: ignore[misc]
@@ -136,22 +185,22 @@ class BodyValidator(JSONRequestBodyValidator):  # type: ignore[misc]
 
 class SingleValueURIParser(OpenAPIURIParser):  # type: ignore[misc]
     """A query parameter given more than once is refused unless it is an exploded array
-    (`?id=1&id=2`): Connexion would keep only the last value, a silently shorter mailing list. A
-    comma-separated one is read as a CSV line."""
+    (`?id=1&id=2`): Connexion would keep only the last value, a silently shorter mailing list. Each value of
+    an exploded array is one item; a comma-separated one is read as a CSV line."""
 
     @staticmethod
-    def _split(value: str, param_defn: dict[str, Any], _in: str) -> list[str]:
-        if _in != "query" or param_defn.get("style", "form") != "form" or param_defn.get("explode", True):
+    def _resolve_param_duplicates(values: list[str], param_defn: dict[str, Any], _in: str) -> Any:
+        if _in == "query" and _is_repeated_form(param_defn):
+            return list(values)  # Connexion would join them with commas, then split every value at its own
+        return OpenAPIURIParser._resolve_param_duplicates(values, param_defn, _in)
+
+    @staticmethod
+    def _split(value: Any, param_defn: dict[str, Any], _in: str) -> list[str]:
+        if isinstance(value, list):
+            return value
+        if _in != "query" or param_defn.get("style", "form") != "form":
             return OpenAPIURIParser._split(value, param_defn, _in)  # type: ignore[no-any-return]
-        try:
-            if "\n" in value or "\r" in value:  # csv would take it for the line's end and drop what follows
-                raise csv.Error("a line break")
-            return next(csv.reader([value], skipinitialspace=True, strict=True), [])
-        except csv.Error as error:
-            raise BadRequestProblem(
-                detail=f"Invalid query parameter '{param_defn['name']}': {excerpt(value)} is not a comma-separated "
-                f'list ({error}); a value holding a comma goes in double quotes: a,"b, c"'
-            ) from None
+        return csv_line(param_defn["name"], value)
 
     def resolve_params(self, params: dict[str, Any], _in: str) -> dict[str, Any]:
         for name, values in params.items():
@@ -166,8 +215,8 @@ class SingleValueURIParser(OpenAPIURIParser):  # type: ignore[misc]
             return
         # A path's number comes already read (an int), by the router's own converter, which takes ASCII only.
         texts = [value for value in (values if isinstance(values, list) else [values]) if isinstance(value, str)]
-        # A numeric array's items hold no comma, whatever its style.
-        for item in (part for value in texts for part in (value.split(",") if is_array else [value])):
+        comma_separated = is_array and not (_in == "query" and _is_repeated_form(self.param_defns[name]))
+        for item in (part for value in texts for part in (value.split(",") if comma_separated else [value])):
             if not NUMERALS[kind].fullmatch(item) and not (is_nullable(self.param_defns[name]) and is_null(item)):
                 raise BadRequestProblem(
                     detail=f"Invalid {_in} parameter '{name}': {excerpt(item)} is not of type '{kind}'"
@@ -185,8 +234,13 @@ class SingleValueURIParser(OpenAPIURIParser):  # type: ignore[misc]
         definition = self.param_defns.get(name)
         if definition is None:  # strict validation refuses it as an unknown parameter
             return True
-        style = definition.get("style", "form")
-        return bool(definition.get("schema", {}).get("type") == "array" and definition.get("explode", style == "form"))
+        return _is_repeated_form(definition)
+
+
+def _is_repeated_form(definition: dict[str, Any]) -> bool:
+    """An array written the OpenAPI default way: `?id=1&id=2`."""
+    style = definition.get("style", "form")
+    return bool(definition.get("schema", {}).get("type") == "array" and definition.get("explode", style == "form"))
 
 
 def validator_map() -> dict[str, Any]:

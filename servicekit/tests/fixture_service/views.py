@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import flask
@@ -14,8 +15,13 @@ from sqlalchemy import text
 from servicekit import AuditedAccess, Database, Downloads, current
 from servicekit.copy_out import copied_csv
 from servicekit.downloads import Producer
+from servicekit.lists import listed
+from servicekit.spec import parameter_definition
 
 INTERNAL_DETAIL = "KeyError in premises_query at line 42"
+# The places the fixture service knows, one of them with a comma.
+PLACES = {"Ely", "Diss", "Ely, Cambs"}
+PLACES_PARAMETER = parameter_definition(Path(__file__).with_name("api.yml"), "places")
 
 
 class Conflict(Exception):
@@ -73,9 +79,15 @@ def count_notes() -> dict[str, Any]:
 
 
 def echo(
-    code: str | None = None, word: str | None = None, tags: list[str] | None = None, names: list[str] | None = None
+    code: str | None = None,
+    word: str | None = None,
+    tags: list[str] | None = None,
+    names: list[str] | None = None,
+    places: list[str] | None = None,
 ) -> dict[str, Any]:
-    return {"code": code, "word": word, "tags": tags, "names": names}
+    if places is not None:
+        places = listed(places, PLACES_PARAMETER, PLACES.__contains__)
+    return {"code": code, "word": word, "tags": tags, "names": names, "places": places}
 
 
 def numbers(rows: int) -> flask.Response:

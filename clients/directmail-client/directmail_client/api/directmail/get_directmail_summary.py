@@ -12,19 +12,6 @@ from ...models.segment import Segment
 from ...types import UNSET, Response, Unset
 
 
-def _form_csv(items: list[Any]) -> str:
-    """An array query parameter (`style: form, explode: false`) as one CSV line, the way the service reads it:
-    an item holding a comma, a double quote or a line break, or empty, or starting with a space, goes in double
-    quotes (`Winson,"Ashton Keynes, Wiltshire"`). The default (httpx) would repeat the parameter instead."""
-    cells = []
-    for item in items:
-        text = str(item)
-        if not text or text[0].isspace() or any(c in text for c in ',"\r\n'):
-            text = '"' + text.replace('"', '""') + '"'
-        cells.append(text)
-    return ",".join(cells)
-
-
 def _get_kwargs(
     *,
     communities: list[str] | Unset = UNSET,
@@ -70,11 +57,6 @@ def _get_kwargs(
     params["segments"] = json_segments
 
     params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
-
-    if "communities" in params:
-        params["communities"] = _form_csv(params["communities"])
-    if "segments" in params:
-        params["segments"] = _form_csv(params["segments"])
 
     _kwargs: dict[str, Any] = {
         "method": "get",
