@@ -123,7 +123,7 @@ rehearse: $(INSTALLED) ## three containers behind HAProxy under load: a rolling 
 	$(VENV)/bin/python -m scripts.containers.rehearse
 
 # Another runner than the tests': schemathesis's own CLI against a service already running at URL.
-fuzz: $(INSTALLED) ## fuzz a running service from its spec: FUZZ_TOKEN=<token> make fuzz URL=<its URL, default :8080>
+fuzz: $(INSTALLED) ## fuzz a running service from its spec: `make run`'s with a dev token; else FUZZ_TOKEN=<token> make fuzz URL=<its URL>
 	scripts/fuzz_live.sh $(or $(URL),http://127.0.0.1:8080)
 
 bench: $(INSTALLED) $(SWAGGER_UI) ## measure the service beside reference figures taken in the same run
