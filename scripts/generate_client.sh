@@ -4,8 +4,8 @@
 #
 #     scripts/generate_client.sh SPEC CONFIG OUTPUT [TEMPLATES]
 #
-# TEMPLATES overrides some of the generator's own (clients/templates: Directmail's comma-separated arrays
-# and the streamed download). A warning from the generator fails the run.
+# TEMPLATES overrides some of the generator's own (clients/templates: Directmail's streamed download). A
+# warning from the generator fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 spec=$1 config=$2 output=$3 templates=${4:-}

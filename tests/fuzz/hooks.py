@@ -8,11 +8,14 @@ from __future__ import annotations
 import schemathesis
 
 # The details of the 400s the spec documents for requests its schema allows (app/data_types.py,
-# app/mailing_lists.py): dates that leave no day between them, communities that do not exist.
+# app/mailing_lists.py, servicekit/validation.py): dates that leave no day between them, communities that
+# do not exist, and a single list value that is no item as it stands and no valid CSV line.
 DOCUMENTED_RULES = (
     "must be earlier than rfs_date_before",
     "Unknown communities in 'communities'",
     "names no community",
+    "is not a comma-separated list",
+    "read as a comma-separated list",
 )
 
 

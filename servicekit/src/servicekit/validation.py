@@ -116,10 +116,7 @@ class ParameterValidator(ConnexionParameterValidator):  # type: ignore[misc]
         error = _schema_error(param, value)
         if error is not None and _may_be_csv_line(param, value):
             # Valid if either reading is; refused in the words of the CSV line, which its commas or quotes suggest.
-            try:
-                error = _schema_error(param, csv_line(name, value[0]))
-            except BadRequestProblem as not_a_line:
-                return str(not_a_line.detail)
+            return _csv_line_refusal(param, value[0])
         return None if error is None else f"Invalid {parameter_type} parameter '{name}': {described(error)}"
 
 
@@ -156,11 +153,21 @@ def csv_line(name: str, value: str) -> list[str]:
 def checked_csv_line(param: dict[str, Any], line: str) -> list[str]:
     """The items of `line` read as a CSV line, each meeting the parameter's rules, or a BadRequestProblem
     naming the parameter and the rule."""
-    items = csv_line(param["name"], line)
-    refusal = ParameterValidator.validate_parameter("query", items, {**param, CSV_LINE: False})
+    refusal = _csv_line_refusal(param, line)
     if refusal is not None:
         raise BadRequestProblem(detail=refusal)
-    return items
+    return csv_line(param["name"], line)
+
+
+def _csv_line_refusal(param: dict[str, Any], line: str) -> str | None:
+    try:
+        error = _schema_error(param, csv_line(param["name"], line))
+    except BadRequestProblem as not_a_line:
+        return str(not_a_line.detail)
+    if error is None:
+        return None
+    read = f"in {excerpt(line)} read as a comma-separated list"
+    return f"Invalid query parameter '{param['name']}': {described(error)}, {read}"
 
 
 class BodyValidator(JSONRequestBodyValidator):  # type: ignore[misc]
