@@ -262,6 +262,7 @@ def ignored(path: str) -> bool:
         ".ruff_cache/CACHEDIR.TAG",
         ".pytest_cache/README.md",
         "swagger-ui/node_modules/swagger-ui-dist/package.json",
+        "tests/stock_clients/typescript/node_modules/typescript/package.json",
         "swagger-ui/build/index.j2",
         "dist/gigaclear_servicekit-0.1.0-py3-none-any.whl",
     ],
