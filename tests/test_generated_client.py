@@ -112,7 +112,7 @@ def as_csv_line(names: list[str]) -> str:
 def curl_csv(server: LiveServer, token: str, filters: dict[str, Any]) -> bytes:
     """What curl gets for `filters` written as people type them: each list as one CSV line."""
     query = {name: str(value).lower() if isinstance(value, bool) else value for name, value in filters.items()}
-    query |= {name: as_csv_line(query[name]) for name in ("communities", "segments")}
+    query |= {name: as_csv_line(filters[name]) for name in ("communities", "segments")}
     url = httpx.URL(f"{server.url}/directmail-csv", params=query | {"bom": "true"})
     headers = ["-H", f"Authorization: Bearer {token}"]
     return subprocess.run(
