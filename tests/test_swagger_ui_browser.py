@@ -173,7 +173,7 @@ def test_staff_pick_communities_see_the_count_and_save_the_file_curl_gets(
     with browser_page.expect_download() as download_info:
         csv_operation.get_by_test_id("download-csv").click()
     download = download_info.value
-    assert download.suggested_filename == f"directmail-{dt.date.today().isoformat()}.csv"
+    assert download.suggested_filename.endswith(f"-and-1-more-{dt.date.today().isoformat()}.csv")
     saved = tmp_path / download.suggested_filename
     download.save_as(saved)
     expect(csv_operation.get_by_test_id("download-status")).to_have_text(f"Saved {download.suggested_filename}")
