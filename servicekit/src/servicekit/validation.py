@@ -105,7 +105,7 @@ def described(error: ValidationError) -> str:
     """jsonschema's message, quoting an excerpt of the value instead of all of it, and for a format how its
     values are written."""
     message = error.message.replace(repr(error.instance), excerpt(error.instance), 1)
-    form = FORMAT_FORMS.get(error.validator_value) if error.validator == "format" else None
+    form = FORMAT_FORMS.get(str(error.validator_value)) if error.validator == "format" else None
     return f"{message} ({form})" if form else message
 
 
