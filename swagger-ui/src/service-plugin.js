@@ -142,18 +142,37 @@
   function ServicePlugin(options) {
     const preferred = options.oauthConfigured ? "oauth2" : "http";
     return function (system) {
+      const h = system.React.createElement;
+      // The Authorize dialog's client_id and client_secret are the service's settings (initOAuth), never the
+      // user's to type: marked here, hidden by directmail.css.
+      const clientFieldsHidden = options.oauthConfigured ? {
+        oauth2: (Original) => (props) => h("div", { className: "sk-client-configured" }, h(Original, props)),
+      } : {};
+
+      // Its children, every <select> among them without a name given one.
+      function NamedSelects({ name, children }) {
+        const box = system.React.useRef(null);
+        system.React.useEffect(() => {
+          box.current.querySelectorAll("select:not([aria-label])").forEach((select) => select.setAttribute("aria-label", name));
+        });
+        return h("div", { ref: box }, children);
+      }
+
       return {
         fn: {
           apiUrl: (path) => options.apiBase + path,
           currentToken: () => currentToken(system),
           saveExactly,
         },
-        // The Authorize dialog's client_id and client_secret are the service's settings (initOAuth), never the
-        // user's to type: marked here, hidden by directmail.css.
-        wrapComponents: options.oauthConfigured ? {
-          oauth2: (Original) => (props) =>
-            system.React.createElement("div", { className: "sk-client-configured" }, system.React.createElement(Original, props)),
-        } : {},
+        // Swagger UI draws a parameter's true/false or enum drop-down, and the servers' one, with no name a
+        // screen reader can say (axe: select-name): each takes its parameter's name (`description`, as
+        // ParameterRow passes it), or "Server", or "Example" (a response's examples).
+        wrapComponents: {
+          JsonSchemaForm: (Original) => (props) => h(NamedSelects, { name: props.description }, h(Original, props)),
+          Servers: (Original) => (props) => h(NamedSelects, { name: "Server" }, h(Original, props)),
+          ExamplesSelect: (Original) => (props) => h(NamedSelects, { name: "Example" }, h(Original, props)),
+          ...clientFieldsHidden,
+        },
         statePlugins: {
           auth: {
             wrapSelectors: {
