@@ -1,7 +1,7 @@
 """The mailing-list form /ui/ opens on, as marketing staff use it, in Debian's Chromium (Playwright): sign in
 as the local developer, find communities the way people type their names, see the count the API gives, and
 save the very file curl gets; a lost sign-in, a mistyped date and "everything" said in plain words. Each
-journey's steps leave screenshots in var/test-artifacts/mailing-list-form/, at 1366×768 and 800 px wide."""
+journey's steps leave screenshots in var/test-artifacts/mailing-list-form/, at 1366 by 768 and 800 px wide."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, Route, ViewportSize, expect, sync_playwright
 
 from app import create_app
 from config import PROJECT_ROOT, Settings
@@ -22,7 +22,8 @@ from servicekit.testing import FakeEntra, LiveServer
 from tests.test_swagger_ui_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
-VIEWPORTS = {"wide": {"width": 1366, "height": 768}, "narrow": {"width": 800, "height": 900}}
+VIEWPORTS: dict[str, ViewportSize] = {"wide": {"width": 1366, "height": 768}, "narrow": {"width": 800, "height": 900}}
+Filters = str | list[str]
 STEPS = SCREENSHOTS / "mailing-list-form"
 CHOSEN = ["Tŷ Croes", "Devil's Bridge", "Ashton Keynes, Wiltshire"]
 
@@ -96,8 +97,10 @@ def token_for(settings: Settings, expires_in: int = 3600) -> str:
     return mint_dev_token(settings, roles=["Directmail.Read"], expires_in=expires_in)
 
 
-def summary(server: LiveServer, token: str, **filters: object) -> dict[str, object]:
-    response = httpx.get(f"{server.url}/directmail-summary", params=filters, headers={"Authorization": f"Bearer {token}"})
+def summary(server: LiveServer, token: str, **filters: Filters) -> dict[str, object]:
+    response = httpx.get(
+        f"{server.url}/directmail-summary", params=filters, headers={"Authorization": f"Bearer {token}"}
+    )
     response.raise_for_status()
     return response.json()  # type: ignore[no-any-return]
 
@@ -107,12 +110,23 @@ def count_text(counted: dict[str, object]) -> str:
     return f"{counted['total']:,} premises in {communities} {'community' if communities == 1 else 'communities'}"
 
 
-def curl(server: LiveServer, token: str, **filters: object) -> tuple[bytes, str]:
+def curl(server: LiveServer, token: str, **filters: Filters) -> tuple[bytes, str]:
     """What curl saves for these filters, and the file name the server gives it."""
     url = httpx.URL(f"{server.url}/directmail-csv", params=filters)
     result = subprocess.run(
-        ["curl", "-sS", "--fail-with-body", "--compressed", "-D", "-", "-o", "/dev/stderr",
-         "-H", f"Authorization: Bearer {token}", str(url)],
+        [
+            "curl",
+            "-sS",
+            "--fail-with-body",
+            "--compressed",
+            "-D",
+            "-",
+            "-o",
+            "/dev/stderr",
+            "-H",
+            f"Authorization: Bearer {token}",
+            str(url),
+        ],
         capture_output=True,
         check=True,
     )
@@ -213,7 +227,7 @@ def test_a_mistyped_date_is_refused_beside_its_field_and_a_uk_date_is_understood
     journey.snap("date-understood")
 
     page.get_by_label("Ready for service before", exact=True).fill("01/01/2023")
-    expect(page.get_by_test_id("date-problem-rfs_date_before")).to_contain_text("later than the \"from\" date")
+    expect(page.get_by_test_id("date-problem-rfs_date_before")).to_contain_text('later than the "from" date')
     page.get_by_role("button", name="Clear the form").click()
     expect(page.get_by_test_id("date-problem-rfs_date_before")).to_have_count(0)
     expect(after).to_have_value("")
@@ -270,18 +284,44 @@ def test_a_lost_sign_in_is_said_and_signing_in_again_keeps_the_choices(
 @pytest.mark.parametrize(
     ("status", "headers", "detail", "said", "where"),
     [
-        (403, {}, "The token does not grant Directmail.Read: ask for the app role or the delegated scope.",
-         "Ask your manager or the service desk for access to Directmail (the Directmail.Read role)", "summary-count"),
-        (503, {"Retry-After": "30"}, "All 4 download slots are busy: try again shortly.",
-         "The service is busy with other downloads. Nothing was lost: try again in 30 seconds.", "summary-count"),
-        (504, {}, "The database did not finish this request's query within the time the service allows.",
-         "That was too much to get at once. Choose fewer communities", "summary-count"),
-        (400, {}, "rfs_date_after (2026-01-01) must be earlier than rfs_date_before (2025-01-01)",
-         'Check "Ready for service from"', "date-problem-rfs_date_after"),
+        (
+            403,
+            {},
+            "The token does not grant Directmail.Read: ask for the app role or the delegated scope.",
+            "Ask your manager or the service desk for access to Directmail (the Directmail.Read role)",
+            "summary-count",
+        ),
+        (
+            503,
+            {"Retry-After": "30"},
+            "All 4 download slots are busy: try again shortly.",
+            "The service is busy with other downloads. Nothing was lost: try again in 30 seconds.",
+            "summary-count",
+        ),
+        (
+            504,
+            {},
+            "The database did not finish this request's query within the time the service allows.",
+            "That was too much to get at once. Choose fewer communities",
+            "summary-count",
+        ),
+        (
+            400,
+            {},
+            "rfs_date_after (2026-01-01) must be earlier than rfs_date_before (2025-01-01)",
+            'Check "Ready for service from"',
+            "date-problem-rfs_date_after",
+        ),
     ],
 )
 def test_every_refusal_is_a_sentence_saying_what_to_do_next(
-    browser: Browser, local_server: LiveServer, local_settings: Settings, status: int, headers: dict[str, str], detail: str, said: str,
+    browser: Browser,
+    local_server: LiveServer,
+    local_settings: Settings,
+    status: int,
+    headers: dict[str, str],
+    detail: str,
+    said: str,
     where: str,
 ) -> None:
     context = browser.new_context(viewport=VIEWPORTS["wide"])
@@ -309,6 +349,90 @@ def test_every_refusal_is_a_sentence_saying_what_to_do_next(
     expect(page.get_by_test_id("summary-count")).to_contain_text("premises in")
     expect(page.get_by_text(said)).to_have_count(0)
     context.close()
+
+
+def tab_to(page: Page, target: Locator) -> None:
+    """Presses Tab until `target` has the focus, as a keyboard user moves through the page."""
+    for _ in range(80):
+        if target.evaluate("element => element === document.activeElement"):
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"Tab never reached {target}")
+
+
+def test_the_keyboard_alone_gets_a_mailing_list(
+    browser: Browser, local_server: LiveServer, local_settings: Settings, tmp_path: Path
+) -> None:
+    context = browser.new_context(accept_downloads=True, viewport=VIEWPORTS["wide"])
+    page = context.new_page()
+    stand_in_for_local_sign_in(page, local_settings)
+    journey = Journey(page, local_server, "keyboard")
+    journey.open()
+    tab_to(page, page.get_by_role("button", name="Sign in as the local developer"))
+    page.keyboard.press("Enter")
+    expect(page.get_by_test_id("signed-in-as")).to_have_text("Signed in as Local Developer.")
+
+    tab_to(page, page.get_by_label("Find a community"))
+    page.keyboard.type("ashton keynes")
+    page.keyboard.press("Enter")  # the first match
+    expect(page.get_by_role("button", name="Remove Ashton Keynes, Wiltshire")).to_be_visible()
+    tab_to(page, page.get_by_role("group", name="Segments (none ticked: every segment)").get_by_label("S2"))
+    page.keyboard.press("Space")
+    token = token_for(local_settings)
+    counted = summary(local_server, token, communities=["Ashton Keynes, Wiltshire"], segments=["S2"])
+    expect(page.get_by_test_id("summary-count")).to_have_text(count_text(counted))
+    journey.snap("chosen")
+
+    tab_to(page, page.get_by_role("button", name="Download the mailing list"))
+    with page.expect_download() as download_info:
+        page.keyboard.press("Enter")
+    path = tmp_path / download_info.value.suggested_filename
+    download_info.value.save_as(path)
+    expected = curl(local_server, token, communities=["Ashton Keynes, Wiltshire"], segments=["S2"], bom="true")
+    assert (path.read_bytes(), path.name) == expected
+    expect(page.get_by_test_id("download-status")).to_contain_text(f"Saved {path.name}")
+    journey.snap("saved")
+    context.close()
+
+
+def test_sign_in_is_entra_s_own_login_where_the_service_configures_it(
+    browser: Browser, make_settings: Callable[..., Settings], fake_entra: FakeEntra
+) -> None:
+    """Swagger UI's login (authorization code + PKCE, in a pop-up), Entra ID's two endpoints answered here."""
+    settings = make_settings(swagger_ui_client_id="swagger-spa-id")
+    token = fake_entra.make_token(roles=["Directmail.Read"], name="Marketing Person")
+    asked: dict[str, str] = {}
+    cors = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Headers": "*"}
+
+    def entra(route: Route) -> None:
+        request = route.request
+        url = httpx.URL(request.url)
+        if request.method == "OPTIONS":
+            route.fulfill(status=204, headers=cors)
+        elif url.path.endswith("/authorize"):
+            asked.update(url.params)
+            back = httpx.URL(url.params["redirect_uri"], params={"code": "the-code", "state": url.params["state"]})
+            route.fulfill(status=302, headers={"Location": str(back)})
+        else:
+            asked["token_request"] = request.post_data or ""
+            body = {"access_token": token, "token_type": "Bearer", "expires_in": 3600}
+            route.fulfill(status=200, headers=cors, content_type="application/json", body=json.dumps(body))
+
+    context = browser.new_context(viewport=VIEWPORTS["wide"])
+    context.route("https://login.microsoftonline.com/**", entra)
+    page = context.new_page()
+    with LiveServer(create_app(settings), settings) as server:
+        journey = Journey(page, server, "entra-sign-in")
+        journey.open()
+        expect(page.get_by_role("button", name="Sign in as the local developer")).to_have_count(0)
+        page.get_by_role("button", name="Sign in", exact=True).click()
+        expect(page.get_by_test_id("signed-in-as")).to_have_text("Signed in as Marketing Person.")
+        journey.snap("signed-in")
+    context.close()
+    assert asked["client_id"] == "swagger-spa-id"
+    assert asked["code_challenge_method"] == "S256"
+    assert "Directmail.Read" in asked["scope"]
+    assert "code_verifier=" in asked["token_request"]
 
 
 # --- Accessibility: axe-core on the form and on the API console -----------------------------------------------

@@ -191,8 +191,19 @@ def test_staff_pick_communities_see_the_count_and_save_the_file_curl_gets(
 
     url = httpx.URL(f"{live_server.url}/directmail-csv", params={"communities": quoted, "bom": "true"})
     curl = subprocess.run(
-        ["curl", "-sS", "--fail-with-body", "--compressed", "-D", "-", "-o", "/dev/stderr",
-         "-H", f"Authorization: Bearer {token}", str(url)],
+        [
+            "curl",
+            "-sS",
+            "--fail-with-body",
+            "--compressed",
+            "-D",
+            "-",
+            "-o",
+            "/dev/stderr",
+            "-H",
+            f"Authorization: Bearer {token}",
+            str(url),
+        ],
         capture_output=True,
         check=True,
     )
