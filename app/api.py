@@ -54,7 +54,7 @@ def get_directmail_csv(
     return current(Downloads).response(
         partial(mailing_list_csv, filters=filters),
         mimetype=flask.request.accept_mimetypes.best_match(CSV_MEDIA_TYPES, default=CSV_MEDIA_TYPES[0]),
-        headers={"Content-Disposition": f'attachment; filename="{download_name(dt.date.today())}"'},
+        headers={"Content-Disposition": f'attachment; filename="{download_name(filters, dt.date.today())}"'},
         prefix=EXCEL_BOM if bom else b"",
         audit=access,
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import difflib
+import re
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,6 +31,8 @@ SUMMARY = "mailing-list-summary"
 # How many unknown communities a refusal names, each as an excerpt: enough to spot a typo, and a short
 # answer (and little work finding suggestions) however many a request names.
 QUOTED_UNKNOWN = 3
+# How much of the first community's name a file name keeps.
+NAME_SLUG_LENGTH = 30
 COMMUNITIES = parameter_definition(SPECIFICATION, "communities")
 SEGMENTS = parameter_definition(SPECIFICATION, "segments")
 
@@ -102,8 +106,34 @@ def filters_asked(filters: ExportFilters) -> dict[str, object]:
     return {name: _json_value(value) for name, value in asked.items() if value is not None}
 
 
-def download_name(today: dt.date) -> str:
-    return f"directmail-{today.isoformat()}.csv"
+def download_name(filters: ExportFilters, today: dt.date) -> str:
+    """The file's name, saying what it holds so that two lists of one day never collide in Downloads:
+    `directmail-winson-and-2-more-rfs-s1-s2-2026-12-07.csv`. ASCII letters, digits and hyphens only, so
+    that Windows, macOS and every HTTP client keep it as it is."""
+    communities = filters.communities or ()
+    first = _slug(communities[0])[:NAME_SLUG_LENGTH].rstrip("-") if communities else "all"
+    more = [f"and-{len(communities) - 1}-more"] if len(communities) > 1 else []
+    return "-".join(["directmail", first, *more, *_filter_words(filters), today.isoformat()]) + ".csv"
+
+
+def _filter_words(filters: ExportFilters) -> list[str]:
+    flags = [
+        ("rfs", filters.rfs, "not-rfs"),
+        ("business", filters.business, "not-business"),
+        ("bduk", filters.bduk, "not-bduk"),
+    ]
+    words = [yes if value else no for yes, value, no in flags if value is not None]
+    if filters.rfs_date_after:
+        words.append(f"from-{filters.rfs_date_after.isoformat()}")
+    if filters.rfs_date_before:
+        words.append(f"before-{filters.rfs_date_before.isoformat()}")
+    return words + [segment.lower() for segment in filters.segments or ()]
+
+
+def _slug(name: str) -> str:
+    """`Tŷ Croes` as `ty-croes`: accents dropped, anything but ASCII letters and digits a hyphen."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_name.replace("'", "")).strip("-") or "community"
 
 
 def _json_value(value: object) -> object:

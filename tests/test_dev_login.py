@@ -12,7 +12,7 @@ from app import create_app
 from config import Settings
 from servicekit import ServiceApp
 from servicekit.auth.dev_login import dev_key_path
-from servicekit.testing import API_CLIENT_ID, settings_for_tests
+from servicekit.testing import API_CLIENT_ID, FakeEntra, settings_for_tests
 from tests.test_cli import run_cli
 
 PRODUCTION_AUTH = {"AUTH_TENANT_ID": "72f988bf-0000-4000-8000-0000000000aa", "AUTH_AUDIENCE": API_CLIENT_ID}
@@ -83,3 +83,19 @@ def test_no_dev_tokens_are_minted_outside_local() -> None:
     )
     assert result.returncode == 2
     assert "dev tokens exist only when ENVIRONMENT=local" in result.stderr
+
+
+def test_locally_swagger_ui_signs_in_with_a_button_and_the_token_reads_mailing_lists(local_app: ServiceApp) -> None:
+    with local_app.test_client() as client:
+        signed_in = client.post("/ui/local-sign-in")
+        assert signed_in.status_code == 200
+        headers = {"Authorization": f"Bearer {signed_in.json()['access_token']}"}
+        assert client.get("/directmail-summary", params={"communities": "Winson"}, headers=headers).status_code == 200
+
+
+def test_a_deployed_service_has_no_sign_in_button_route(database_url: str, fake_entra: FakeEntra) -> None:
+    deployed = settings_for_tests(Settings, database_url=database_url, environment="staging", **fake_entra.trusted_by())
+    with create_app(deployed).test_client() as client:
+        for method in ("POST", "GET"):
+            response = client.request(method, "/ui/local-sign-in")
+            assert (response.status_code, response.headers["content-type"]) == (404, "application/problem+json")

@@ -18,7 +18,9 @@ from starlette.testclient import TestClient
 
 from app import create_app
 from app.data_queries import CSV_COLUMNS
+from app.data_types import ExportFilters
 from app.demo_data import FORMULA_CELLS, PLACES
+from app.mailing_lists import download_name
 from config import Settings
 from servicekit.testing import LiveServer, assert_problem, socket_that_never_answers, socket_that_refuses
 from tests.conftest import DEMO_PREMISES
@@ -45,8 +47,40 @@ def test_the_download_is_a_csv_attachment_named_for_today(client: TestClient, st
     response = client.get("/directmail-csv", params={"communities": "Winson"}, headers=staff)
     assert response.status_code == 200
     assert response.headers["content-type"] == "text/csv; charset=utf-8"
-    assert response.headers["content-disposition"] == f'attachment; filename="directmail-{dt.date.today()}.csv"'
+    assert response.headers["content-disposition"] == f'attachment; filename="directmail-winson-{dt.date.today()}.csv"'
     assert response.content.splitlines()[0].decode() == ",".join(CSV_COLUMNS)
+
+
+@pytest.mark.parametrize(
+    ("query", "name"),
+    [
+        ({}, "directmail-all"),
+        ({"communities": "Tŷ Croes"}, "directmail-ty-croes"),
+        (
+            {"communities": ["Bishop's Castle", "Winson", "Ashton Keynes, Wiltshire"]},
+            "directmail-bishops-castle-and-2-more",
+        ),
+        (
+            {"rfs": "true", "business": "false", "bduk": "true", "segments": ["S2", "S1"]},
+            "directmail-all-rfs-not-business-bduk-s1-s2",
+        ),
+        (
+            {"rfs_date_after": "2024-01-01", "rfs_date_before": "2025-01-01"},
+            "directmail-all-from-2024-01-01-before-2025-01-01",
+        ),
+    ],
+)
+def test_the_file_name_says_what_the_list_holds(
+    client: TestClient, staff: dict[str, str], query: dict[str, Any], name: str
+) -> None:
+    response = client.head("/directmail-csv", params=query, headers=staff)
+    assert response.status_code == 200
+    assert response.headers["content-disposition"] == f'attachment; filename="{name}-{dt.date.today()}.csv"'
+
+
+def test_a_long_community_name_is_cut_in_the_file_name() -> None:
+    filters = ExportFilters(communities=("Aberdaugleddau a'r Cylch, Sir Benfro (Gorllewin)",))
+    assert download_name(filters, dt.date(2026, 12, 7)) == "directmail-aberdaugleddau-ar-cylch-sir-be-2026-12-07.csv"
 
 
 def test_a_client_asking_for_bytes_gets_the_same_file_as_octet_stream(

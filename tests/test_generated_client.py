@@ -183,7 +183,7 @@ def test_the_installed_client_downloads_what_curl_gets_and_counts_it(
     result = json.loads(used.stdout)
     saved = Path(result["saved"])
     assert saved.parent == tmp_path
-    assert re.fullmatch(r"directmail-\d{4}-\d{2}-\d{2}\.csv", saved.name)
+    assert re.fullmatch(r"directmail-[a-z0-9-]+-and-1-more-s1-s2-s3-\d{4}-\d{2}-\d{2}\.csv", saved.name)
 
     quoted = ",".join(f'"{name}"' if "," in name else name for name in communities)
     url = httpx.URL(

@@ -76,6 +76,17 @@ def answers(server: LiveServer, paths: list[str], headers: dict[str, str]) -> li
         return list(pool.map(ask, paths))
 
 
+def answers_again(server: LiveServer, path: str, headers: dict[str, str]) -> bool:
+    """Whether `path` answers 200 again within the documented bound, once the database is back: a watch's
+    check that began while it hung may still end in a cut just after (a 503 with Retry-After)."""
+    deadline = time.monotonic() + DOCUMENTED_BOUND_SECONDS + SLACK_SECONDS
+    while time.monotonic() < deadline:
+        if answers(server, [path], headers)[0][0].status_code == 200:
+            return True
+        time.sleep(0.2)
+    return False
+
+
 def assert_database_unavailable(response: httpx.Response) -> None:
     assert_problem(response, 503, retry_after="10")
     assert response.json()["detail"] == "The database is unavailable; nothing was changed. Try again shortly."
@@ -108,7 +119,7 @@ def test_a_primary_that_hangs_or_goes_answers_every_request_within_the_bound(
         assert [response.status_code for response, _ in unaffected] == [200] * 4
 
         link.restore()
-        assert answers(server, ["/notes"], headers)[0][0].status_code == 200  # no restart needed
+        assert answers_again(server, "/notes", headers)  # no restart needed
         assert answers(server, ["/readyz"], headers)[0][0].json()["database"] == "ok"
 
 
@@ -135,7 +146,7 @@ def test_a_replica_that_hangs_or_goes_leaves_the_primary_serving(
         assert [response.status_code for response, _ in unaffected] == [200] * 4
 
         link.restore()
-        assert answers(server, ["/numbers?rows=10"], headers)[0][0].status_code == 200
+        assert answers_again(server, "/numbers?rows=10", headers)
         assert answers(server, ["/readyz"], headers)[0][0].json()["read_replica"] == "ok"
 
 

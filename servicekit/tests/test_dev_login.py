@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import make_url
 
 from servicekit.auth.dev_login import dev_key_path, mint_dev_token
+from servicekit.middleware.local_sign_in import LOCAL_SIGN_IN_PATH
 from servicekit.settings import load_settings
 from servicekit.testing import FakeEntra
 from tests.fixture_service import FixtureSettings, create_app
@@ -58,3 +59,29 @@ def test_a_deployment_that_forgets_environment_refuses_dev_tokens(
     with create_app(unnamed).test_client() as client:
         response = client.get("/caller", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 401
+
+
+def test_locally_the_browser_signs_in_with_a_button(make_settings: MakeSettings) -> None:
+    with create_app(make_settings(environment="local")).test_client() as client:
+        signed_in = client.post(LOCAL_SIGN_IN_PATH)
+        assert signed_in.status_code == 200
+        assert signed_in.headers["cache-control"] == "no-store"
+        answer = signed_in.json()
+        assert (answer["token_type"], answer["expires_in"], answer["name"]) == ("Bearer", 3600, "Local Developer")
+        caller = client.get("/caller", headers={"Authorization": f"Bearer {answer['access_token']}"})
+        assert caller.status_code == 200
+        assert caller.json()["roles"] == ["Fixture.Read", "Fixture.Write"]  # every permission the spec declares
+        refused = client.get(LOCAL_SIGN_IN_PATH)
+        assert (refused.status_code, refused.headers["allow"]) == (405, "POST")
+
+
+@pytest.mark.parametrize("environment", ["test", "staging", "production"])
+def test_outside_local_there_is_no_sign_in_button_route(
+    make_settings: MakeSettings, database_url: str, environment: str
+) -> None:
+    with_password = make_url(database_url).set(password="s3cure-Pa55").render_as_string(hide_password=False)
+    with create_app(make_settings(database_url=with_password, environment=environment)).test_client() as client:
+        for method in ("POST", "GET"):
+            response = client.request(method, LOCAL_SIGN_IN_PATH)
+            assert response.status_code == 404
+            assert "access_token" not in response.text

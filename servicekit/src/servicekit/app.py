@@ -17,7 +17,7 @@ import connexion
 from a2wsgi import WSGIMiddleware
 
 from servicekit.apm import apm_client
-from servicekit.auth.permissions import declared_scopes
+from servicekit.auth.permissions import declared_permissions, declared_scopes
 from servicekit.auth.security import SECURITY_HANDLERS
 from servicekit.auth.tokens import TokenValidator
 from servicekit.database import Database
@@ -96,6 +96,7 @@ def service_app(
         downloads=service_parts.find(Downloads),
         lifecycle=lifecycle,
         methods=declared_methods(contract),
+        permissions=declared_permissions(contract),
         traced=apm is not None,
         stock_swagger_ui=swagger_ui is None,
     )

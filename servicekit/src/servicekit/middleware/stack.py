@@ -18,6 +18,7 @@ the first added is the outermost. The order, and why:
 -- Connexion's ExceptionMiddleware: everything below it that raises becomes a problem response --
 8. request limits  refuse oversized or undecodable requests before anything parses them, probes included;
 9. probes          answered on the event loop, never queued behind Flask's threads;
+   local sign-in   the dev login's token for Swagger UI's sign-in button (ENVIRONMENT=local; a 404 elsewhere);
 -- Connexion's Swagger UI, then its routing --
    operation       recorded for the access log, which never sees the scope routing writes to;
    APM names       a transaction by the route that matched, before security may refuse the request;
@@ -50,6 +51,7 @@ from servicekit.middleware.compression import CompressionMiddleware
 from servicekit.middleware.cors import ProblemCORSMiddleware
 from servicekit.middleware.disconnect import DisconnectMiddleware
 from servicekit.middleware.download_slots import DownloadSlotsMiddleware
+from servicekit.middleware.local_sign_in import LocalSignInMiddleware
 from servicekit.middleware.probes import PROBE_PATHS, LivenessMiddleware, ProbesMiddleware
 from servicekit.middleware.published_spec import PublishedSpecMiddleware
 from servicekit.middleware.redirects import RelativeRedirectsMiddleware
@@ -80,11 +82,13 @@ def install_middleware(
     downloads: Downloads | None,
     lifecycle: Lifecycle,
     methods: list[str],
+    permissions: list[str],
     traced: bool,
     stock_swagger_ui: bool,
 ) -> None:
-    """`methods`: what the service's operations answer to, for CORS; `stock_swagger_ui`: the service serves
-    Connexion's stock Swagger UI page rather than its own."""
+    """`methods`: what the service's operations answer to, for CORS; `permissions`: what the spec declares,
+    all granted by the local sign-in; `stock_swagger_ui`: the service serves Connexion's stock Swagger UI
+    page rather than its own."""
     outer = MiddlewarePosition.BEFORE_EXCEPTION
     app.add_middleware(RecordOperationMiddleware, position=MiddlewarePosition.BEFORE_SECURITY)
     app.add_middleware(LivenessMiddleware, position=outer, hsts_max_age_seconds=settings.hsts_max_age_seconds)
@@ -112,6 +116,9 @@ def install_middleware(
     )
     app.add_middleware(
         ProbesMiddleware, position=MiddlewarePosition.BEFORE_SWAGGER, database=database, lifecycle=lifecycle
+    )
+    app.add_middleware(
+        LocalSignInMiddleware, position=MiddlewarePosition.BEFORE_SWAGGER, settings=settings, permissions=permissions
     )
     app.add_middleware(PublishedSpecMiddleware, position=MiddlewarePosition.BEFORE_SWAGGER)
     app.add_middleware(RoutedOnlyMiddleware, position=MiddlewarePosition.BEFORE_SECURITY)
