@@ -71,14 +71,8 @@ class Journey:
 def journey(browser: Browser, local_server: LiveServer, request: pytest.FixtureRequest) -> Iterator[Journey]:
     context = browser.new_context(accept_downloads=True, viewport=VIEWPORTS[request.param])
     page = context.new_page()
-    stand_in_for_local_sign_in(page, request.getfixturevalue("local_settings"))
     yield Journey(page, local_server, f"{request.function.__name__.removeprefix('test_')[:40]}-{request.param}")
     context.close()
-
-
-def stand_in_for_local_sign_in(page: Page, settings: Settings) -> None:
-    """Until POST /ui/local-sign-in lands on main: its contract, answered in the browser."""
-    short_sign_in(page, settings, lives_for=3600)
 
 
 def sign_in_locally(page: Page) -> None:
@@ -273,7 +267,7 @@ def test_a_lost_sign_in_is_said_and_signing_in_again_keeps_the_choices(
     expect(page.get_by_role("button", name="Remove Winson")).to_be_visible()
     journey.snap("sign-in-expired")
 
-    short_sign_in(page, local_settings, lives_for=3600)
+    page.unroute("**/ui/local-sign-in")  # the service's own sign-in again
     sign_in_locally(page)
     expect(page.get_by_test_id("sign-in-expired")).to_have_count(0)
     counted = summary(journey.server, token_for(local_settings), communities=["Winson"], business="false")
@@ -336,7 +330,6 @@ def test_every_refusal_is_a_sentence_saying_what_to_do_next(
         route.fulfill(status=status, headers=headers, content_type="application/problem+json", body=json.dumps(problem))
 
     page.route("**/directmail-summary?*", answer)
-    stand_in_for_local_sign_in(page, local_settings)
     journey = Journey(page, local_server, f"refusal-{status}")
     journey.open()
     sign_in_locally(page)
@@ -365,7 +358,6 @@ def test_the_keyboard_alone_gets_a_mailing_list(
 ) -> None:
     context = browser.new_context(accept_downloads=True, viewport=VIEWPORTS["wide"])
     page = context.new_page()
-    stand_in_for_local_sign_in(page, local_settings)
     journey = Journey(page, local_server, "keyboard")
     journey.open()
     tab_to(page, page.get_by_role("button", name="Sign in as the local developer"))
@@ -457,7 +449,6 @@ def axe_page(browser: Browser, local_settings: Settings) -> Iterator[Page]:
     """A tab that lets axe-core's script in: the page's Content-Security-Policy would refuse it, rightly."""
     context = browser.new_context(bypass_csp=True, viewport=VIEWPORTS["wide"])
     page = context.new_page()
-    stand_in_for_local_sign_in(page, local_settings)
     yield page
     context.close()
 
