@@ -6,6 +6,7 @@ journey's steps leave screenshots in var/test-artifacts/mailing-list-form/, at 1
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -227,6 +228,15 @@ def test_a_mistyped_date_is_refused_beside_its_field_and_a_uk_date_is_understood
     expect(after).to_have_value("")
 
 
+# Keeps every text the download's status shows, the progress included, however briefly.
+WATCH_STATUS = """() => {
+  window.statusesShown = [];
+  const status = document.querySelector("[data-testid=download-status]");
+  new MutationObserver(() => window.statusesShown.push(status.textContent))
+    .observe(status, {childList: true, characterData: true, subtree: true});
+}"""
+
+
 def test_everything_is_downloaded_only_once_confirmed_with_its_size(
     journey: Journey, local_settings: Settings, tmp_path: Path
 ) -> None:
@@ -243,7 +253,10 @@ def test_everything_is_downloaded_only_once_confirmed_with_its_size(
     expect(confirmation).to_have_count(0)
 
     page.get_by_role("button", name="Download the mailing list").click()
+    page.evaluate(WATCH_STATUS)
     saved, name = download(page, tmp_path, button="Download everything")
+    shown = page.evaluate("() => window.statusesShown")
+    assert any(re.fullmatch(r"Downloading… [\d,]+ rows so far \(\d+ KB\)", text) for text in shown), shown
     assert (saved, name) == curl(journey.server, token_for(local_settings), bom="true")
     journey.snap("everything-saved")
 

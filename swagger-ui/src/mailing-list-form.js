@@ -391,7 +391,7 @@
         const segmentsAll = useStoreValue(() =>
           (system.specSelectors.specJson().getIn(["components", "schemas", "Segment", "enum"]) || system.Im.List()).toArray());
         const [filters, setFilters] = useState(EMPTY_FILTERS);
-        const [session, setSession] = useState({ name: null, expired: false, problem: null });
+        const [session, setSession] = useState({ name: null, lost: null, problem: null });
         const [communities, setCommunities] = useState(null);
         const [summary, setSummary] = useState({ text: "", value: null });
         const [serverProblem, setServerProblem] = useState(null);
@@ -409,8 +409,9 @@
         // A 401 means the token is no longer good: forget it, say so, keep the filters.
         function expire(detail) {
           signOut();
-          const expired = /expired/i.test(detail || "") || session.name !== null;
-          setSession({ name: null, expired, problem: null });
+          const lost = /expired/i.test(detail || "") ? "Your sign-in has expired."
+            : "Your sign-in was not accepted (it may have ended).";
+          setSession({ name: null, lost: `${lost} Sign in again: your choices below are kept.`, problem: null });
         }
 
         // Says what went wrong through `setText`, beside the field it names; a lost sign-in says so at the top.
@@ -429,14 +430,14 @@
             setSession((current) => ({ ...current, name: null }));
             return;
           }
-          setSession({ name: null, expired: false, problem: null });
+          setSession({ name: null, lost: null, problem: null });
           callApi(system.fn.apiUrl("/me")).then((result) => {
             if (result.ok) {
-              setSession({ name: result.body.name || "you", expired: false, problem: null });
+              setSession({ name: result.body.name || "you", lost: null, problem: null });
             } else {
-              report(result, (text) => setSession({ name: null, expired: false, problem: text }));
+              report(result, (text) => setSession({ name: null, lost: null, problem: text }));
             }
-          }, () => setSession({ name: null, expired: false, problem: OFFLINE.text }));
+          }, () => setSession({ name: null, lost: null, problem: OFFLINE.text }));
           if (!communities) {
             callApi(system.fn.apiUrl("/communities")).then((result) => {
               if (result.ok) {
@@ -538,7 +539,7 @@
           } else {
             report(result, (text) => setDownload({ state: "failed", text: `Not downloaded. ${text}` }));
             if (result.status === 401) {
-              setDownload({ state: "failed", text: "Not downloaded: your sign-in has expired. Sign in again, then download." });
+              setDownload({ state: "failed", text: "Not downloaded: sign in again (step 1), then download." });
             }
           }
         }
@@ -550,8 +551,8 @@
             "if you need to, and download."),
           h("section", { className: "dm-section", "aria-labelledby": "dm-step-sign-in" },
             h("h2", { id: "dm-step-sign-in" }, "1. Sign in"),
-            session.expired ? h("p", { className: "dm-message", role: "alert", "data-testid": "sign-in-expired" },
-              "Your sign-in has expired. Sign in again: your choices below are kept.") : null,
+            session.lost ? h("p", { className: "dm-message", role: "alert", "data-testid": "sign-in-expired" },
+              session.lost) : null,
             h(SignIn, { session, onProblem: (text) => setSession((current) => ({ ...current, problem: text })) }),
             h(Message, { text: session.problem, testId: "sign-in-problem", alert: true })),
           h("section", { className: "dm-section", "aria-labelledby": "dm-step-communities" },
