@@ -70,7 +70,7 @@ class Journey:
 
 @pytest.fixture(params=list(VIEWPORTS))
 def journey(browser: Browser, local_server: LiveServer, request: pytest.FixtureRequest) -> Iterator[Journey]:
-    context = browser.new_context(accept_downloads=True, viewport=VIEWPORTS[request.param])
+    context = browser.new_context(locale="en-GB", accept_downloads=True, viewport=VIEWPORTS[request.param])
     page = context.new_page()
     yield Journey(page, local_server, f"{request.function.__name__.removeprefix('test_')[:40]}-{request.param}")
     context.close()
@@ -331,7 +331,7 @@ def test_every_refusal_is_a_sentence_saying_what_to_do_next(
     said: str,
     where: str,
 ) -> None:
-    context = browser.new_context(viewport=VIEWPORTS["wide"])
+    context = browser.new_context(locale="en-GB", viewport=VIEWPORTS["wide"])
     page = context.new_page()
     problem = {"type": "about:blank", "title": "", "status": status, "detail": detail}
     refuse = {"on": False}
@@ -369,7 +369,7 @@ def tab_to(page: Page, target: Locator) -> None:
 def test_the_keyboard_alone_gets_a_mailing_list(
     browser: Browser, local_server: LiveServer, local_settings: Settings, tmp_path: Path
 ) -> None:
-    context = browser.new_context(accept_downloads=True, viewport=VIEWPORTS["wide"])
+    context = browser.new_context(locale="en-GB", accept_downloads=True, viewport=VIEWPORTS["wide"])
     page = context.new_page()
     journey = Journey(page, local_server, "keyboard")
     journey.open()
@@ -423,7 +423,7 @@ def test_sign_in_is_entra_s_own_login_where_the_service_configures_it(
             body = {"access_token": token, "token_type": "Bearer", "expires_in": 3600}
             route.fulfill(status=200, headers=cors, content_type="application/json", body=json.dumps(body))
 
-    context = browser.new_context(viewport=VIEWPORTS["wide"])
+    context = browser.new_context(locale="en-GB", viewport=VIEWPORTS["wide"])
     context.route("https://login.microsoftonline.com/**", entra)
     page = context.new_page()
     with LiveServer(create_app(settings), settings) as server:
@@ -460,7 +460,7 @@ def axe_violations(page: Page) -> list[dict[str, object]]:
 @pytest.fixture
 def axe_page(browser: Browser, local_settings: Settings) -> Iterator[Page]:
     """A tab that lets axe-core's script in: the page's Content-Security-Policy would refuse it, rightly."""
-    context = browser.new_context(bypass_csp=True, viewport=VIEWPORTS["wide"])
+    context = browser.new_context(locale="en-GB", bypass_csp=True, viewport=VIEWPORTS["wide"])
     page = context.new_page()
     yield page
     context.close()

@@ -289,7 +289,7 @@
         const suggested = search.trim() && !found.length ? closest(names, search) : [];
         const toggle = (name) => onChoose(chosen.includes(name) ? chosen.filter((item) => item !== name) : [...chosen, name]);
         const chooseFirst = (event) => {
-          if (event.key === "Enter" && found.length) {
+          if (event.key === "Enter" && search.trim() && found.length) {
             event.preventDefault();
             if (!chosen.includes(found[0])) {
               onChoose([...chosen, found[0]]);
