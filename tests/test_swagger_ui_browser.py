@@ -104,6 +104,9 @@ def test_swagger_ui_runs_under_the_csp_and_calls_the_api_with_a_pasted_token(
     expect(browser_page.locator(".opblock-summary-path", has_text="/directmail-csv")).to_be_hidden()
     browser_page.get_by_role("button", name="API console for engineers").click()
     expect(browser_page.locator(".opblock-summary-path", has_text="/directmail-csv")).to_be_visible()
+    browser_page.get_by_role("button", name="Mailing list", exact=True).click()
+    expect(browser_page.get_by_test_id("mailing-list-form")).to_be_visible()
+    browser_page.get_by_role("button", name="API console for engineers").click()
 
     authorize(browser_page, fake_entra.make_token(roles=["Directmail.Read"], name="Marketing Person"))
     me = operation(browser_page, "get_me")
