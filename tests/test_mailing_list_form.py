@@ -11,6 +11,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -68,12 +69,30 @@ class Journey:
         self.page.screenshot(path=STEPS / f"{self.name}-{self.step:02d}-{what}.png", full_page=True)
 
 
+@pytest.fixture
+def tabs(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Callable[..., Page]]:
+    """`tabs(viewport="wide", **options)`: a browser tab of a context of its own (en-GB, downloads accepted);
+    should the test fail, each tab's last state is kept as a screenshot."""
+    opened: list[Page] = []
+    failed_before = request.session.testsfailed
+
+    def tab(viewport: str = "wide", **options: Any) -> Page:
+        context = browser.new_context(locale="en-GB", accept_downloads=True, viewport=VIEWPORTS[viewport], **options)
+        opened.append(context.new_page())
+        return opened[-1]
+
+    yield tab
+    for number, page in enumerate(opened, start=1):
+        if request.session.testsfailed > failed_before:  # the test's own report is in by teardown
+            STEPS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=STEPS / f"{request.node.name[:60]}-failed-{number}.png", full_page=True)
+        page.context.close()
+
+
 @pytest.fixture(params=list(VIEWPORTS))
-def journey(browser: Browser, local_server: LiveServer, request: pytest.FixtureRequest) -> Iterator[Journey]:
-    context = browser.new_context(locale="en-GB", accept_downloads=True, viewport=VIEWPORTS[request.param])
-    page = context.new_page()
-    yield Journey(page, local_server, f"{request.function.__name__.removeprefix('test_')[:40]}-{request.param}")
-    context.close()
+def journey(tabs: Callable[..., Page], local_server: LiveServer, request: pytest.FixtureRequest) -> Journey:
+    name = request.function.__name__.removeprefix("test_")[:40]
+    return Journey(tabs(request.param), local_server, f"{name}-{request.param}")
 
 
 def sign_in_locally(page: Page) -> None:
@@ -322,17 +341,15 @@ def test_a_lost_sign_in_is_said_and_signing_in_again_keeps_the_choices(
     ],
 )
 def test_every_refusal_is_a_sentence_saying_what_to_do_next(
-    browser: Browser,
+    tabs: Callable[..., Page],
     local_server: LiveServer,
-    local_settings: Settings,
     status: int,
     headers: dict[str, str],
     detail: str,
     said: str,
     where: str,
 ) -> None:
-    context = browser.new_context(locale="en-GB", viewport=VIEWPORTS["wide"])
-    page = context.new_page()
+    page = tabs()
     problem = {"type": "about:blank", "title": "", "status": status, "detail": detail}
     refuse = {"on": False}
 
@@ -354,7 +371,6 @@ def test_every_refusal_is_a_sentence_saying_what_to_do_next(
     page.get_by_role("button", name="Remove Winson").click()
     expect(page.get_by_test_id("summary-count")).to_contain_text("premises in")
     expect(page.get_by_text(said)).to_have_count(0)
-    context.close()
 
 
 def tab_to(page: Page, target: Locator) -> None:
@@ -367,10 +383,9 @@ def tab_to(page: Page, target: Locator) -> None:
 
 
 def test_the_keyboard_alone_gets_a_mailing_list(
-    browser: Browser, local_server: LiveServer, local_settings: Settings, tmp_path: Path
+    tabs: Callable[..., Page], local_server: LiveServer, local_settings: Settings, tmp_path: Path
 ) -> None:
-    context = browser.new_context(locale="en-GB", accept_downloads=True, viewport=VIEWPORTS["wide"])
-    page = context.new_page()
+    page = tabs()
     journey = Journey(page, local_server, "keyboard")
     journey.open()
     tab_to(page, page.get_by_role("button", name="Sign in as the local developer"))
@@ -401,11 +416,10 @@ def test_the_keyboard_alone_gets_a_mailing_list(
     assert not path.read_bytes().startswith(b"\xef\xbb\xbf")
     expect(page.get_by_test_id("download-status")).to_contain_text(f"Saved {path.name}")
     journey.snap("saved")
-    context.close()
 
 
 def test_sign_in_is_entra_s_own_login_where_the_service_configures_it(
-    browser: Browser, make_settings: Callable[..., Settings], fake_entra: FakeEntra
+    tabs: Callable[..., Page], make_settings: Callable[..., Settings], fake_entra: FakeEntra
 ) -> None:
     """Swagger UI's login (authorization code + PKCE, in a pop-up), Entra ID's two endpoints answered here."""
     settings = make_settings(swagger_ui_client_id="swagger-spa-id")
@@ -427,9 +441,8 @@ def test_sign_in_is_entra_s_own_login_where_the_service_configures_it(
             body = {"access_token": token, "token_type": "Bearer", "expires_in": 3600}
             route.fulfill(status=200, headers=cors, content_type="application/json", body=json.dumps(body))
 
-    context = browser.new_context(locale="en-GB", viewport=VIEWPORTS["wide"])
-    context.route("https://login.microsoftonline.com/**", entra)
-    page = context.new_page()
+    page = tabs()
+    page.context.route("https://login.microsoftonline.com/**", entra)
     with LiveServer(create_app(settings), settings) as server:
         journey = Journey(page, server, "entra-sign-in")
         journey.open()
@@ -437,7 +450,6 @@ def test_sign_in_is_entra_s_own_login_where_the_service_configures_it(
         page.get_by_role("button", name="Sign in", exact=True).click()
         expect(page.get_by_test_id("signed-in-as")).to_have_text("Signed in as Marketing Person.")
         journey.snap("signed-in")
-    context.close()
     assert asked["client_id"] == "swagger-spa-id"
     assert asked["code_challenge_method"] == "S256"
     assert "Directmail.Read" in asked["scope"]
@@ -462,12 +474,9 @@ def axe_violations(page: Page) -> list[dict[str, object]]:
 
 
 @pytest.fixture
-def axe_page(browser: Browser, local_settings: Settings) -> Iterator[Page]:
+def axe_page(tabs: Callable[..., Page]) -> Page:
     """A tab that lets axe-core's script in: the page's Content-Security-Policy would refuse it, rightly."""
-    context = browser.new_context(locale="en-GB", bypass_csp=True, viewport=VIEWPORTS["wide"])
-    page = context.new_page()
-    yield page
-    context.close()
+    return tabs(bypass_csp=True)
 
 
 def test_the_form_has_no_serious_accessibility_violation(axe_page: Page, local_server: LiveServer) -> None:
