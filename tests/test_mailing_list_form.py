@@ -160,12 +160,14 @@ def download(page: Page, tmp_path: Path, button: str = "Download the mailing lis
     return path.read_bytes(), saved.suggested_filename
 
 
-def short_sign_in(page: Page, settings: Settings, lives_for: int) -> None:
+def short_sign_in(
+    page: Page, settings: Settings, lives_for: int, roles: tuple[str, ...] = ("Directmail.Read",)
+) -> None:
     """The local sign-in answers with a token the service takes for `lives_for` more seconds (its 60 s of
-    leeway for clock skew included), as a token about to expire is."""
+    leeway for clock skew included), as a token about to expire is, granting `roles`."""
 
     def answer(route: Route) -> None:
-        token = token_for(settings, expires_in=lives_for - 60)
+        token = mint_dev_token(settings, roles=list(roles), expires_in=lives_for - 60)
         body = {"access_token": token, "token_type": "Bearer", "expires_in": lives_for, "name": "Local Developer"}
         route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
 
@@ -418,10 +420,28 @@ def test_the_keyboard_alone_gets_a_mailing_list(
     journey.snap("saved")
 
 
-def test_sign_in_is_entra_s_own_login_where_the_service_configures_it(
-    tabs: Callable[..., Page], make_settings: Callable[..., Settings], fake_entra: FakeEntra
+def test_an_account_without_the_role_is_told_to_ask_for_access(
+    tabs: Callable[..., Page], local_server: LiveServer, local_settings: Settings
 ) -> None:
-    """Swagger UI's login (authorization code + PKCE, in a pop-up), Entra ID's two endpoints answered here."""
+    page = tabs()
+    short_sign_in(page, local_settings, lives_for=3600, roles=())
+    journey = Journey(page, local_server, "no-role")
+    journey.open()
+    page.get_by_role("button", name="Sign in as the local developer").click()
+    expect(page.get_by_test_id("sign-in-problem")).to_contain_text(
+        "Ask your manager or the service desk for access to Directmail (the Directmail.Read role)"
+    )
+    journey.snap("ask-for-access")
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("button", name="Sign in as the local developer")).to_be_visible()
+
+
+@pytest.mark.parametrize("exchange", ["granted", "refused"])
+def test_sign_in_is_entra_s_own_login_where_the_service_configures_it(
+    tabs: Callable[..., Page], make_settings: Callable[..., Settings], fake_entra: FakeEntra, exchange: str
+) -> None:
+    """Swagger UI's login (authorization code + PKCE, in a pop-up), Entra ID's two endpoints answered here:
+    its token endpoint swaps the code for a token, or refuses to."""
     settings = make_settings(swagger_ui_client_id="swagger-spa-id")
     token = fake_entra.make_token(roles=["Directmail.Read"], name="Marketing Person")
     asked: dict[str, str] = {}
@@ -436,24 +456,31 @@ def test_sign_in_is_entra_s_own_login_where_the_service_configures_it(
             asked.update(url.params)
             back = httpx.URL(url.params["redirect_uri"], params={"code": "the-code", "state": url.params["state"]})
             route.fulfill(status=302, headers={"Location": str(back)})
-        else:
+        elif exchange == "granted":
             asked["token_request"] = request.post_data or ""
             body = {"access_token": token, "token_type": "Bearer", "expires_in": 3600}
             route.fulfill(status=200, headers=cors, content_type="application/json", body=json.dumps(body))
+        else:
+            body = {"error": "invalid_grant", "error_description": "AADSTS70008: The code has expired."}
+            route.fulfill(status=400, headers=cors, content_type="application/json", body=json.dumps(body))
 
     page = tabs()
     page.context.route("https://login.microsoftonline.com/**", entra)
     with LiveServer(create_app(settings), settings) as server:
-        journey = Journey(page, server, "entra-sign-in")
+        journey = Journey(page, server, f"entra-sign-in-{exchange}")
         journey.open()
         expect(page.get_by_role("button", name="Sign in as the local developer")).to_have_count(0)
         page.get_by_role("button", name="Sign in", exact=True).click()
-        expect(page.get_by_test_id("signed-in-as")).to_have_text("Signed in as Marketing Person.")
-        journey.snap("signed-in")
+        if exchange == "granted":
+            expect(page.get_by_test_id("signed-in-as")).to_have_text("Signed in as Marketing Person.")
+        else:
+            expect(page.get_by_test_id("sign-in-unfinished")).to_contain_text("The sign-in did not finish")
+            expect(page.get_by_role("button", name="Sign in", exact=True)).to_be_visible()
+        journey.snap(exchange)
     assert asked["client_id"] == "swagger-spa-id"
     assert asked["code_challenge_method"] == "S256"
     assert "Directmail.Read" in asked["scope"]
-    assert "code_verifier=" in asked["token_request"]
+    assert exchange == "refused" or "code_verifier=" in asked["token_request"]
 
 
 # --- Accessibility: axe-core on the form and on the API console -----------------------------------------------

@@ -222,7 +222,7 @@
         const auth = { name, schema, scopes, clientId: authConfigs.clientId, clientSecret: "", codeVerifier: verifier };
         system.authActions.authPopup(`${schema.get("authorizationUrl")}?${query}`, {
           auth, state, redirectUrl, callback: system.authActions.authorizeAccessCodeWithFormParams,
-          errCb: (error) => onProblem(`The sign-in did not finish: ${error.message}. Try again.`),
+          errCb: system.errActions.newAuthErr,
         });
       }
 
@@ -253,29 +253,44 @@
         return h("p", { id, className: "dm-message", role: alert ? "alert" : undefined, "data-testid": testId }, text);
       }
 
+      // What Swagger UI's login last reported going wrong (its token exchange reports there, not to us).
+      function lastLoginError() {
+        const errors = system.errSelectors.allErrors().filter((error) => error.get("source") === "auth");
+        return errors.size ? errors.last().get("message") : null;
+      }
+
       function SignIn({ session, onProblem }) {
         const token = useStoreValue(() => system.fn.currentToken());
+        const loginError = useStoreValue(lastLoginError);
         const canEntra = options.oauthConfigured;
         const canLocal = options.environment === "local";
+        const signOutButton = h("button", { type: "button", className: "btn", onClick: signOut, "data-testid": "sign-out" },
+          "Sign out");
         if (token && session.name) {
           return h("div", { className: "dm-signed-in" },
-            h("p", { "data-testid": "signed-in-as" }, "Signed in as ", h("strong", null, session.name), "."),
-            h("button", { type: "button", className: "btn", onClick: signOut, "data-testid": "sign-out" }, "Sign out"));
+            h("p", { "data-testid": "signed-in-as" }, "Signed in as ", h("strong", null, session.name), "."), signOutButton);
         }
         if (token) {
-          return h("p", null, "Signing in…");
+          // Signed in, but the service refuses the account (its problem is said below): signing out is what is left.
+          return session.problem ? signOutButton : h("p", null, "Signing in…");
         }
+        const entraSignIn = () => {
+          system.errActions.clearBy((error) => error.get("source") === "auth");
+          startEntraLogin(onProblem);
+        };
         return h("div", { className: "dm-sign-in" },
           canEntra ? h("button", {
-            type: "button", className: "btn dm-primary", "data-testid": "sign-in",
-            onClick: () => startEntraLogin(onProblem),
+            type: "button", className: "btn dm-primary", "data-testid": "sign-in", onClick: entraSignIn,
           }, "Sign in") : null,
           canLocal ? h("button", {
             type: "button", className: "btn dm-primary", "data-testid": "local-sign-in",
             onClick: () => localSignIn().then(onProblem, () => onProblem(OFFLINE.text)),
           }, "Sign in as the local developer") : null,
           !canEntra && !canLocal
-            ? h("p", null, "Sign-in is not set up on this service yet. Ask the service desk for help.") : null);
+            ? h("p", null, "Sign-in is not set up on this service yet. Ask the service desk for help.") : null,
+          canEntra && loginError ? h(Message, {
+            text: `The sign-in did not finish. Try again; if it keeps failing, tell the service desk: ${loginError}`,
+            testId: "sign-in-unfinished", alert: true }) : null);
       }
 
       function CommunityChooser({ communities, chosen, onChoose, problem }) {
