@@ -190,10 +190,9 @@
       }
 
       // The API answer as {ok, status, body, detail, retryAfter}; throws only when the service is unreachable.
-      async function callApi(path, init) {
+      async function callApi(url) {
         const token = system.fn.currentToken();
-        const headers = token ? { Authorization: `Bearer ${token}` } : {};
-        const response = await fetch(path, { ...init, headers });
+        const response = await fetch(url, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
         const body = await response.json().catch(() => ({}));
         return { ok: response.ok, status: response.status, body, detail: body.detail,
           retryAfter: response.headers.get("Retry-After") };
