@@ -15,6 +15,7 @@ import flask
 
 from app import data_queries
 from app.community_sync import SYNCED_AT_HEADER, last_sync
+from app.data_types import ExportFilters
 from app.errors import MailingListError
 from app.mailing_lists import (
     DOWNLOAD,
@@ -24,7 +25,6 @@ from app.mailing_lists import (
     download_name,
     mailing_list_access,
     mailing_list_csv,
-    requested_filters,
 )
 from app.summary_cache import SummaryCache
 from servicekit import Database, Downloads, audited, audited_if_refused, current
@@ -45,9 +45,8 @@ def get_directmail_csv(
     token_info: dict[str, Any],
 ) -> flask.Response:
     with current(Database).read_session() as session:
-        filters = requested_filters(
-            session, communities, rfs, rfs_date_before, rfs_date_after, business, bduk, segments
-        )
+        asked = (communities, rfs, rfs_date_before, rfs_date_after, business, bduk, segments)
+        filters = ExportFilters.from_parameters(*asked, partial(data_queries.ever_a_community, session))
         access = mailing_list_access(DOWNLOAD, token_info["caller"], filters)
         with audited_if_refused(access, (MailingListError,)):
             check_communities_exist(session, filters)
@@ -72,9 +71,8 @@ def get_directmail_summary(
     token_info: dict[str, Any],
 ) -> flask.Response:
     with current(Database).read_session() as session:
-        filters = requested_filters(
-            session, communities, rfs, rfs_date_before, rfs_date_after, business, bduk, segments
-        )
+        asked = (communities, rfs, rfs_date_before, rfs_date_after, business, bduk, segments)
+        filters = ExportFilters.from_parameters(*asked, partial(data_queries.ever_a_community, session))
         access = mailing_list_access(SUMMARY, token_info["caller"], filters)
         with audited(access, refused=(MailingListError,)) as tally:
             mailing_summary = current(SummaryCache).summary(session, filters)

@@ -4,12 +4,19 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dataclasses_jsonschema import JsonSchemaMixin
 from dataclasses_jsonschema.type_defs import JsonSchemaMeta
 
 from app.errors import MailingListError
+from config import SPECIFICATION
+from servicekit.lists import listed
+from servicekit.spec import parameter_definition
+
+COMMUNITIES = parameter_definition(SPECIFICATION, "communities")
+SEGMENTS = parameter_definition(SPECIFICATION, "segments")
 
 
 @dataclass(frozen=True)
@@ -41,19 +48,29 @@ class ExportFilters:
         business: bool | None,
         bduk: bool | None,
         segments: list[str] | None,
+        is_community: Callable[[str], bool],
         /,
     ) -> ExportFilters:
         """The filters from their query parameters, in the spec's order, each already validated by the spec
-        (the filter oracle in tests/test_directmail_csv.py would catch two swapped)."""
+        (the filter oracle in tests/test_directmail_csv.py would catch two swapped), the lists read as the
+        spec says. A single `communities` value that `is_community` knows, as a name that is or was a
+        community's, is that community: a generated client's one name with a comma is never split, and a
+        stale name is refused whole, never read as other communities."""
         return cls(
-            communities=communities_named_in(communities) if communities is not None else None,
+            communities=(
+                None if communities is None else communities_named_in(listed(communities, COMMUNITIES, is_community))
+            ),
             rfs=rfs,
             rfs_date_before=_date(rfs_date_before),
             rfs_date_after=_date(rfs_date_after),
             business=business,
             bduk=bduk,
-            segments=tuple(sorted(set(segments))) if segments else None,
+            segments=tuple(sorted(set(listed(segments, SEGMENTS, _no_segment_holds_a_comma)))) if segments else None,
         )
+
+
+def _no_segment_holds_a_comma(_value: str) -> bool:
+    return False
 
 
 def _date(parameter: str | None) -> dt.date | None:

@@ -13,15 +13,12 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from app.data_queries import CsvPieces, community_names, ever_a_community, mailing_list_counts, mailing_list_pieces
+from app.data_queries import CsvPieces, community_names, mailing_list_counts, mailing_list_pieces
 from app.data_types import ExportFilters, MailingSummary
 from app.errors import MailingListError
-from config import SPECIFICATION
 from servicekit import AuditedAccess
 from servicekit.auth.tokens import Caller
 from servicekit.excerpts import excerpt
-from servicekit.lists import listed
-from servicekit.spec import parameter_definition
 
 # Excel reads a CSV file as UTF-8 only when it starts with a byte-order mark.
 EXCEL_BOM = "\ufeff".encode()
@@ -33,38 +30,6 @@ SUMMARY = "mailing-list-summary"
 QUOTED_UNKNOWN = 3
 # How much of the first community's name a file name keeps.
 NAME_SLUG_LENGTH = 30
-COMMUNITIES = parameter_definition(SPECIFICATION, "communities")
-SEGMENTS = parameter_definition(SPECIFICATION, "segments")
-
-
-def requested_filters(
-    session: Session,
-    communities: list[str] | None,
-    rfs: bool | None,
-    rfs_date_before: str | None,
-    rfs_date_after: str | None,
-    business: bool | None,
-    bduk: bool | None,
-    segments: list[str] | None,
-) -> ExportFilters:
-    """The filters a request's parameters ask for, in the spec's order, its lists read as the spec says."""
-    return ExportFilters.from_parameters(
-        _communities_asked(session, communities),
-        rfs,
-        rfs_date_before,
-        rfs_date_after,
-        business,
-        bduk,
-        None if segments is None else listed(segments, SEGMENTS, lambda _value: False),  # no segment holds a comma
-    )
-
-
-def _communities_asked(session: Session, values: list[str] | None) -> list[str] | None:
-    """A single value that is, or was, a community's exact name is that community: a generated client's one
-    name with a comma is never split, and a stale name is refused whole, never read as other communities."""
-    if values is None:
-        return None
-    return listed(values, COMMUNITIES, lambda value: ever_a_community(session, value))
 
 
 def check_communities_exist(session: Session, filters: ExportFilters) -> None:

@@ -122,7 +122,7 @@ def test_signed_by_a_key_the_tenant_does_not_publish(client: TestClient, fake_en
 def test_expired(client: TestClient, make_token: Callable[..., str]) -> None:
     now = int(time.time())
     token = make_token(roles=READ, iat=now - 7200, nbf=now - 7200, exp=now - 120)
-    assert_unauthenticated(client.get("/caller", headers=bearer(token)), "Signature has expired")
+    assert_unauthenticated(client.get("/caller", headers=bearer(token)), "Signature has expired: sign in again")
 
 
 def test_not_yet_valid(client: TestClient, make_token: Callable[..., str]) -> None:

@@ -96,9 +96,17 @@ SchemaValidator = extend(Draft4Validator, {"pattern": _matches_pattern})  # type
 BodySchemaValidator = extend(Draft4RequestValidator, {"pattern": _matches_pattern})  # type: ignore[no-untyped-call]
 
 
+# How a value of each format is written, for a refusal to say: "'31/12/2024' is not a 'date'" alone leaves
+# the caller guessing.
+FORMAT_FORMS = {"date": "YYYY-MM-DD", "date-time": "YYYY-MM-DDThh:mm:ssZ, RFC 3339"}
+
+
 def described(error: ValidationError) -> str:
-    """jsonschema's message, quoting an excerpt of the value instead of all of it."""
-    return error.message.replace(repr(error.instance), excerpt(error.instance), 1)
+    """jsonschema's message, quoting an excerpt of the value instead of all of it, and for a format how its
+    values are written."""
+    message = error.message.replace(repr(error.instance), excerpt(error.instance), 1)
+    form = FORMAT_FORMS.get(error.validator_value) if error.validator == "format" else None
+    return f"{message} ({form})" if form else message
 
 
 class ParameterValidator(ConnexionParameterValidator):  # type: ignore[misc]

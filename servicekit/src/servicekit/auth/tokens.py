@@ -148,6 +148,8 @@ class TokenValidator:
                 leeway=LEEWAY_SECONDS,
                 options={"require": issuer.required_claims},
             )
+        except jwt.ExpiredSignatureError as exc:
+            raise InvalidToken(f"{exc}: sign in again for a new token") from None
         except (jwt.PyJWTError, MalformedToken) as exc:
             raise InvalidToken(str(exc)) from None
         if issuer.tenant and claims.tid != issuer.tenant:
