@@ -267,7 +267,7 @@ def test_everything_is_downloaded_only_once_confirmed_with_its_size(
     expect(page.get_by_test_id("summary-count")).to_have_text(count_text(everything))
     page.get_by_role("button", name="Download the mailing list").click()
     confirmation = page.get_by_test_id("confirm-everything")
-    expect(confirmation).to_contain_text(f"everything: {everything['total']:,} premises")
+    expect(confirmation).to_contain_text(f"every community: {everything['total']:,} premises. Download everything?")
     expect(page.get_by_role("button", name="Download everything")).to_be_focused()
     journey.snap("confirm-everything")
     page.get_by_role("button", name="Cancel").click()

@@ -108,6 +108,13 @@ def test_swagger_ui_runs_under_the_csp_and_calls_the_api_with_a_pasted_token(
     assert not [problem for problem in problems if "Content Security Policy" in problem], problems
 
 
+def test_a_link_to_an_operation_opens_the_api_console(live_server: LiveServer, page: tuple[Page, list[str]]) -> None:
+    browser_page, _ = page
+    browser_page.goto(f"{live_server.url}/ui/#/directmail/get_directmail_csv")
+    expect(browser_page.get_by_test_id("api-console")).to_be_visible()
+    expect(browser_page.get_by_test_id("mailing-list-form")).to_be_hidden()
+
+
 def test_the_authorize_dialog_leads_with_the_pasted_token_where_no_login_is_configured(
     live_server: LiveServer, page: tuple[Page, list[str]]
 ) -> None:

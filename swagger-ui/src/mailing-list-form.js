@@ -604,7 +604,7 @@
                 "Keeps accented names such as Tŷ Croes readable in Excel; untick it for other programs.")),
             confirming ? h("div", { className: "dm-confirm", role: "group", "aria-labelledby": "dm-confirm-text", "data-testid": "confirm-everything" },
               h("p", { id: "dm-confirm-text" },
-                `No community is chosen, so the list holds everything: ${everything} premises. Download everything?`),
+                `No community is chosen, so the list covers every community: ${everything} premises. Download everything?`),
               h("button", { type: "button", className: "btn dm-primary", ref: confirmButton, onClick: startDownload },
                 "Download everything"),
               h("button", { type: "button", className: "btn", onClick: () => setConfirming(false) }, "Cancel")) : null,
