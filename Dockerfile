@@ -74,12 +74,16 @@ RUN python3 -m venv scripts/client-gen/.venv \
 # The stock TypeScript client's tools (tests/test_stock_typescript_client.py), as their lock file pins them.
 COPY tests/stock_clients/typescript/package.json tests/stock_clients/typescript/package-lock.json tests/stock_clients/typescript/
 RUN make tests/stock_clients/typescript/node_modules/.installed-from-lock
+# axe-core, which the browser tests inject into /ui/, as its lock file pins it.
+COPY tests/browser/package.json tests/browser/package-lock.json tests/browser/
+RUN make tests/browser/node_modules/.installed-from-lock
 # The rest of the checkout (.dockerignore keeps .env, var/, .git, .venv, node_modules and builds out).
 COPY . .
 # What `make install` and the stock tools' install made is current: the files they were made from were copied
 # again, unchanged (make --touch only marks its targets so, should the copy have given them newer times).
 # tests/test_dev_login.py asks git what it ignores: a repository of the image's own, the checkout's .git out.
-RUN make --touch install tests/stock_clients/typescript/node_modules/.installed-from-lock && git init --quiet
+RUN make --touch install tests/stock_clients/typescript/node_modules/.installed-from-lock \
+        tests/browser/node_modules/.installed-from-lock && git init --quiet
 CMD ["make", "test"]
 
 

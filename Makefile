@@ -11,6 +11,7 @@ VENV := $(CURDIR)/.venv
 INSTALLED := $(VENV)/.installed-from-lock
 SPEC_LINT := scripts/lint-spec/node_modules/.installed-from-lock
 STOCK_TS := tests/stock_clients/typescript/node_modules/.installed-from-lock
+AXE := tests/browser/node_modules/.installed-from-lock
 SWAGGER_UI := swagger-ui/build/.built
 EXAMPLE := examples/minimal-service
 
@@ -47,6 +48,11 @@ $(STOCK_TS): tests/stock_clients/typescript/package-lock.json
 	npm ci --prefix tests/stock_clients/typescript --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# axe-core, which the browser tests inject into /ui/ to check its accessibility, as its lock file pins it.
+$(AXE): tests/browser/package-lock.json
+	npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
+	@touch $@
+
 # Swagger UI as /ui serves it: swagger-ui-dist from the npm registry, as its lock file pins it, and ours.
 $(SWAGGER_UI): swagger-ui/package-lock.json $(wildcard swagger-ui/src/*)
 	scripts/build_swagger_ui.sh
@@ -60,7 +66,7 @@ run: $(INSTALLED) $(SWAGGER_UI) ## migrate (embedded SQLite unless DATABASE_URL 
 	$(VENV)/bin/python run.py seed-demo --premises 20000 --if-empty
 	$(VENV)/bin/python run.py serve
 
-test: $(INSTALLED) $(SWAGGER_UI) $(STOCK_TS) ## prepare Chromium, curl, jq and psql, PostgreSQL + PostGIS and its streaming replica; run the kit's, Directmail's and the example's suites
+test: $(INSTALLED) $(SWAGGER_UI) $(STOCK_TS) $(AXE) ## prepare Chromium, curl, jq and psql, PostgreSQL + PostGIS and its streaming replica; run the kit's, Directmail's and the example's suites
 	scripts/test_tools.sh
 	scripts/test_database.sh
 	scripts/test_replica.sh
@@ -171,4 +177,4 @@ release: $(INSTALLED) ## in GitLab CI on a tag: the release for VERSION, its not
 
 clean: ## remove the virtualenv, the embedded database, built wheels and the npm installs
 	rm -rf $(VENV) .deps-latest var dist swagger-ui/build swagger-ui/node_modules scripts/lint-spec/node_modules \
-		tests/stock_clients/typescript/node_modules scripts/client-gen/.venv
+		tests/stock_clients/typescript/node_modules tests/browser/node_modules scripts/client-gen/.venv

@@ -254,7 +254,10 @@ def test_a_community_the_other_filters_empty_is_counted_at_nothing_not_refused(
         ({"bduk": "1; DROP TABLE premises"}, "Invalid query parameter 'bduk'"),
         ({"segments": "S1,S9"}, "Invalid query parameter 'segments'"),
         ({"segments": "S1' OR '1'='1"}, "Invalid query parameter 'segments'"),
-        ({"rfs_date_before": "2026-02-30"}, "Invalid query parameter 'rfs_date_before': '2026-02-30' is not a 'date' (YYYY-MM-DD)"),
+        (
+            {"rfs_date_before": "2026-02-30"},
+            "Invalid query parameter 'rfs_date_before': '2026-02-30' is not a 'date' (YYYY-MM-DD)",
+        ),
         ({"rfs_date_after": "0000-01-01"}, "Invalid query parameter 'rfs_date_after'"),
         ({"rfs_date_after": "20260101"}, "Invalid query parameter 'rfs_date_after'"),
         ({"rfs_date_after": "yesterday"}, "Invalid query parameter 'rfs_date_after'"),

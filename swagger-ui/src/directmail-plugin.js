@@ -1,5 +1,5 @@
-// Directmail's additions to Swagger UI, for the marketing staff who use it most, on GET /directmail-csv and
-// GET /directmail-summary once "Try it out" is on:
+// Directmail's additions to Swagger UI's API console (the mailing-list form, mailing-list-form.js, is what
+// marketing staff use), on GET /directmail-csv and GET /directmail-summary once "Try it out" is on:
 // - communities picked from a searchable list loaded from GET /communities: each pick is one item of the
 //   `communities` parameter, sent as one `communities=` each (the spec's standard form), so that any name,
 //   "Ashton Keynes, Wiltshire" included, just works;

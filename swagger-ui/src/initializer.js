@@ -1,4 +1,5 @@
-// Starts Swagger UI with the settings the page carries (index.j2) and our two plugins.
+// Starts Swagger UI with the settings the page carries (index.j2) and our plugins, on the mailing-list form
+// (DirectmailLayout), the API console one click away.
 (function () {
   "use strict";
   const settings = JSON.parse(document.getElementById("swagger-ui-settings").textContent);
@@ -14,8 +15,12 @@
         apiBase: settings.specUrl.replace(/\/openapi\.json$/, ""),
       }),
       window.DirectmailPlugin,
+      window.MailingListFormPlugin({
+        oauthConfigured: Boolean(settings.initOAuth),
+        environment: settings.environment,
+      }),
     ],
-    layout: "BaseLayout",
+    layout: "DirectmailLayout",
     // A token pasted on a shared machine must not outlive the tab.
     persistAuthorization: false,
   });

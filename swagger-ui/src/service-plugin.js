@@ -6,7 +6,9 @@
 // - "Clear" clears the parameters too, not only the response;
 // - fn.apiUrl(path): where the API's `path` is (under the same prefix as the spec, behind a proxy);
 // - fn.currentToken() and fn.saveExactly(): the caller's token, and a download saved byte for byte under the
-//   server's file name (Swagger UI's own "Download file" decodes the body as text, dropping a byte-order mark).
+//   server's file name (Swagger UI's own "Download file" decodes the body as text, dropping a byte-order mark),
+//   its progress reported as it streams in;
+// - with a login configured, the Authorize dialog asks for no client_id or client_secret: the service sets them.
 (function () {
   "use strict";
 
@@ -45,14 +47,31 @@
   }
 
   // The response's bytes as the server sent them (the browser undoes only the Content-Encoding), saved
-  // under its Content-Disposition name. Resolves to {ok, status, name, detail}.
-  async function saveExactly(url, token, fallbackName) {
+  // under its Content-Disposition name. `onProgress(chunk, bytesSoFar)` sees each piece as it arrives.
+  // Resolves to {ok, status, name, bytes}, or {ok: false, status, detail, retryAfter, broken}: `broken` when
+  // the transfer broke off part way, and then nothing is saved.
+  async function saveExactly(url, token, fallbackName, onProgress) {
     const response = await fetch(url, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
     if (!response.ok) {
       const problem = await response.json().catch(() => ({}));
-      return { ok: false, status: response.status, detail: problem.detail || response.statusText };
+      return { ok: false, status: response.status, detail: problem.detail || response.statusText,
+        retryAfter: response.headers.get("Retry-After") };
     }
-    const blob = await response.blob();
+    const chunks = [];
+    let bytes = 0;
+    const reader = response.body.getReader();
+    try {
+      for (let part = await reader.read(); !part.done; part = await reader.read()) {
+        chunks.push(part.value);
+        bytes += part.value.length;
+        if (onProgress) {
+          onProgress(part.value, bytes);
+        }
+      }
+    } catch (error) {
+      return { ok: false, status: response.status, detail: error.message, broken: true };
+    }
+    const blob = new Blob(chunks, { type: response.headers.get("Content-Type") || "" });
     const name = fileName(response, fallbackName);
     const link = document.createElement("a");
     link.href = URL.createObjectURL(blob);
@@ -123,11 +142,36 @@
   function ServicePlugin(options) {
     const preferred = options.oauthConfigured ? "oauth2" : "http";
     return function (system) {
+      const h = system.React.createElement;
+      // The Authorize dialog's client_id and client_secret are the service's settings (initOAuth), never the
+      // user's to type: marked here, hidden by directmail.css.
+      const clientFieldsHidden = options.oauthConfigured ? {
+        oauth2: (Original) => (props) => h("div", { className: "sk-client-configured" }, h(Original, props)),
+      } : {};
+
+      // Its children, every <select> among them without a name given one.
+      function NamedSelects({ name, children }) {
+        const box = system.React.useRef(null);
+        system.React.useEffect(() => {
+          box.current.querySelectorAll("select:not([aria-label])").forEach((select) => select.setAttribute("aria-label", name));
+        });
+        return h("div", { ref: box }, children);
+      }
+
       return {
         fn: {
           apiUrl: (path) => options.apiBase + path,
           currentToken: () => currentToken(system),
           saveExactly,
+        },
+        // Swagger UI draws a parameter's true/false or enum drop-down, and the servers' one, with no name a
+        // screen reader can say (axe: select-name): each takes its parameter's name (`description`, as
+        // ParameterRow passes it), or "Server", or "Example" (a response's examples).
+        wrapComponents: {
+          JsonSchemaForm: (Original) => (props) => h(NamedSelects, { name: props.description }, h(Original, props)),
+          Servers: (Original) => (props) => h(NamedSelects, { name: "Server" }, h(Original, props)),
+          ExamplesSelect: (Original) => (props) => h(NamedSelects, { name: "Example" }, h(Original, props)),
+          ...clientFieldsHidden,
         },
         statePlugins: {
           auth: {
