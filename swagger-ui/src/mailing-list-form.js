@@ -390,7 +390,15 @@
             ` ${segment}`)));
       }
 
+      // An empty list is never worth saving: someone could send it on as the mailing list.
+      function matchesNothing(summary) {
+        return Boolean(summary.value) && summary.value.total === 0;
+      }
+
       function countText(summary) {
+        if (summary.total === 0) {
+          return "No premises match these choices: change them to get a list.";
+        }
         const premises = summary.total.toLocaleString("en-GB");
         const communities = summary.communities.length;
         return `${premises} premises in ${communities} ${communities === 1 ? "community" : "communities"}`;
@@ -605,12 +613,14 @@
             confirming ? h("div", { className: "dm-confirm", role: "group", "aria-labelledby": "dm-confirm-text", "data-testid": "confirm-everything" },
               h("p", { id: "dm-confirm-text" },
                 `No community is chosen, so the list covers every community: ${everything} premises. Download everything?`),
-              h("button", { type: "button", className: "btn dm-primary", ref: confirmButton, onClick: startDownload },
-                "Download everything"),
-              h("button", { type: "button", className: "btn", onClick: () => setConfirming(false) }, "Cancel")) : null,
+              h("button", { type: "button", className: "btn dm-primary", onClick: startDownload }, "Download everything"),
+              // Focus lands on Cancel: Enter pressed by reflex must not take the whole database.
+              h("button", { type: "button", className: "btn", ref: confirmButton, onClick: () => setConfirming(false) },
+                "Cancel")) : null,
             h("div", { className: "dm-actions" },
               h("button", {
-                type: "button", className: "btn dm-primary", disabled: !token || download.state === "running",
+                type: "button", className: "btn dm-primary",
+                disabled: !token || download.state === "running" || matchesNothing(summary),
                 onClick: requestDownload, "data-testid": "download",
               }, "Download the mailing list"),
               h("button", { type: "button", className: "btn", onClick: clearForm, "data-testid": "clear-form" }, "Clear the form")),
