@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,13 +14,13 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Locator, Page, Route, ViewportSize, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, Route, ViewportSize, expect
 
 from app import create_app
 from config import PROJECT_ROOT, Settings
 from servicekit.auth.dev_login import mint_dev_token
 from servicekit.testing import FakeEntra, LiveServer
-from tests.test_swagger_ui_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
+from tests.browser_journeys import SCREENSHOTS, chromium, curl_saves
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 VIEWPORTS: dict[str, ViewportSize] = {"wide": {"width": 1366, "height": 768}, "narrow": {"width": 800, "height": 900}}
@@ -32,10 +31,7 @@ CHOSEN = ["Tŷ Croes", "Devil's Bridge", "Ashton Keynes, Wiltshire"]
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
+    yield from chromium()
 
 
 @pytest.fixture(scope="module")
@@ -126,28 +122,7 @@ def count_text(counted: dict[str, object]) -> str:
 
 def curl(server: LiveServer, token: str, **filters: Filters) -> tuple[bytes, str]:
     """What curl saves for these filters, and the file name the server gives it."""
-    url = httpx.URL(f"{server.url}/directmail-csv", params=filters)
-    result = subprocess.run(
-        [
-            "curl",
-            "-sS",
-            "--fail-with-body",
-            "--compressed",
-            "-D",
-            "-",
-            "-o",
-            "/dev/stderr",
-            "-H",
-            f"Authorization: Bearer {token}",
-            str(url),
-        ],
-        capture_output=True,
-        check=True,
-    )
-    disposition = next(
-        line for line in result.stdout.decode().splitlines() if line.lower().startswith("content-disposition:")
-    )
-    return result.stderr, disposition.split('filename="', 1)[1].rstrip('"')
+    return curl_saves(httpx.URL(f"{server.url}/directmail-csv", params=filters), token)
 
 
 def download(page: Page, tmp_path: Path, button: str = "Download the mailing list") -> tuple[bytes, str]:

@@ -5,40 +5,24 @@ the count and saves the very file curl gets. A failing test leaves a screenshot 
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, expect
 
 from app import create_app
-from config import PROJECT_ROOT, Settings
+from config import Settings
 from servicekit.testing import FakeEntra, LiveServer
+from tests.browser_journeys import SCREENSHOTS, chromium, curl_saves
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-# Headless, and nothing that reaches for the network: this machine has none.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SCREENSHOTS = PROJECT_ROOT / "var" / "test-artifacts"
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
+    yield from chromium()
 
 
 @pytest.fixture
@@ -191,24 +175,6 @@ def test_staff_pick_communities_see_the_count_and_save_the_file_curl_gets(
     expect(csv_operation.get_by_test_id("download-status")).to_have_text(f"Saved {download.suggested_filename}")
 
     url = httpx.URL(f"{live_server.url}/directmail-csv", params={"communities": quoted, "bom": "true"})
-    curl = subprocess.run(
-        [
-            "curl",
-            "-sS",
-            "--fail-with-body",
-            "--compressed",
-            "-D",
-            "-",
-            "-o",
-            "/dev/stderr",
-            "-H",
-            f"Authorization: Bearer {token}",
-            str(url),
-        ],
-        capture_output=True,
-        check=True,
-    )
-    assert f'filename="{download.suggested_filename}"' in curl.stdout.decode()  # the server's name for it
-    assert saved.read_bytes() == curl.stderr
+    assert (saved.read_bytes(), download.suggested_filename) == curl_saves(url, token)  # the server's name for it
     assert saved.read_bytes().startswith(b"\xef\xbb\xbf")
     assert not problems, problems
