@@ -88,6 +88,11 @@ class Downloads:
         # The operations whose views have made a download: `admit` answers for them before a thread.
         self._operations: set[str] = set()
 
+    @property
+    def slots_taken(self) -> int:
+        """How many downloads hold a slot: admitted and not yet ended."""
+        return self._slots.taken
+
     def admit(self, operation_id: str, caller: Caller) -> Slot | None:
         """A slot for a request to `operation_id` when it makes downloads (None when it does not); raises
         ServiceUnavailable when there is none for `caller`. The `DownloadSlotsMiddleware` asks on the event

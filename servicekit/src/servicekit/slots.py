@@ -25,6 +25,11 @@ class Slots:
         self._by_caller: Counter[Caller] = Counter()
         self._lock = threading.Lock()  # taken on the event loop and given back from worker threads
 
+    @property
+    def taken(self) -> int:
+        with self._lock:
+            return self._taken
+
     def admit(self, caller: Caller) -> Slot:
         """A slot for `caller`'s download; raises ServiceUnavailable when every slot is taken, or when as
         many as one caller may hold are `caller`'s."""

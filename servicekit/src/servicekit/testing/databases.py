@@ -12,6 +12,7 @@ import psycopg
 from sqlalchemy import make_url
 
 from servicekit.database import Database
+from servicekit.downloads import Downloads
 from servicekit.migrations import Migrations
 
 DEFAULT_SERVER_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -108,10 +109,14 @@ class DownloadServer:
     url: str
     database: Database
     database_url: str
+    downloads: Downloads | None = None
 
     def idle(self) -> bool:
-        """No download's query runs and every pooled connection is back."""
-        return active_queries(self.database_url, "COPY") == 0 and self.database.read_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+        """No download's query runs, every pooled connection is back and (given `downloads`) every slot free:
+        a slot is given back after its connection, so a test that starts on a free pool may still be refused."""
+        slots_free = self.downloads is None or self.downloads.slots_taken == 0
+        pool_back = self.database.read_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+        return slots_free and pool_back and active_queries(self.database_url, "COPY") == 0
 
     def copying(self, count: int) -> Callable[[], bool]:
         """A condition: exactly `count` downloads' queries are running."""
