@@ -2,7 +2,7 @@
 ("who took which data between these dates"), one readable line each or JSON lines (`--json`).
 
 The kit filters on what every service's events have (when, action, user); a service adds its own
-question about the details it records (Directmail: which community's premises could an access reach)
+question about the details it records (for a mailing-list service: which area's data could an access reach)
 as a test of each event's details, made from arguments it adds to the command:
 
     audit = cli.add_audit(lambda args: partial(reaches, name=args.name) if args.name else None)
