@@ -1,8 +1,9 @@
 """Swagger UI at /ui, with the Entra ID login (authorization code + PKCE) filled in from settings.
 
 A service may serve its own Swagger UI package (a folder with an `index.j2` page and its assets, built from
-swagger-ui-dist and the service's own plugins); without one, Connexion's stock page. The page gets the service's title and
-environment, the spec's URL and, when a client is configured, the login's settings (`initOAuth`).
+swagger-ui-dist and the service's own plugins); without one, Connexion's stock page. The page gets the
+service's title and environment, the spec's URL and, when a client is configured, the login's settings
+(`initOAuth`).
 """
 
 from __future__ import annotations
