@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import httpx
@@ -229,7 +229,8 @@ def throwaway_server() -> Iterator[tuple[str, Callable[[int], None]]]:
 
         def signal_all(number: int) -> None:
             for pid in [postmaster, *_children(postmaster)]:
-                os.kill(pid, number)
+                with suppress(ProcessLookupError):  # a backend that ended since it was listed needs no signal
+                    os.kill(pid, number)
 
         try:
             yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres", signal_all
