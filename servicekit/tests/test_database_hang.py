@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -76,6 +77,25 @@ def answers(server: LiveServer, paths: list[str], headers: dict[str, str]) -> li
         return list(pool.map(ask, paths))
 
 
+def answers_while_failing(
+    server: LiveServer,
+    headers: dict[str, str],
+    fail: Callable[[], None],
+    others: list[str],
+    *,
+    notes: int,
+    sleeping: int = 4,
+) -> tuple[list[tuple[httpx.Response, float]], list[tuple[httpx.Response, float]]]:
+    """The database fails (`fail()`) with `sleeping` statements on their way; then `others` and `notes` GETs of
+    /notes are asked. The answers to `others`, and those of every /notes and sleeping statement."""
+    with ThreadPoolExecutor(sleeping) as in_flight:
+        asleep = [in_flight.submit(answers, server, ["/database-sleep?seconds=3"], headers) for _ in range(sleeping)]
+        time.sleep(0.5)
+        fail()
+        answered = answers(server, others, headers)
+        return answered, answers(server, ["/notes"] * notes, headers) + [future.result()[0] for future in asleep]
+
+
 def answers_again(server: LiveServer, path: str, headers: dict[str, str]) -> bool:
     """Whether `path` answers 200 again within the documented bound, once the database is back: a watch's
     check that began while it hung may still end in a cut just after (a 503 with Retry-After)."""
@@ -102,12 +122,9 @@ def test_a_primary_that_hangs_or_goes_answers_every_request_within_the_bound(
     with LiveServer(create_app(settings), settings) as server:
         # Pooled connections first, as a pod that has been serving has; then statements on their way.
         assert all(response.status_code == 200 for response, _ in answers(server, ["/notes"] * 8, headers))
-        with ThreadPoolExecutor(4) as in_flight:
-            sleeping = [in_flight.submit(answers, server, ["/database-sleep?seconds=3"], headers) for _ in range(4)]
-            time.sleep(0.5)
-            getattr(link, failure)()
-            readiness, *unaffected = answers(server, ["/readyz", "/caller", *ANSWERED_WITHOUT_A_DATABASE], headers)
-            notes = answers(server, ["/notes"] * 14, headers) + [future.result()[0] for future in sleeping]
+        (readiness, *unaffected), notes = answers_while_failing(
+            server, headers, getattr(link, failure), ["/readyz", "/caller", *ANSWERED_WITHOUT_A_DATABASE], notes=14
+        )
 
         for response, seconds in notes:
             assert_database_unavailable(response)
@@ -255,16 +272,13 @@ def test_a_stopped_postgresql_answers_every_request_within_the_bound(
         headers = auth_headers()
         with LiveServer(create_app(settings), settings) as server:
             assert all(response.status_code == 200 for response, _ in answers(server, ["/notes"] * 4, headers))
-            with ThreadPoolExecutor(2) as in_flight:
-                sleeping = [in_flight.submit(answers, server, ["/database-sleep?seconds=3"], headers) for _ in range(2)]
-                time.sleep(0.5)
-                signal_all(signal.SIGSTOP)
-                (readiness, readiness_seconds), *_ = answers(server, ["/readyz"], headers)
-                notes = answers(server, ["/notes"] * 6, headers) + [future.result()[0] for future in sleeping]
+            [(readiness, readiness_seconds)], notes = answers_while_failing(
+                server, headers, partial(signal_all, signal.SIGSTOP), ["/readyz"], notes=6, sleeping=2
+            )
             for response, seconds in notes:
                 assert_database_unavailable(response)
                 assert seconds < DOCUMENTED_BOUND_SECONDS + SLACK_SECONDS
             assert readiness.json()["database"] == "unavailable"
             assert readiness_seconds < TIMEOUT_SECONDS + SLACK_SECONDS
             signal_all(signal.SIGCONT)
-            assert answers(server, ["/notes"], headers)[0][0].status_code == 200
+            assert answers_again(server, "/notes", headers)
