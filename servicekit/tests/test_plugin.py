@@ -1,15 +1,19 @@
-"""The pytest plugin's token fixtures: any roles, scopes, expiry, or a key the tenant never published."""
+"""The pytest plugin: token fixtures for any roles, scopes, expiry, or a key the tenant never published; a
+suite that cannot exit."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 from starlette.testclient import TestClient
+
+from servicekit.testing.exit_watchdog import OPTION
 
 Headers = Callable[..., dict[str, str]]
 
@@ -134,3 +138,31 @@ def test_the_developer_s_variables_and_dotenv_never_reach_a_run(
     assert inner.returncode == 0, inner.stdout + inner.stderr
     assert "2 passed" in inner.stdout
     assert (tmp_path / ".env").read_text().startswith("PORT=7777")
+
+
+LEAKS_A_THREAD = """
+import threading
+
+def wait_forever():
+    threading.Event().wait()
+
+def test_passes_but_leaves_a_thread_that_never_ends():
+    threading.Thread(target=wait_forever).start()
+"""
+
+
+@pytest.mark.slow
+def test_a_suite_that_cannot_exit_fails_and_says_which_thread_held_it(tmp_path: Path) -> None:
+    (tmp_path / "test_leak.py").write_text(LEAKS_A_THREAD)
+    started = time.monotonic()
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-o", f"{OPTION}=1", "-q"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "1 passed" in run.stdout
+    assert run.returncode != 0
+    assert 'test_leak.py", line 5 in wait_forever' in run.stderr  # the stuck thread's stack
+    assert time.monotonic() - started < 30

@@ -35,6 +35,8 @@ from servicekit.testing.fake_entra import FakeEntra
 from servicekit.testing.servers import LiveServer, LoggedServer
 from servicekit.testing.service import ServiceUnderTest, setting_variables, settings_for_tests
 
+pytest_plugins = ["servicekit.testing.exit_watchdog"]
+
 Headers = dict[str, str]
 
 
