@@ -10,7 +10,6 @@ thread's stack and ends the run as failed.
 from __future__ import annotations
 
 import faulthandler
-import sys
 
 import pytest
 
@@ -23,5 +22,5 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config: pytest.Config) -> None:
-    # sys.__stderr__ is file descriptor 2, the terminal's again once pytest's capture has stopped.
-    faulthandler.dump_traceback_later(float(config.getini(OPTION)), exit=True, file=sys.__stderr__)
+    # File descriptor 2: the terminal's again once pytest's capture has stopped.
+    faulthandler.dump_traceback_later(float(config.getini(OPTION)), exit=True, file=2)
