@@ -6,7 +6,7 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import httpx
@@ -55,7 +55,7 @@ class SwitchableLink:
         with self._lock:
             self.up = False
             for connection in self._open:
-                connection.close()
+                _end(connection)
             self._open.clear()
         self._flowing.set()  # what a hang held back now meets closed sockets
 
@@ -93,5 +93,14 @@ class SwitchableLink:
         except OSError:
             pass  # the link was cut
         finally:
-            for end in (source, sink):
-                end.close()
+            _end(source)
+            _end(sink)
+
+
+def _end(connection: socket.socket) -> None:
+    """Closes `connection` so that both sides hear of it. close() alone neither wakes the other pump's recv()
+    on the same socket nor sends the peer its FIN while that recv() holds it: psycopg then waited forever
+    for the answer to a rollback, and the test process could not exit."""
+    with suppress(OSError):  # already shut down by the other pump
+        connection.shutdown(socket.SHUT_RDWR)
+    connection.close()
