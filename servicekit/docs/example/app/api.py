@@ -31,6 +31,10 @@ def get_notice(notice_id: int) -> flask.Response:
         return flask.jsonify(notice_json(notice_by_id(session, notice_id)))
 
 
+# --8<-- [start:download]
 def get_notices_csv() -> flask.Response:
     disposition = {"Content-Disposition": 'attachment; filename="notices.csv"'}
     return current(Downloads).response(notices_csv, mimetype="text/csv", headers=disposition, prefix=CSV_HEADER)
+
+
+# --8<-- [end:download]

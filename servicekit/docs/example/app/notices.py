@@ -24,12 +24,17 @@ def added_notice(session: Session, fields: dict[str, Any]) -> Notice:
     notice = Notice(
         title=fields["title"],
         area=fields["area"],
-        starts_at=dt.datetime.fromisoformat(fields["starts_at"]),
-        ends_at=dt.datetime.fromisoformat(ends_at) if ends_at else None,
+        starts_at=utc(dt.datetime.fromisoformat(fields["starts_at"])),
+        ends_at=utc(dt.datetime.fromisoformat(ends_at)) if ends_at else None,
     )
     session.add(notice)
     session.flush()  # the database gives the id
     return notice
+
+
+def utc(moment: dt.datetime) -> dt.datetime:
+    """The moment in UTC. The embedded SQLite keeps no offset: what it gives back without one was stored in UTC."""
+    return moment.astimezone(dt.UTC) if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def notice_by_id(session: Session, notice_id: int) -> Notice:
@@ -48,12 +53,16 @@ def notice_json(notice: Notice) -> dict[str, Any]:
         "id": notice.id,
         "title": notice.title,
         "area": notice.area,
-        "starts_at": notice.starts_at.isoformat(),
-        "ends_at": notice.ends_at.isoformat() if notice.ends_at else None,
+        "starts_at": utc(notice.starts_at).isoformat(),
+        "ends_at": utc(notice.ends_at).isoformat() if notice.ends_at else None,
     }
 
 
+# --8<-- [start:download]
 def notices_csv(connection: Connection) -> Generator[bytes, None, int]:
     """Every notice as CSV rows, written by PostgreSQL itself; then how many there were."""
     columns = [Notice.__table__.c[column] for column in CSV_COLUMNS]
     return (yield from copied_csv(connection, select(*columns).order_by(Notice.id)))
+
+
+# --8<-- [end:download]

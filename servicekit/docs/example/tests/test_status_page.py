@@ -1,12 +1,9 @@
-"""publish-notices: new notices go to the status page once, with the service's app token."""
+"""The status page: new notices go there once, with the service's app token."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -17,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Notice
 from app.status_page import published_notices, status_page
-from config import PROJECT_ROOT, Settings
+from config import Settings
 from servicekit.auth.outbound import AppTokenAuth
 from servicekit.testing import FakeEntra
 from servicekit.testing.fake_entra import SERVICE_CLIENT_ID, SERVICE_SECRET, LoopbackTransport
@@ -70,17 +67,3 @@ def test_new_notices_are_published_once_with_an_app_token(
     assert (path, body["title"]) == (f"/incidents/outages-{notice.id}", "Fibre works")
     token = jwt.decode(authorization.removeprefix("Bearer "), options={"verify_signature": False})
     assert token["aud"] == "api://status-page"
-
-
-def test_the_command_without_the_services_registration_fails_saying_why(database_url: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "run.py", "publish-notices"],
-        cwd=PROJECT_ROOT,
-        env=os.environ | {"ENVIRONMENT": "test", "DATABASE_URL": database_url},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 1
-    assert "publish-notices stopped: outbound calls need AUTH_TENANT_ID" in result.stderr
