@@ -108,7 +108,7 @@ spec: $(INSTALLED) $(SPEC_LINT) ## the specs by Redocly's recommended rules; the
 
 # Strict: a broken link, a missing snippet file or a reference to a name the kit no longer has fails it.
 docs: $(INSTALLED) ## build the kit's docs site into servicekit/site/ (mkdocs-material, mkdocstrings)
-	cd servicekit && NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+	cd servicekit && NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 containers: $(INSTALLED) ## hadolint the Dockerfile; the compose files against the compose specification
 	scripts/check_containers.sh

@@ -29,6 +29,11 @@ def test_a_notice_without_an_area_is_a_400_naming_it(client: TestClient, auth_he
     assert "'area' is a required property" in assert_problem(refused, 400)["detail"]
 
 
+def test_a_field_the_spec_does_not_declare_is_a_400(client: TestClient, auth_headers: Headers) -> None:
+    refused = client.post("/notices", json=NEW_NOTICE | {"severity": "high"}, headers=auth_headers())
+    assert "'severity' was unexpected" in assert_problem(refused, 400)["detail"]
+
+
 def test_an_unknown_notice_is_a_404(client: TestClient, auth_headers: Headers) -> None:
     assert_problem(client.get("/notices/999999", headers=auth_headers()), 404)
 
