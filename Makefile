@@ -14,6 +14,8 @@ STOCK_TS := tests/stock_clients/typescript/node_modules/.installed-from-lock
 AXE := tests/browser/node_modules/.installed-from-lock
 SWAGGER_UI := swagger-ui/build/.built
 EXAMPLE := examples/minimal-service
+# The service the kit's docs site includes its how-to code from (servicekit/mkdocs.yml).
+DOCS_EXAMPLE := servicekit/docs/example
 
 # The image CI builds and pushes: tagged by commit, and by VERSION (the git tag) on a release.
 IMAGE ?= $(or $(CI_REGISTRY_IMAGE),registry.gitlab.com/gigaclear/directmail)
@@ -23,7 +25,7 @@ VERSION ?= $(CI_COMMIT_TAG)
 REPORTS ?=
 reports = $(if $(REPORTS),--junitxml=$(abspath $(REPORTS))/$(1).xml --cov=$(2) --cov-report=term --cov-report=xml:$(abspath $(REPORTS))/$(1)-coverage.xml)
 
-.PHONY: help install run test deps-latest qa format lint types spec containers manifests shell ci-config audit fuzz bench \
+.PHONY: help install run test deps-latest qa docs format lint types spec containers manifests shell ci-config audit fuzz bench \
 	image-check compose-check compose-up compose-down rehearse kit client client-wheel image push release-notes release swagger-ui-upgrade clean
 
 help: ## list the targets
@@ -66,13 +68,14 @@ run: $(INSTALLED) $(SWAGGER_UI) ## migrate (embedded SQLite unless DATABASE_URL 
 	$(VENV)/bin/python run.py seed-demo --premises 20000 --if-empty
 	$(VENV)/bin/python run.py serve
 
-test: $(INSTALLED) $(SWAGGER_UI) $(STOCK_TS) $(AXE) ## prepare Chromium, curl, jq and psql, PostgreSQL + PostGIS and its streaming replica; run the kit's, Directmail's and the example's suites
+test: $(INSTALLED) $(SWAGGER_UI) $(STOCK_TS) $(AXE) ## prepare Chromium, curl, jq and psql, PostgreSQL + PostGIS and its streaming replica; run the kit's, Directmail's and the examples' suites
 	scripts/test_tools.sh
 	scripts/test_database.sh
 	scripts/test_replica.sh
 	cd servicekit && $(VENV)/bin/pytest $(call reports,servicekit,servicekit)
 	$(VENV)/bin/pytest $(call reports,directmail,app)
 	cd $(EXAMPLE) && $(VENV)/bin/pytest $(call reports,example,app)
+	cd $(DOCS_EXAMPLE) && $(VENV)/bin/pytest $(call reports,docs-example,app)
 
 # Not the locked releases: the newest, the kit's upper bounds ignored, in a scratch virtualenv of its own
 # (scripts/deps_latest.py says why). CI runs it on a schedule.
@@ -83,7 +86,7 @@ deps-latest: ## the kit's suite on the newest release of every library it uses (
 	$(PYTHON) scripts/deps_latest.py $(ARGS)
 
 # Each check is a target of its own, as CI's lint and audit jobs run them; in the order that fails fastest.
-qa: format lint types spec containers manifests shell ci-config audit ## every static check: code, spec, image, compose, manifests, scripts, CI, vulnerabilities
+qa: format lint types spec docs containers manifests shell ci-config audit ## every static check: code, spec, docs, image, compose, manifests, scripts, CI, vulnerabilities
 
 format: $(INSTALLED) ## black: the code is formatted
 	$(VENV)/bin/black --check .
@@ -92,15 +95,20 @@ lint: $(INSTALLED) ## ruff
 	$(VENV)/bin/ruff check .
 
 # Each is a project of its own, with its own settings in its own pyproject.toml.
-types: $(INSTALLED) ## mypy: Directmail, the kit and the example
+types: $(INSTALLED) ## mypy: Directmail, the kit and the examples
 	$(VENV)/bin/mypy
 	cd servicekit && $(VENV)/bin/mypy
 	cd $(EXAMPLE) && $(VENV)/bin/mypy
+	cd $(DOCS_EXAMPLE) && $(VENV)/bin/mypy
 
 spec: $(INSTALLED) $(SPEC_LINT) ## the specs by Redocly's recommended rules; the committed client up to date
 	scripts/lint-spec/node_modules/.bin/redocly lint --format stylish --config scripts/lint-spec/redocly.yaml \
-		api-spec.yml $(EXAMPLE)/api-spec.yml
+		api-spec.yml $(EXAMPLE)/api-spec.yml $(DOCS_EXAMPLE)/api-spec.yml
 	scripts/check_client.sh
+
+# Strict: a broken link, a missing snippet file or a reference to a name the kit no longer has fails it.
+docs: $(INSTALLED) ## build the kit's docs site into servicekit/site/ (mkdocs-material, mkdocstrings)
+	cd servicekit && NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 containers: $(INSTALLED) ## hadolint the Dockerfile; the compose files against the compose specification
 	scripts/check_containers.sh
@@ -176,5 +184,5 @@ release: $(INSTALLED) ## in GitLab CI on a tag: the release for VERSION, its not
 	$(VENV)/bin/python -m scripts.release publish "$(VERSION)"
 
 clean: ## remove the virtualenv, the embedded database, built wheels and the npm installs
-	rm -rf $(VENV) .deps-latest var dist swagger-ui/build swagger-ui/node_modules scripts/lint-spec/node_modules \
+	rm -rf $(VENV) .deps-latest var dist servicekit/site swagger-ui/build swagger-ui/node_modules scripts/lint-spec/node_modules \
 		tests/stock_clients/typescript/node_modules tests/browser/node_modules scripts/client-gen/.venv

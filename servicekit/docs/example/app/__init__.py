@@ -1,0 +1,19 @@
+"""The service: `create_app()` composes the kit with the service's settings, spec and database."""
+
+from __future__ import annotations
+
+from app.notices import NoticeNotFound
+from config import PROJECT_ROOT, Settings
+from servicekit import Database, Downloads, Migrations, ServiceApp, load_settings, service_app
+
+SPECIFICATION = PROJECT_ROOT / "api-spec.yml"
+MIGRATIONS = Migrations(PROJECT_ROOT / "alembic.ini")
+
+
+def create_app(settings: Settings | None = None) -> ServiceApp:
+    settings = settings or load_settings(Settings)
+    database = Database.from_settings(settings, MIGRATIONS)
+    downloads = Downloads(database, concurrency=4, concurrency_per_caller=2, compression=settings.compression_levels)
+    return service_app(
+        __name__, settings, SPECIFICATION, database=database, parts=[downloads], problems={NoticeNotFound: 404}
+    )
