@@ -21,12 +21,15 @@ DOCS_EXAMPLE := servicekit/docs/example
 IMAGE ?= $(or $(CI_REGISTRY_IMAGE),registry.gitlab.com/gigaclear/directmail)
 COMMIT ?= $(or $(CI_COMMIT_SHORT_SHA),$(shell git rev-parse --short=8 HEAD))
 VERSION ?= $(CI_COMMIT_TAG)
+# Where `make kit` builds the kit's wheel, and the tag `make kit-publish` publishes it for (servicekit-vX.Y.Z).
+DIST ?= dist
+KIT_TAG ?= $(CI_COMMIT_TAG)
 # Where `make test` writes JUnit and Cobertura reports when asked (CI: REPORTS=reports).
 REPORTS ?=
 reports = $(if $(REPORTS),--junitxml=$(abspath $(REPORTS))/$(1).xml --cov=$(2) --cov-report=term --cov-report=xml:$(abspath $(REPORTS))/$(1)-coverage.xml)
 
 .PHONY: help install run test deps-latest qa docs format lint types spec containers manifests shell ci-config audit fuzz bench \
-	image-check compose-check compose-up compose-down rehearse kit client client-wheel image push release-notes release swagger-ui-upgrade clean
+	image-check compose-check compose-up compose-down rehearse kit kit-publish client client-wheel image push release-notes release swagger-ui-upgrade clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -161,8 +164,16 @@ swagger-ui-upgrade: ## move Swagger UI to the newest swagger-ui-dist 5.x (commit
 	scripts/build_swagger_ui.sh
 
 kit: $(INSTALLED) ## build the servicekit wheel into dist/ (CI publishes it)
-	$(VENV)/bin/pip wheel --quiet --no-deps --wheel-dir dist ./servicekit
-	@ls dist/gigaclear_servicekit-*.whl
+	$(VENV)/bin/pip wheel --quiet --no-deps --wheel-dir $(DIST) ./servicekit
+	@ls $(DIST)/gigaclear_servicekit-*.whl
+
+# To the project's package registry, by GitLab's PyPI API with the job's own token (servicekit/README.md: Install).
+# The guard refuses a tag whose version is not the kit's, or has no section in the kit's changelog.
+kit-publish: $(INSTALLED) ## in GitLab CI on a servicekit-vX.Y.Z tag: upload the wheel `make kit` built to the package registry
+	wheel=$$($(VENV)/bin/python -m scripts.kit_release wheel "$(KIT_TAG)" "$(DIST)") && \
+	TWINE_USERNAME=gitlab-ci-token TWINE_PASSWORD="$${CI_JOB_TOKEN:?is not set: make kit-publish runs in GitLab CI}" \
+	TWINE_REPOSITORY_URL="$${CI_API_V4_URL:?is not set}/projects/$${CI_PROJECT_ID:?is not set}/packages/pypi" \
+	$(VENV)/bin/twine upload --non-interactive --disable-progress-bar "$$wheel"
 
 client-wheel: $(INSTALLED) ## build the generated client's wheel into dist/ (CI publishes it)
 	$(VENV)/bin/pip wheel --quiet --no-deps --wheel-dir dist ./clients/directmail-client

@@ -13,10 +13,10 @@ import pytest
 
 from config import PROJECT_ROOT
 from servicekit.testing import FakeApmServer, FakeEntra, ServiceProcess, environment_without, eventually
-from servicekit.testing.fake_entra import SERVICE_SECRET
 
 pytestmark = pytest.mark.slow
 APM_SECRET = "apm-secret-token-for-tests"
+CLIENT_SECRET = "client-secret-for-tests"  # the service's own, never to reach APM
 OBJECT_ID = "0a1b2c3d-0000-4000-8000-00000000a9b1"
 
 
@@ -37,7 +37,7 @@ def service_env(database_url: str, entra: FakeEntra) -> dict[str, str]:
     return {
         "ENVIRONMENT": "test",
         "DATABASE_URL": database_url,
-        "AUTH_CLIENT_SECRET": SERVICE_SECRET,
+        "AUTH_CLIENT_SECRET": CLIENT_SECRET,
         **{name.upper(): str(value) for name, value in entra.trusted_by().items()},
     }
 
@@ -102,7 +102,7 @@ def test_requests_become_transactions_named_by_route_with_their_logs_joined(
 
     assert token not in traced_service.output
     assert APM_SECRET not in traced_service.output
-    assert SERVICE_SECRET not in traced_service.output
+    assert CLIENT_SECRET not in traced_service.output
 
 
 def test_no_apm_settings_means_no_connection_but_the_database(

@@ -12,9 +12,9 @@ from contextlib import ExitStack, contextmanager
 from urllib.parse import urlsplit
 
 import httpx
-import psycopg
 import pytest
-from sqlalchemy import Connection
+from sqlalchemy import Connection, create_engine, text
+from sqlalchemy.pool import NullPool
 
 import app.api
 from app import create_app
@@ -32,7 +32,6 @@ from servicekit.testing import (
     slow_reader,
     terminate_queries,
 )
-from servicekit.testing.databases import libpq_url
 from tests.conftest import demo_database
 
 BIG_PREMISES = 100_000  # about 8 MB uncompressed: more than the socket buffers and the queues hold
@@ -61,9 +60,13 @@ def export_server(server_url: str, make_settings: Callable[..., Settings]) -> It
 @contextmanager
 def premises_locked(database_url: str) -> Iterator[None]:
     """The export's query waits before its first row, as behind a long sort, until the block ends."""
-    with psycopg.connect(libpq_url(database_url)) as locker, locker.transaction():
-        locker.execute("LOCK TABLE premises IN ACCESS EXCLUSIVE MODE")
-        yield
+    engine = create_engine(database_url, poolclass=NullPool)
+    try:
+        with engine.begin() as locker:
+            locker.execute(text("LOCK TABLE premises IN ACCESS EXCLUSIVE MODE"))
+            yield
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ from scripts.bench.figures import Figure, printed
 from scripts.bench.servers import our_service, reference_app
 from servicekit import load_settings
 from servicekit.auth.dev_login import mint_dev_token
-from servicekit.testing.fake_apm import FakeApmServer
+from servicekit.testing import FakeApmServer
 
 REFERENCE_NAME = "FastAPI"
 ROUNDS = 3

@@ -14,6 +14,7 @@ from servicekit.problems import ServiceUnavailable
 from servicekit.settings import DatabaseSettings, ServiceSettings, SettingsError, load_settings
 
 __version__ = version("gigaclear-servicekit")
+"""The installed release of the kit."""
 __all__ = [
     "AuditedAccess",
     "CommandFailed",

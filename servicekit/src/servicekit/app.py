@@ -34,6 +34,8 @@ from servicekit.spec import ViewResolver, check_views, configured_spec, declared
 from servicekit.swagger_ui import swagger_ui_options
 from servicekit.validation import SingleValueURIParser, validator_map
 
+__all__ = ["ServiceApp", "service_app"]
+
 
 def run_views_on(app: connexion.FlaskApp, worker_threads: int) -> None:
     """Flask's views on a pool of `worker_threads`: Connexion's bridge to Flask has a2wsgi's default of 10

@@ -32,10 +32,14 @@ from servicekit.logs import AUDIT_LOGGER
 from servicekit.middleware.request_id import current_caller_request_id, current_request_id
 from servicekit.parts import Parts
 
+__all__ = ["AuditEvent", "AuditedAccess", "Outcome", "Tally", "audited", "audited_if_refused"]
+
 log = structlog.get_logger(AUDIT_LOGGER)
 
 
 class Outcome(StrEnum):
+    """How an audited access ended: `audit.outcome` in its event."""
+
     COMPLETE = "complete"
     ABANDONED = "abandoned"  # the client hung up, or asked for the headers alone (HEAD)
     CUT_AT_SHUTDOWN = "cut-at-shutdown"  # the service stopped before the client had it all
@@ -55,7 +59,7 @@ _ECS_OUTCOMES = {
 
 @dataclass(frozen=True)
 class AuditedAccess:
-    """Who asks for which personal data: `action` becomes event.action ("mailing-list-download"), and
+    """Who asks for which personal data: `action` becomes event.action ("report-download"), and
     each of `details` a field under `audit.` (`{"filters": {...}}` is `audit.filters`)."""
 
     action: str

@@ -2,7 +2,7 @@
 ("who took which data between these dates"), one readable line each or JSON lines (`--json`).
 
 The kit filters on what every service's events have (when, action, user); a service adds its own
-question about the details it records (for a mailing-list service: which area's data could an access reach)
+question about the details it records (for a service of regional data: which region's rows could an access reach)
 as a test of each event's details, made from arguments it adds to the command:
 
     audit = cli.add_audit(lambda args: partial(reaches, name=args.name) if args.name else None)
@@ -24,8 +24,12 @@ from servicekit.database import Database
 from servicekit.migrations import Migrations
 from servicekit.settings import DatabaseSettings
 
+__all__ = ["DetailsFilter", "DetailsTest"]
+
 DetailsTest = Callable[[Mapping[str, Any]], bool]
+"""A service's question about an audit event's details: true for the events it asks for."""
 DetailsFilter = Callable[[argparse.Namespace], DetailsTest | None]
+"""The `DetailsTest` the `audit` command's arguments ask for, or None when they ask nothing of the details."""
 
 
 def add_audit_arguments(parser: argparse.ArgumentParser) -> None:
@@ -74,7 +78,7 @@ def event_json(event: AuditEvent) -> dict[str, Any]:
 
 
 def event_line(event: AuditEvent) -> str:
-    """`2026-12-07T09:12:03Z mailing-list-download complete by Ann (oid, via app) rows=3 bytes=210 {...} request=...`"""
+    """`2026-12-07T09:12:03Z report-download complete by Ann (oid, via app) rows=3 bytes=210 {...} request=...`"""
     at = event.at.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     via = f", via {event.app_id}" if event.app_id else ""
     who = f"{event.user_name or '(no name)'} ({event.user_id}{via})"

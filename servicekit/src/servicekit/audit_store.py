@@ -46,6 +46,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from servicekit.audit import AuditEvent, AuditSink, Outcome
 from servicekit.database import Database
 
+__all__ = ["AuditStore", "audit_events_table", "create_audit_events_table", "drop_audit_events_table"]
+
 TABLE = "audit_events"
 PRUNE_EVERY = dt.timedelta(days=1)
 WRITE_ATTEMPTS = 3  # a moment's lock (SQLite) or failover is waited out; then the log alone holds the event

@@ -31,6 +31,8 @@ from servicekit.server import run_server
 from servicekit.settings import AnySettings, DatabaseSettings, SettingsError, load_settings
 from servicekit.spec import configured_spec
 
+__all__ = ["CommandFailed", "ServiceCommands"]
+
 Command = Callable[[AnySettings, argparse.Namespace], None]
 
 log = structlog.get_logger(__name__)
@@ -42,6 +44,9 @@ class CommandFailed(Exception):
 
 
 class ServiceCommands(Generic[AnySettings]):
+    """The service's command line: `serve`, `token`, `migrate` (given migrations), `audit` (once added) and
+    the service's own commands; `main()` runs the one its arguments name."""
+
     def __init__(
         self,
         settings_class: type[AnySettings],

@@ -21,6 +21,8 @@ from sqlalchemy.sql import ClauseElement
 from servicekit.database import psycopg_connection
 from servicekit.internals.psycopg import error_from_result
 
+__all__ = ["copied_csv"]
+
 BLOCK_BYTES = 64 * 1024
 _NO_WAIT = 1  # get_copy_data's async mode: 0 when no whole row has arrived, rather than blocking
 

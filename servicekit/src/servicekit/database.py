@@ -25,6 +25,8 @@ from servicekit.settings import DatabaseSettings
 if TYPE_CHECKING:  # servicekit.migrations makes its connections with this module
     from servicekit.migrations import Migrations
 
+__all__ = ["Database", "database_error", "psycopg_connection"]
+
 log = structlog.get_logger(__name__)
 
 
@@ -139,6 +141,9 @@ def _shown(names: list[str], row: Any) -> dict[str, Any]:
 
 
 class Database:
+    """The service's database: a pool for the primary (and one for a read replica when `DATABASE_READ_URL`
+    names one), its sessions, readiness, and the watch that cuts a hung server's connections."""
+
     def __init__(
         self,
         database_url: str,

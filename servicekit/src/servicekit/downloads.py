@@ -52,12 +52,16 @@ from servicekit.middleware.disconnect import Disconnection, disconnection
 from servicekit.slots import Caller, Slot, Slots
 from servicekit.tcp_delivery import TcpDelivery, tcp_delivery
 
+__all__ = ["Downloads", "Produced", "Producer"]
+
 CHUNK_BYTES = 64 * 1024  # one cross-thread hand-over per chunk, not per row; and each compresses well
 SLOT_KEY = "servicekit.download_slot"  # the slot admitted for a request, in its scope
 
 Chunks = Generator[bytes, None, None]
-Produced = Generator[bytes, None, int | None]  # the file's bytes, then how many rows it held (None: cannot tell)
+Produced = Generator[bytes, None, int | None]
+"""What a download's producer gives: the file's bytes, then how many rows they held (None: cannot tell)."""
 Producer = Callable[[Connection], Produced]
+"""A download's producer: given the download's connection, the file (`Produced`)."""
 
 log = structlog.get_logger(__name__)
 
@@ -67,6 +71,9 @@ class ClientDisconnected(Exception):
 
 
 class Downloads:
+    """Bounded, streamed responses from the database: at most `concurrency` at once and
+    `concurrency_per_caller` for one caller, each cut after `idle_seconds` without progress. A part of the app."""
+
     def __init__(
         self,
         database: Database,

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+__all__ = ["excerpt"]
+
 EXCERPT_CHARACTERS = 40
 
 

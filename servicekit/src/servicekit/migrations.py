@@ -36,6 +36,8 @@ from sqlalchemy.pool import NullPool
 from servicekit.database import Limits, connect_arguments, create_sqlite_folder
 from servicekit.settings import DatabaseSettings, load_settings
 
+__all__ = ["Migrations", "run_migrations"]
+
 # pg_advisory_lock's key: any constant no other lock of the database uses ("SKMG": servicekit, migrate).
 MIGRATION_LOCK = 0x534B4D47
 LONGEST_PAUSE_SECONDS = 60.0

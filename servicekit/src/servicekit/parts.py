@@ -13,6 +13,8 @@ from typing import TypeVar
 import connexion.context
 from starlette.types import Scope
 
+__all__ = ["current"]
+
 STATE_KEY = "servicekit.parts"
 
 Part = TypeVar("Part")

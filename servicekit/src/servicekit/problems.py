@@ -22,15 +22,19 @@ from starlette.exceptions import HTTPException
 from servicekit.auth.permissions import short_name
 from servicekit.middleware.request_id import current_request_id
 
+__all__ = ["DATABASE_UNAVAILABLE_DETAIL", "FAILED", "ServiceUnavailable"]
+
 PROBLEM_JSON = "application/problem+json"
 DATABASE_RETRY_AFTER_SECONDS = 10
 DATABASE_UNAVAILABLE_DETAIL = "The database is unavailable; nothing was changed. Try again shortly."
+"""The detail of the 503 answered while the database refuses or does not answer."""
 STATEMENT_TIMEOUT_DETAIL = (
     "The database did not finish this request's query within the time the service allows, so the service "
     "stopped it; nothing was changed. Ask for less (narrower filters): the same request would likely take "
     "as long again."
 )
 FAILED = "The service failed to handle this request; quote the request id when reporting it."
+"""The detail of every 500: nothing internal, and the request id to quote."""
 
 ErrorHandler = Callable[[ConnexionRequest, Exception], ConnexionResponse]
 

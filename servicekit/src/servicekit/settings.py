@@ -29,6 +29,8 @@ from sqlalchemy.exc import ArgumentError
 from servicekit.compression import CompressionLevels
 from servicekit.excerpts import excerpt
 
+__all__ = ["DatabaseSettings", "ServiceSettings", "SettingsError", "load_settings"]
+
 # Values that mark a secret nobody has filled in yet; refused outside local and test.
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "changethis", "password", "secret", "placeholder"})
 DEVELOPMENT_ENVIRONMENTS = ("local", "test")
@@ -52,6 +54,9 @@ class SettingsError(Exception):
 
 
 class ServiceSettings(BaseSettings):
+    """The kit's settings, read from the environment (and `.env`) and checked at start-up; a service
+    extends it, naming itself in `service_name` and its folder in `service_root`."""
+
     # An empty variable (`DATABASE_URL=`, as compose and Kubernetes pass an unset one) means unset.
     model_config = SettingsConfigDict(extra="ignore", frozen=True, env_ignore_empty=True)
 

@@ -25,7 +25,10 @@ from servicekit.middleware.probes import PROBE_OPERATIONS
 from servicekit.settings import ServiceSettings
 from servicekit.validation import SchemaValidator
 
+__all__ = ["HTTP_METHODS", "ViewMismatch", "broken_rule", "configured_spec", "parameter_definition", "parameter_schema"]
+
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+"""The methods an OpenAPI path item may hold operations for."""
 # Connexion passes a view its path and query parameters (headers and cookies stay in the request), the
 # body, and these when the view names them.
 PASSED_PARAMETERS = ("path", "query")

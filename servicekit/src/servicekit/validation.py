@@ -200,7 +200,7 @@ class BodyValidator(JSONRequestBodyValidator):  # type: ignore[misc]
 
 class SingleValueURIParser(OpenAPIURIParser):  # type: ignore[misc]
     """A query parameter given more than once is refused unless it is an exploded array
-    (`?id=1&id=2`): Connexion would keep only the last value, a silently shorter mailing list. Each value of
+    (`?id=1&id=2`): Connexion would keep only the last value, a silently shorter answer. Each value of
     an exploded array is one item; a comma-separated one is read as a CSV line."""
 
     @staticmethod

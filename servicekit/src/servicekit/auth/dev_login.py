@@ -17,19 +17,25 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from servicekit.settings import ServiceSettings
 
+__all__ = ["DEV_TENANT", "dev_audience", "dev_issuer", "dev_key_path", "dev_signing_key", "mint_dev_token"]
+
 DEV_KEY_ID = "local-dev"
 DEV_TENANT = "local"
+"""The tenant of the dev login's tokens while `AUTH_TENANT_ID` is unset."""
 
 
 def dev_issuer(settings: ServiceSettings) -> str:
+    """The issuer of the dev login's tokens."""
     return f"urn:{settings.service_name}:local-dev-login"
 
 
 def dev_audience(settings: ServiceSettings) -> str:
+    """The audience of the dev login's tokens: the first of `AUTH_AUDIENCE`, or the service's local one."""
     return settings.auth_audience[0] if settings.auth_audience else f"api://{settings.service_name}-local"
 
 
 def dev_key_path(settings: ServiceSettings) -> Path:
+    """Where the dev login keeps its signing key, among the local-only files."""
     return (settings.local_files_dir or settings.local_files()) / "dev-signing-key.pem"
 
 

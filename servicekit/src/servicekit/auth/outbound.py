@@ -18,12 +18,17 @@ import msal
 
 from servicekit.settings import ServiceSettings
 
+__all__ = ["AppTokenAuth", "AppTokenError"]
+
 
 class AppTokenError(Exception):
     """Entra ID would not issue an app token; the message carries Entra's reason, never the secret."""
 
 
 class AppTokenAuth(httpx.Auth):
+    """An `httpx.Auth` adding an app token for `scope` to each request, from Entra ID's client credentials
+    flow with `AUTH_CLIENT_ID` and `AUTH_CLIENT_SECRET`."""
+
     def __init__(self, settings: ServiceSettings, scope: str, *, http_client: Any = None) -> None:
         if not (settings.auth_tenant_id and settings.auth_client_id and settings.auth_client_secret):
             raise AppTokenError("outbound calls need AUTH_TENANT_ID, AUTH_CLIENT_ID and AUTH_CLIENT_SECRET")

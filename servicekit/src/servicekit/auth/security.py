@@ -34,6 +34,8 @@ from servicekit.middleware.routes import routed_operation
 from servicekit.parts import Parts
 from servicekit.problems import ServiceUnavailable
 
+__all__ = ["SECURITY_HANDLERS"]
+
 RETRY_KEYS_AFTER_SECONDS = 30
 
 log = structlog.get_logger(__name__)
@@ -95,3 +97,5 @@ SECURITY_HANDLERS: dict[str, type[AbstractSecurityHandler]] = {
     "oauth2": EntraOAuthHandler,
     "bearer": EntraBearerHandler,
 }
+"""The kit's Connexion security handlers by scheme type (`service_app` gives them to Connexion): an OAuth 2
+scheme's tokens held to the operation's scopes, a bearer scheme's to the same permissions."""

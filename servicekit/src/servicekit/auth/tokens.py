@@ -18,6 +18,8 @@ from servicekit.auth.signing_keys import SigningKeys, UnknownSigningKey
 from servicekit.excerpts import excerpt
 from servicekit.settings import ServiceSettings
 
+__all__ = ["Caller"]
+
 ALGORITHMS = ["RS256"]  # never taken from the token's own header
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud"]  # `nbf` is checked whenever present, as Entra always sends it
 LEEWAY_SECONDS = 60

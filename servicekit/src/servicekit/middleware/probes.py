@@ -26,10 +26,13 @@ from servicekit.middleware.request_id import new_request_id
 from servicekit.middleware.security_headers import security_headers
 from servicekit.problems import PROBLEM_JSON, problem_body
 
+__all__ = ["DRAINING_REASON"]
+
 LIVENESS_PATH = "/healthz"
 READINESS_PATH = "/readyz"
 # What /readyz answers from SIGTERM on, while the service drains: load balancers and rehearsals read it.
 DRAINING_REASON = "the service is shutting down"
+"""Why `/readyz` answers 503 while the service drains after SIGTERM."""
 PROBE_PATHS = frozenset({LIVENESS_PATH, READINESS_PATH})
 _LIVENESS_RAW = LIVENESS_PATH.encode()
 _OK = b'{"status":"ok"}'

@@ -74,6 +74,7 @@ def replayed(primary_url: str, replica_url: str, seconds: float = 10) -> bool:
 
 
 def assert_migrated(database_url: str, migrations: Migrations) -> None:
+    """The database at `database_url` has every migration applied: readiness finds its schema at head."""
     database = Database(database_url, migrations, timeout_seconds=2, application_name="servicekit-tests")
     try:
         assert database.unready_reason() is None

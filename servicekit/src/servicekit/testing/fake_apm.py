@@ -12,6 +12,8 @@ from servicekit.testing.loopback import LoopbackHandler, LoopbackServer
 
 
 class FakeApmServer:
+    """An Elastic APM intake server on loopback, keeping the events the agent sends (`events`)."""
+
     def __init__(self) -> None:
         self.events: list[dict[str, Any]] = []
         self._lock = threading.Lock()

@@ -22,12 +22,16 @@ from servicekit.testing.loopback import LoopbackHandler, LoopbackServer
 
 TENANT = "72f988bf-0000-4000-8000-0000000000aa"
 API_CLIENT_ID = "0b2c3d4e-0000-4000-8000-0000000000bb"
+"""The test API's client id: an audience test settings accept."""
 API_URI = "api://servicekit-test"
+"""The test API's App ID URI: an audience test settings accept, and its scopes' prefix."""
 SERVICE_CLIENT_ID = "5e6f7a8b-0000-4000-8000-0000000000cc"
 SERVICE_SECRET = "s3rvice-secret-for-tests"
 
 
 class SigningKey:
+    """An RSA key pair and its key id, as Entra publishes one among its signing keys."""
+
     def __init__(self) -> None:
         self.kid = uuid.uuid4().hex
         self.private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -39,6 +43,9 @@ class SigningKey:
 
 
 class FakeEntra:
+    """Microsoft Entra ID on loopback: a tenant's signing keys, the tokens they sign, and the token endpoint;
+    `trusted_by()` gives the settings that trust it."""
+
     def __init__(self, tenant: str = TENANT, app_roles: tuple[str, ...] = ()) -> None:
         self.tenant = tenant
         self.app_roles = app_roles  # granted to the app tokens it issues for client credentials

@@ -6,6 +6,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+__all__ = ["LoopbackHandler", "LoopbackServer"]
+
 
 class LoopbackHandler(BaseHTTPRequestHandler):
     """A request handler that reads and replies in one call each, and keeps quiet: tests read their own output."""

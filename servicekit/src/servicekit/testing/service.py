@@ -12,11 +12,15 @@ from servicekit.app import ServiceApp
 from servicekit.migrations import Migrations
 from servicekit.settings import AnySettings, ServiceSettings, load_settings
 
-TEST_ORIGIN = "https://portal.example"  # the one browser origin test settings allow
+TEST_ORIGIN = "https://portal.example"
+"""The one browser origin test settings allow."""
 
 
 @dataclass(frozen=True)
 class ServiceUnderTest(Generic[AnySettings]):
+    """What the pytest plugin tests: the service's settings class, `create_app` and spec, as the service's
+    `service_under_test` fixture returns them."""
+
     settings_class: type[AnySettings]
     create_app: Callable[[AnySettings], ServiceApp]
     spec: Path
