@@ -18,7 +18,17 @@ KIT_ROOT = Path(__file__).parents[1]
 SOURCE = KIT_ROOT / "src" / "servicekit"
 # The kit lives beside the first service built on it, and beside an example of a service.
 REPOSITORY = KIT_ROOT.parent
-SERVICE_CODE = ["app", "alembic", "config.py", "run.py", "tests", "scripts", "benchmarks", "examples"]
+SERVICE_CODE = [
+    "app",
+    "alembic",
+    "config.py",
+    "run.py",
+    "tests",
+    "scripts",
+    "benchmarks",
+    "examples",
+    "servicekit/docs/example",  # what a newcomer copies from the kit's docs
+]
 # Where the kit's own code is another library's, not the services': private, though its modules say `__all__`.
 PRIVATE_PACKAGES = ("servicekit.internals",)
 SERVICE_WORDS = re.compile(r"directmail|premises|communit(y|ies)|salesforce|mailing.?list|uprn", re.IGNORECASE)
@@ -159,3 +169,13 @@ def test_the_kit_names_no_service() -> None:
         if SERVICE_WORDS.search(line)
     ]
     assert named == []
+
+
+def test_the_docs_site_has_a_reference_page_for_each_public_module() -> None:
+    pages = {
+        line.removeprefix(":::").split()[0]
+        for page in (KIT_ROOT / "docs" / "reference").glob("*.md")
+        for line in page.read_text().splitlines()
+        if line.startswith(":::")
+    }
+    assert sorted(set(REFERENCE) - pages) == []
