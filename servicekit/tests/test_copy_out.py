@@ -46,3 +46,11 @@ def test_a_failure_midway_raises_rather_than_ending_the_rows_short(db_connection
     copy = copied_csv(db_connection, statement)
     with pytest.raises(psycopg.errors.DivisionByZero):
         read_out(copy)
+
+
+def test_a_header_names_the_columns_once_and_is_no_row(db_connection: Connection) -> None:
+    statement = text("SELECT n AS number, 'x' AS \"letter, quoted\" FROM generate_series(:first, :last) AS n")
+    runs = [{"first": 1, "last": 2}, {"first": 7, "last": 7}]
+    blocks, rows = read_out(copied_csv(db_connection, statement, runs, header=True))
+    assert b"".join(blocks) == b'number,"letter, quoted"\n1,x\n2,x\n7,x\n'
+    assert rows == 3
