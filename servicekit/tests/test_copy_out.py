@@ -8,8 +8,10 @@ from collections.abc import Generator
 import psycopg.errors
 import pytest
 from sqlalchemy import Connection, text
+from starlette.testclient import TestClient
 
 from servicekit.copy_out import BLOCK_BYTES, copied_csv
+from tests.notices import a_notice
 
 
 def read_out(copy: Generator[bytes, None, int]) -> tuple[list[bytes], int]:
@@ -54,3 +56,12 @@ def test_a_header_names_the_columns_once_and_is_no_row(db_connection: Connection
     blocks, rows = read_out(copied_csv(db_connection, statement, runs, header=True))
     assert b"".join(blocks) == b'number,"letter, quoted"\n1,x\n2,x\n7,x\n'
     assert rows == 3
+
+
+def test_a_download_with_a_header_names_its_columns_first(client: TestClient) -> None:
+    notice = a_notice(title='Cut, "fibre"', published_on="2026-12-06", starts_at="2026-12-07T09:00:00Z")
+    assert client.post("/notices", json=notice).status_code == 201
+    lines = client.get("/notices.csv", params={"area": notice["area"]}).text.splitlines()
+    assert lines[0] == "reference,title,contact,link,area,published_on,starts_at,ends_at,note_id"
+    assert lines[1].startswith(f'{notice["reference"]},"Cut, ""fibre""",noc@isp.test,')
+    assert len(lines) == 2
