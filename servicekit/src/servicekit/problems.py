@@ -222,11 +222,14 @@ def _without_values(exc: Exception, sqlstate: str | None, constraint: str | None
 
 
 def answering_with(status: int) -> ErrorHandler:
-    """A handler for a service's own errors: `status`, with the error's message as the detail."""
+    """A handler for a service's own errors: `status`, with the error's message as the detail. An error
+    that names the fields it refuses, as `(name, reason)` pairs in an `invalid_params` attribute, has them
+    in the problem's `invalid_params` too, as the kit's own validation gives them."""
 
     def handle(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
         _log_refusal(status, str(exc))
-        return problem_response(status, str(exc))
+        fields = getattr(exc, "invalid_params", ())
+        return problem_response(status, str(exc), extensions=InvalidParams(str(exc), fields).ext if fields else None)
 
     return handle
 
