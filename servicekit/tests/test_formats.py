@@ -91,3 +91,9 @@ def test_a_missing_parameter_is_listed_too(client: TestClient) -> None:
     body = assert_problem(client.get("/notices.csv"), 400)
     assert body["detail"] == "Missing query parameter 'area'"
     assert body["invalid_params"] == [{"name": "area", "reason": "is required"}]
+
+
+def test_a_parameter_the_operation_does_not_declare_is_listed_too(client: TestClient) -> None:
+    body = assert_problem(client.get("/notices", params={"area": "7"}), 400)
+    assert body["detail"] == "Extra query parameter(s) area not in spec"
+    assert body["invalid_params"] == [{"name": "area", "reason": "is not a parameter of this operation"}]

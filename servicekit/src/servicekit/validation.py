@@ -130,6 +130,15 @@ class ParameterValidator(ConnexionParameterValidator):  # type: ignore[misc]
         elif error is not None:
             raise invalid_parameter(parameter_type, name, described(error))
 
+    def validate_query_parameter_list(self, request: Any, security_params: Any = None) -> set[str]:
+        """Under strict validation, a query parameter the operation does not declare is refused here, in
+        Connexion's words, naming each in `invalid_params`."""
+        extra = super().validate_query_parameter_list(request, security_params)
+        if extra:
+            detail = f"Extra query parameter(s) {','.join(extra)} not in spec"
+            raise InvalidParams(detail, [(name, "is not a parameter of this operation") for name in sorted(extra)])
+        return set()
+
 
 def invalid_parameter(parameter_type: str, name: str, reason: str) -> InvalidParams:
     return InvalidParams(f"Invalid {parameter_type} parameter '{name}': {reason}", [(name, reason)])
