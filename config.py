@@ -1,6 +1,7 @@
 """The one place Directmail's settings are read: the environment first, then `.env`.
 
-The settings every service with a database has come from `servicekit.DatabaseSettings`; Directmail adds
+The settings every service with a database has come from `servicekit.DatabaseSettings`, those of its
+downloads (EXPORT_CONCURRENCY and the rest) from `servicekit.settings.DownloadSettings`; Directmail adds
 its own here.
 Every setting is documented in `.env.example`; `tests/test_config.py` keeps the two in step.
 """
@@ -12,10 +13,11 @@ from pathlib import Path
 from typing import ClassVar
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from servicekit import DatabaseSettings
+from servicekit.settings import DownloadSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parent
 SPECIFICATION = PROJECT_ROOT / "api-spec.yml"
@@ -23,22 +25,11 @@ SPECIFICATION = PROJECT_ROOT / "api-spec.yml"
 SALESFORCE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 
-class Settings(DatabaseSettings):
+class Settings(DownloadSettings, DatabaseSettings):
     model_config = SettingsConfigDict(env_file=PROJECT_ROOT / ".env")
 
     service_name: ClassVar[str] = "directmail"
     service_root: ClassVar[Path] = PROJECT_ROOT
-
-    # Each download holds one of Flask's WORKER_THREADS and a database connection until its last byte.
-    export_concurrency: int = Field(4, ge=1, le=63)
-    # How many of those one caller may hold at once (at most EXPORT_CONCURRENCY count), so that one caller
-    # asking again as each ends cannot hold every slot.
-    export_concurrency_per_caller: int = Field(2, ge=1, le=63)
-    # A client that makes no progress (acknowledges no byte) for this long is cut, so that it cannot hold a
-    # slot, a thread and a query; one reading slowly but steadily is not.
-    download_idle_seconds: float = Field(30, gt=0, le=3600)
-    # Each of a download's statements (one a community) may run this long, longer than other statements.
-    download_statement_timeout_seconds: float = Field(300, gt=0, le=3600)
 
     # The Salesforce org the communities come from (`run.py sync-salesforce`): its My Domain URL and an
     # External Client App with the client credentials flow.
@@ -77,12 +68,3 @@ class Settings(DatabaseSettings):
         if not SALESFORCE_NAME.fullmatch(value):
             raise ValueError(f"{value!r} is not a Salesforce API name (letters, digits and _)")
         return value
-
-    @model_validator(mode="after")
-    def _threads_left_for_the_rest(self) -> Settings:
-        if self.export_concurrency >= self.worker_threads:
-            raise ValueError(
-                f"EXPORT_CONCURRENCY: must be below WORKER_THREADS ({self.worker_threads}),"
-                " so that the other endpoints still get a thread while every download runs"
-            )
-        return self

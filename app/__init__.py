@@ -20,14 +20,7 @@ def create_app(settings: Settings | None = None) -> ServiceApp:
     """The ASGI application to serve (never its `.app`: that would skip validation and security)."""
     settings = settings or load_settings(Settings)
     database = Database.from_settings(settings, MIGRATIONS, readiness_details=READINESS_DETAILS)
-    downloads = Downloads(
-        database,
-        settings.export_concurrency,
-        concurrency_per_caller=settings.export_concurrency_per_caller,
-        idle_seconds=settings.download_idle_seconds,
-        statement_timeout_seconds=settings.download_statement_timeout_seconds,
-        compression=settings.compression_levels,
-    )
+    downloads = Downloads.from_settings(database, settings)
     return service_app(
         __name__,
         settings,

@@ -35,7 +35,8 @@ class ExportFilters:
         before, after = self.rfs_date_before, self.rfs_date_after
         if before and after and after >= before:
             raise MailingListError(
-                f"rfs_date_after ({after}) must be earlier than rfs_date_before ({before}): no date is in that range"
+                f"rfs_date_after ({after}) must be earlier than rfs_date_before ({before}): no date is in that range",
+                [("rfs_date_after", "must be earlier than rfs_date_before")],
             )
 
     @classmethod
@@ -81,7 +82,8 @@ def communities_named_in(names: list[str]) -> tuple[str, ...]:
     """The names, each once, without the spaces around them (`Winson, Aberdaron`)."""
     unique = tuple(dict.fromkeys(name.strip() for name in names if name.strip()))
     if not unique:
-        raise MailingListError(f"communities {names!r} names no community: leave it out to include them all")
+        reason = "names no community: leave it out to include them all"
+        raise MailingListError(f"communities {names!r} {reason}", [("communities", reason)])
     return unique
 
 

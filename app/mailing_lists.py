@@ -116,7 +116,11 @@ def _refuse_unknown(session: Session, asked: tuple[str, ...], known: set[str]) -
     every_name = community_names(session)  # for the suggestions, on this error path only
     described = "; ".join(_with_suggestion(name, every_name) for name in unknown[:QUOTED_UNKNOWN])
     more = f" (and {len(unknown) - QUOTED_UNKNOWN} more)" if len(unknown) > QUOTED_UNKNOWN else ""
-    raise MailingListError(f"Unknown communities in 'communities': {described}{more}. GET /communities lists them.")
+    reason = f"unknown: {described}{more}"
+    raise MailingListError(
+        f"Unknown communities in 'communities': {described}{more}. GET /communities lists them.",
+        [("communities", reason)],
+    )
 
 
 def _with_suggestion(name: str, known: list[str]) -> str:

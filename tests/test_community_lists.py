@@ -77,6 +77,9 @@ def test_repeated_each_value_is_one_name_and_never_split(client: TestClient, sta
     response = client.get("/directmail-summary", params={"communities": ["Winson", "Bibury,Winson"]}, headers=staff)
     assert response.status_code == 400
     assert "Unknown communities in 'communities': 'Bibury,Winson'" in response.json()["detail"]
+    (refused,) = response.json()["invalid_params"]
+    assert refused["name"] == "communities"
+    assert refused["reason"].startswith("unknown: 'Bibury,Winson'")
 
 
 def test_segments_either_way_give_the_same_file(client: TestClient, staff: dict[str, str]) -> None:

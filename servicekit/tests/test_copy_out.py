@@ -8,8 +8,10 @@ from collections.abc import Generator
 import psycopg.errors
 import pytest
 from sqlalchemy import Connection, text
+from starlette.testclient import TestClient
 
 from servicekit.copy_out import BLOCK_BYTES, copied_csv
+from tests.notices import a_notice
 
 
 def read_out(copy: Generator[bytes, None, int]) -> tuple[list[bytes], int]:
@@ -46,3 +48,20 @@ def test_a_failure_midway_raises_rather_than_ending_the_rows_short(db_connection
     copy = copied_csv(db_connection, statement)
     with pytest.raises(psycopg.errors.DivisionByZero):
         read_out(copy)
+
+
+def test_a_header_names_the_columns_once_and_is_no_row(db_connection: Connection) -> None:
+    statement = text("SELECT n AS number, 'x' AS \"letter, quoted\" FROM generate_series(:first, :last) AS n")
+    runs = [{"first": 1, "last": 2}, {"first": 7, "last": 7}]
+    blocks, rows = read_out(copied_csv(db_connection, statement, runs, header=True))
+    assert b"".join(blocks) == b'number,"letter, quoted"\n1,x\n2,x\n7,x\n'
+    assert rows == 3
+
+
+def test_a_download_with_a_header_names_its_columns_first(client: TestClient) -> None:
+    notice = a_notice(title='Cut, "fibre"', published_on="2026-12-06", starts_at="2026-12-07T09:00:00Z")
+    assert client.post("/notices", json=notice).status_code == 201
+    lines = client.get("/notices.csv", params={"area": notice["area"]}).text.splitlines()
+    assert lines[0] == "reference,title,contact,link,area,published_on,starts_at,ends_at,note_id"
+    assert lines[1].startswith(f'{notice["reference"]},"Cut, ""fibre""",noc@isp.test,')
+    assert len(lines) == 2

@@ -21,7 +21,7 @@ PER_CALLER = 1
 
 @pytest.fixture(scope="module")
 def download_server(make_settings: Callable[..., FixtureSettings], database_url: str) -> Iterator[DownloadServer]:
-    settings = make_settings(download_concurrency=SLOTS, download_concurrency_per_caller=PER_CALLER)
+    settings = make_settings(export_concurrency=SLOTS, export_concurrency_per_caller=PER_CALLER)
     app = create_app(settings)
     with LiveServer(app, settings) as server:
         yield DownloadServer(server.url, app.parts.get(Database), database_url)

@@ -48,7 +48,7 @@ def serve(settings: FixtureSettings, database_url: str) -> Iterator[DownloadServ
 
 @pytest.fixture(scope="module")
 def download_server(make_settings: Callable[..., FixtureSettings], database_url: str) -> Iterator[DownloadServer]:
-    settings = make_settings(download_concurrency=SLOTS, download_idle_seconds=1)
+    settings = make_settings(export_concurrency=SLOTS, download_idle_seconds=1)
     yield from serve(settings, database_url)
 
 

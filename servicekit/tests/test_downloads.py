@@ -25,7 +25,7 @@ ROWS = 2_000_000  # about 15 MB: far more than the socket buffers hold
 
 @pytest.fixture(scope="module")
 def download_server(make_settings: Callable[..., FixtureSettings], database_url: str) -> Iterator[DownloadServer]:
-    settings = make_settings(download_concurrency=2)
+    settings = make_settings(export_concurrency=2)
     app = create_app(settings)
     with LiveServer(app, settings) as server:
         yield DownloadServer(server.url, app.parts.get(Database), database_url)
@@ -126,7 +126,7 @@ def test_a_download_past_the_limit_is_refused_without_waiting_for_a_thread(
     make_settings: Callable[..., FixtureSettings], database_url: str
 ) -> None:
     """Both slots streaming and the only other worker thread busy: the refusal still comes at once."""
-    settings = make_settings(download_concurrency=2, worker_threads=3)
+    settings = make_settings(export_concurrency=2, worker_threads=3)
     identity = {"Accept-Encoding": "identity"}  # far larger than the socket buffers: the downloads stay open
     with (
         LiveServer(create_app(settings), settings) as server,

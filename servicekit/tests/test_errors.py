@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from unittest.mock import Mock
 
+import orjson
 import pytest
 from starlette.testclient import TestClient
 
 from servicekit import ServiceUnavailable, service_app
+from servicekit.problems import answering_with
 from servicekit.testing import assert_problem, socket_that_never_answers, socket_that_refuses
 from tests.fixture_service import SPECIFICATION, VIEWS, FixtureSettings, create_app
 from tests.fixture_service.views import INTERNAL_DETAIL
@@ -79,3 +82,15 @@ def test_a_database_that_does_not_answer_is_503_not_500(
             response = client.get(path, headers=auth_headers())
     body = assert_problem(response, 503, retry_after="10")
     assert "database is unavailable" in str(body["detail"])
+
+
+class WindowRefused(Exception):
+    invalid_params = (("window", "must end after it starts"),)
+
+
+def test_a_services_own_error_may_name_the_fields_it_refuses() -> None:
+    handle = answering_with(422)
+    answer = orjson.loads(handle(Mock(), WindowRefused("The window ends before it starts.")).body)
+    assert answer["detail"] == "The window ends before it starts."
+    assert answer["invalid_params"] == [{"name": "window", "reason": "must end after it starts"}]
+    assert "invalid_params" not in orjson.loads(handle(Mock(), ValueError("no fields named")).body)

@@ -129,7 +129,7 @@ def test_a_migration_behind_an_export_succeeds_once_the_export_ends(
     migration.join()
     assert exit_status == [0]
     assert "migration gave way to the service" in capsys.readouterr().out
-    assert revision_and_title_column(database_at_0001) == ("0003", True)  # the title, then the audit table
+    assert revision_and_title_column(database_at_0001) == ("0004", True)  # the title, the audit table, the notices
 
 
 def test_two_migrate_jobs_never_race_the_second_waits_then_finds_nothing_to_do(database_at_0001: str) -> None:
@@ -155,7 +155,7 @@ def test_two_migrate_jobs_never_race_the_second_waits_then_finds_nothing_to_do(d
     assert "migration gave way" in first_output
     assert "another migration run holds the migration lock: waiting for it" in second_output
     assert "migration gave way" not in second_output  # it had nothing left to run
-    assert revision_and_title_column(database_at_0001) == ("0003", True)  # the title, then the audit table
+    assert revision_and_title_column(database_at_0001) == ("0004", True)  # the title, the audit table, the notices
 
 
 def test_a_run_waits_for_another_no_longer_than_a_statement_may_run(

@@ -40,8 +40,18 @@ def test_local_serves_on_the_embedded_database() -> None:
 
 
 def test_a_services_own_settings_are_validated_alike() -> None:
-    with pytest.raises(SettingsError, match="DOWNLOAD_CONCURRENCY: Input should be less than or equal to 9"):
-        local_settings(_env_file=None, download_concurrency=10)
+    with pytest.raises(SettingsError, match="EXPORT_CONCURRENCY: Input should be less than or equal to 9"):
+        local_settings(_env_file=None, export_concurrency=10)
+
+
+def test_downloads_always_leave_flask_a_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(SettingsError, match=r"^EXPORT_CONCURRENCY: must be below WORKER_THREADS \(3\)"):
+        local_settings(_env_file=None, export_concurrency=3, worker_threads=3)
+    monkeypatch.setenv("EXPORT_CONCURRENCY_PER_CALLER", "3")
+    monkeypatch.setenv("DOWNLOAD_STATEMENT_TIMEOUT_SECONDS", "600")
+    settings = local_settings(_env_file=None, export_concurrency=3, worker_threads=4)
+    assert (settings.export_concurrency_per_caller, settings.download_statement_timeout_seconds) == (3, 600)
+    assert settings.download_idle_seconds == 30
 
 
 def test_an_empty_variable_means_unset(monkeypatch: pytest.MonkeyPatch) -> None:

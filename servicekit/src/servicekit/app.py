@@ -60,13 +60,16 @@ def service_app(
     database: Database | None = None,
     parts: Iterable[object] = (),
     problems: Mapping[type[Exception], int] | None = None,
+    constraints: Mapping[str, int] | None = None,
     views: str | None = None,
     swagger_ui: Path | None = None,
 ) -> ServiceApp:
     """The service's app: `spec` served with the kit's logging, middleware, security and error model.
 
     `parts` are what the service's views reach with `current()`, besides the database; `problems` maps
-    each of the service's own errors to the HTTP status it answers with; `views` is the module whose
+    each of the service's own errors to the HTTP status it answers with; `constraints` a database
+    constraint's name or a SQLSTATE to the status its violation answers with, over the kit's
+    `CONSTRAINT_STATUSES` (unique and exclusion violations 409); `views` is the module whose
     functions the spec's operation ids name (`<import_name>.api` unless given); `swagger_ui` the folder of
     the service's own Swagger UI package (Connexion's stock page without one)."""
     configure_logging(settings)
@@ -102,6 +105,6 @@ def service_app(
         traced=apm is not None,
         stock_swagger_ui=swagger_ui is None,
     )
-    install_problem_handlers(app, problems or {})
+    install_problem_handlers(app, problems or {}, constraints)
     app.add_api(contract, resolver=resolver)
     return app

@@ -28,21 +28,27 @@ _NO_WAIT = 1  # get_copy_data's async mode: 0 when no whole row has arrived, rat
 
 
 def copied_csv(
-    connection: Connection, statement: ClauseElement, parameter_sets: Iterable[Mapping[str, Any]] = ({},)
+    connection: Connection,
+    statement: ClauseElement,
+    parameter_sets: Iterable[Mapping[str, Any]] = ({},),
+    *,
+    header: bool = False,
 ) -> Generator[bytes, None, int]:
-    """`statement`'s rows as CSV (no header) in blocks, then how many rows there were. The statement is
-    compiled once and run for each of `parameter_sets` in turn, its rows following on: built and compiled
-    anew for each run, it would cost the GIL a millisecond a run, and leave garbage that only the cyclic
-    collector frees (holding the GIL as long as it takes). Closing the generator early makes psycopg
-    cancel the query."""
+    """`statement`'s rows as CSV in blocks, then how many rows there were (a header is no row). With
+    `header`, PostgreSQL writes the columns' names (the statement's labels) first, once: with the first
+    of `parameter_sets`, so none at all without one. The statement is compiled once and run for each of
+    `parameter_sets` in turn, its rows following on: built and compiled anew for each run, it would cost
+    the GIL a millisecond a run, and leave garbage that only the cyclic collector frees (holding the GIL
+    as long as it takes). Closing the generator early makes psycopg cancel the query."""
     compiled = statement.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
     copy, fixed = f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)", compiled.params
+    headed = f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv, HEADER)" if header else copy
     driver_connection = psycopg_connection(connection)
     block = bytearray()
     rows = 0
     with driver_connection.cursor() as cursor:
-        for values in parameter_sets:
-            with cursor.copy(copy, fixed | values):
+        for run, values in enumerate(parameter_sets):
+            with cursor.copy(headed if run == 0 else copy, fixed | values):
                 rows += yield from _rows_read(driver_connection, block)
     if block:
         yield bytes(block)

@@ -49,6 +49,7 @@ from servicekit.compression import FAST_LEVELS, CompressionLevels, StreamEncoder
 from servicekit.database import Database, psycopg_connection, set_statement_timeout
 from servicekit.internals.connexion import request_context
 from servicekit.middleware.disconnect import Disconnection, disconnection
+from servicekit.settings import DownloadSettings
 from servicekit.slots import Caller, Slot, Slots
 from servicekit.tcp_delivery import TcpDelivery, tcp_delivery
 
@@ -94,6 +95,19 @@ class Downloads:
         self.compression = compression
         # The operations whose views have made a download: `admit` answers for them before a thread.
         self._operations: set[str] = set()
+
+    @classmethod
+    def from_settings(cls, database: Database, settings: DownloadSettings) -> Downloads:
+        """Downloads as the service's EXPORT_CONCURRENCY, EXPORT_CONCURRENCY_PER_CALLER,
+        DOWNLOAD_IDLE_SECONDS, DOWNLOAD_STATEMENT_TIMEOUT_SECONDS and compression settings say."""
+        return cls(
+            database,
+            settings.export_concurrency,
+            concurrency_per_caller=settings.export_concurrency_per_caller,
+            idle_seconds=settings.download_idle_seconds,
+            statement_timeout_seconds=settings.download_statement_timeout_seconds,
+            compression=settings.compression_levels,
+        )
 
     @property
     def slots_taken(self) -> int:

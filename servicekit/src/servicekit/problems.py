@@ -6,7 +6,7 @@ trace or an internal message: those go to the log line of the same request id.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -15,7 +15,7 @@ import elasticapm
 import orjson
 import sqlalchemy.exc
 import structlog
-from connexion.exceptions import OAuthScopeProblem, ProblemException, Unauthorized
+from connexion.exceptions import BadRequestProblem, OAuthScopeProblem, ProblemException, Unauthorized
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from starlette.exceptions import HTTPException
 
@@ -33,6 +33,30 @@ STATEMENT_TIMEOUT_DETAIL = (
     "stopped it; nothing was changed. Ask for less (narrower filters): the same request would likely take "
     "as long again."
 )
+# What each integrity violation answers unless the service says otherwise (`service_app(constraints=)`).
+# A unique or exclusion violation, or a row another still names (restrict, foreign key), is a conflict
+# with what is stored: 409. A missing value or a failed check is what the request asked for breaking
+# the table's rules: 422, the request well formed but its content refused (the spec could say more).
+CONSTRAINT_STATUSES: Mapping[str, int] = {
+    "23505": 409,  # unique_violation
+    "23P01": 409,  # exclusion_violation
+    "23503": 409,  # foreign_key_violation: names a row that does not exist, or is named by one still
+    "23001": 409,  # restrict_violation
+    "23502": 422,  # not_null_violation
+    "23514": 422,  # check_violation
+}
+CONSTRAINT_DETAILS = {
+    409: "The request conflicts with what is stored (constraint {constraint}); nothing was changed.",
+    422: "The request breaks a rule of what is stored (constraint {constraint}); nothing was changed.",
+}
+# SQLite's names for the violations PostgreSQL gives SQLSTATEs to (the embedded database, local only).
+SQLITE_SQLSTATES = {
+    "SQLITE_CONSTRAINT_UNIQUE": "23505",
+    "SQLITE_CONSTRAINT_PRIMARYKEY": "23505",
+    "SQLITE_CONSTRAINT_FOREIGNKEY": "23503",
+    "SQLITE_CONSTRAINT_NOTNULL": "23502",
+    "SQLITE_CONSTRAINT_CHECK": "23514",
+}
 FAILED = "The service failed to handle this request; quote the request id when reporting it."
 """The detail of every 500: nothing internal, and the request id to quote."""
 
@@ -47,6 +71,16 @@ class ServiceUnavailable(Exception):
     def __init__(self, detail: str, retry_after_seconds: int) -> None:
         super().__init__(detail)
         self.retry_after_seconds = retry_after_seconds
+
+
+class InvalidParams(BadRequestProblem):  # type: ignore[misc]
+    """A 400 whose `detail` a person reads, and whose `invalid_params` member (RFC 9457's example) a
+    program reads: each field refused, as `{"name": ..., "reason": ...}`, a parameter by its name and a
+    JSON body's field by its JSON path (`$.notice.starts_at`)."""
+
+    def __init__(self, detail: str, invalid: Iterable[tuple[str, str]]) -> None:
+        super().__init__(detail=detail)
+        self.ext = {"invalid_params": [{"name": name, "reason": reason} for name, reason in invalid]}
 
 
 def problem_body(
@@ -157,12 +191,49 @@ def handle_last_resort(_request: ConnexionRequest, exc: Exception) -> ConnexionR
     return problem_response(500, FAILED)
 
 
+def answering_integrity_violations(statuses: Mapping[str, int]) -> ErrorHandler:
+    """A handler for IntegrityError: the status `statuses` gives the constraint's name, else its SQLSTATE.
+    The problem and the log line name the constraint, never the row: PostgreSQL's message quotes the
+    values (`Key (email)=(someone@example.org) already exists`), and so does SQLAlchemy's, which adds
+    the statement's parameters. The session that raised it has rolled back as its block ended."""
+
+    def handle(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+        assert isinstance(exc, sqlalchemy.exc.IntegrityError)
+        sqlstate, constraint = _violated(exc.orig)
+        status = statuses.get(constraint or "") or statuses.get(sqlstate or "")
+        if status is None:
+            return handle_unexpected(request, _without_values(exc, sqlstate, constraint))
+        named = constraint or "unnamed"
+        log.info("request refused", status=status, sqlstate=sqlstate, constraint=named)
+        detail = CONSTRAINT_DETAILS.get(status, CONSTRAINT_DETAILS[409]).format(constraint=named)
+        return problem_response(status, detail, extensions={"constraint": named})
+
+    return handle
+
+
+def _violated(driver_error: BaseException | None) -> tuple[str | None, str | None]:
+    """The violation's SQLSTATE and constraint name, from psycopg's diagnostics or SQLite's error name."""
+    diagnostics = getattr(driver_error, "diag", None)
+    if diagnostics is not None:
+        return diagnostics.sqlstate, diagnostics.constraint_name
+    return SQLITE_SQLSTATES.get(getattr(driver_error, "sqlite_errorname", "")), None
+
+
+def _without_values(exc: Exception, sqlstate: str | None, constraint: str | None) -> Exception:
+    """An unmapped violation, for the 500's log line and APM: its kind, not the row it quotes."""
+    kind = f"{type(exc).__name__}: SQLSTATE {sqlstate}, constraint {constraint}, no status mapped"
+    return RuntimeError(kind).with_traceback(exc.__traceback__)
+
+
 def answering_with(status: int) -> ErrorHandler:
-    """A handler for a service's own errors: `status`, with the error's message as the detail."""
+    """A handler for a service's own errors: `status`, with the error's message as the detail. An error
+    that names the fields it refuses, as `(name, reason)` pairs in an `invalid_params` attribute, has them
+    in the problem's `invalid_params` too, as the kit's own validation gives them."""
 
     def handle(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
         _log_refusal(status, str(exc))
-        return problem_response(status, str(exc))
+        fields = getattr(exc, "invalid_params", ())
+        return problem_response(status, str(exc), extensions=InvalidParams(str(exc), fields).ext if fields else None)
 
     return handle
 
@@ -186,13 +257,21 @@ KIT_HANDLERS: dict[type[Exception], ErrorHandler] = {
 }
 
 
-def install_problem_handlers(app: connexion.FlaskApp, statuses: Mapping[type[Exception], int]) -> None:
+def install_problem_handlers(
+    app: connexion.FlaskApp,
+    statuses: Mapping[type[Exception], int],
+    constraints: Mapping[str, int] | None = None,
+) -> None:
     """The kit's handlers, and `statuses`: the one place a service says which status each of its errors gets.
-    A service's subclass of an error the kit handles gets its own status; the kit's own classes keep theirs."""
-    taken = sorted(error.__name__ for error in statuses.keys() & KIT_HANDLERS.keys())
+    A service's subclass of an error the kit handles gets its own status; the kit's own classes keep theirs.
+    `constraints` maps a constraint's name or a SQLSTATE to the status its violation answers with, over
+    CONSTRAINT_STATUSES."""
+    taken = sorted(error.__name__ for error in statuses.keys() & {*KIT_HANDLERS, sqlalchemy.exc.IntegrityError})
     if taken:
         raise ValueError(f"the kit answers {', '.join(taken)} itself: map a subclass of your own instead")
     for error, handler in KIT_HANDLERS.items():
         app.add_error_handler(error, handler)
+    integrity = answering_integrity_violations({**CONSTRAINT_STATUSES, **(constraints or {})})
+    app.add_error_handler(sqlalchemy.exc.IntegrityError, integrity)
     for error, status in statuses.items():
         app.add_error_handler(error, answering_with(status))

@@ -315,6 +315,32 @@ class DatabaseSettings(ServiceSettings):
         return self
 
 
+class DownloadSettings(ServiceSettings):
+    """The settings of a service that streams downloads (`Downloads.from_settings`), mixed in beside
+    `DatabaseSettings`: `class Settings(DownloadSettings, DatabaseSettings)`."""
+
+    # Each download holds one of Flask's WORKER_THREADS and a database connection until its last byte;
+    # past this many at once, 503 with Retry-After.
+    export_concurrency: int = Field(4, ge=1, le=63)
+    # How many of those one caller may hold at once (at most EXPORT_CONCURRENCY count), so that one caller
+    # asking again as each ends cannot hold every slot.
+    export_concurrency_per_caller: int = Field(2, ge=1, le=63)
+    # A client that makes no progress (acknowledges no byte) for this long is cut, so that it cannot hold a
+    # slot, a thread and a query; one reading slowly but steadily is not.
+    download_idle_seconds: float = Field(30, gt=0, le=3600)
+    # Each of a download's statements may run this long, longer than other statements.
+    download_statement_timeout_seconds: float = Field(300, gt=0, le=3600)
+
+    @model_validator(mode="after")
+    def _threads_left_for_the_rest(self) -> DownloadSettings:
+        if self.export_concurrency >= self.worker_threads:
+            raise ValueError(
+                f"EXPORT_CONCURRENCY: must be below WORKER_THREADS ({self.worker_threads}),"
+                " so that the other endpoints still get a thread while every download runs"
+            )
+        return self
+
+
 def _psycopg_url(value: str, *also: str) -> str:
     """`value` as SQLAlchemy's psycopg 3 URL; `also` names the other drivers allowed (sqlite)."""
     try:

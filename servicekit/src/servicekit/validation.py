@@ -17,9 +17,7 @@
 
 from __future__ import annotations
 
-import copy
 import csv
-import datetime as dt
 import functools
 import re
 from collections.abc import Iterator
@@ -27,7 +25,8 @@ from typing import Any
 
 from connexion.exceptions import BadRequestProblem
 from connexion.validators import ParameterValidator as ConnexionParameterValidator
-from jsonschema import Draft4Validator, ValidationError
+from jsonschema import Draft4Validator, Draft202012Validator, ValidationError
+from jsonschema.exceptions import best_match
 from jsonschema.validators import extend
 
 from servicekit.excerpts import excerpt
@@ -41,27 +40,19 @@ from servicekit.internals.connexion import (
     is_null,
     is_nullable,
 )
+from servicekit.problems import InvalidParams
 
 # The extension that lets a repeated array parameter also be written as one CSV line.
 CSV_LINE = "x-csv-line"
-# Draft 4, which Connexion validates parameters with, knows no `date` format: a YYYY-MM-DD string that
-# names a real day (no 2026-02-30, no year 0).
-FORMATS = copy.deepcopy(Draft4Validator.FORMAT_CHECKER)
-_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# The formats a value is checked against: JSON Schema 2020-12's, whose checker knows `date` and `uuid`,
+# where the Draft 4 one Connexion uses knows neither and passes any value. `date-time` and `uri` are
+# checked only with jsonschema's format-nongpl extra installed: without it they too pass anything.
+FORMATS = Draft202012Validator.FORMAT_CHECKER
 # What a parameter of each numeric type may be written as, before Python reads it.
 NUMERALS = {
     "integer": re.compile(r"[+-]?[0-9]+"),
     "number": re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?"),
 }
-
-
-def is_date(value: object) -> bool:
-    if not isinstance(value, str):
-        return True
-    return _ISO_DATE.fullmatch(value) is not None and bool(dt.date.fromisoformat(value))
-
-
-FORMATS.checks("date", raises=ValueError)(is_date)
 
 
 @functools.lru_cache(maxsize=256)
@@ -98,7 +89,13 @@ BodySchemaValidator = extend(Draft4RequestValidator, {"pattern": _matches_patter
 
 # How a value of each format is written, for a refusal to say: "'31/12/2024' is not a 'date'" alone leaves
 # the caller guessing.
-FORMAT_FORMS = {"date": "YYYY-MM-DD", "date-time": "YYYY-MM-DDThh:mm:ssZ, RFC 3339"}
+FORMAT_FORMS = {
+    "date": "YYYY-MM-DD",
+    "date-time": "YYYY-MM-DDThh:mm:ssZ, RFC 3339",
+    "email": "name@domain",
+    "uri": "scheme:rest, RFC 3986, such as https://host/path",
+    "uuid": "8-4-4-4-12 hexadecimal digits",
+}
 
 
 def described(error: ValidationError) -> str:
@@ -110,22 +107,41 @@ def described(error: ValidationError) -> str:
 
 
 class ParameterValidator(ConnexionParameterValidator):  # type: ignore[misc]
-    """Connexion's own validator reports a bare jsonschema dump that never names the parameter."""
+    """Connexion's own validator reports a bare jsonschema dump that never names the parameter. A refusal is
+    raised here, as an InvalidParams problem, rather than returned as Connexion's bare message."""
 
     @staticmethod
     def validate_parameter(
         parameter_type: str, value: Any, param: dict[str, Any], param_name: str | None = None
-    ) -> str | None:
+    ) -> None:
         name = param_name or param["name"]
         if is_nullable(param) and is_null(value):
-            return None
+            return
         if value is None:
-            return f"Missing {parameter_type} parameter '{name}'" if param.get("required") else None
+            if param.get("required"):
+                raise InvalidParams(f"Missing {parameter_type} parameter '{name}'", [(name, "is required")])
+            return
         error = _schema_error(param, value)
         if error is not None and _may_be_csv_line(param, value):
             # Valid if either reading is; refused in the words of the CSV line, which its commas or quotes suggest.
-            return _csv_line_refusal(param, value[0])
-        return None if error is None else f"Invalid {parameter_type} parameter '{name}': {described(error)}"
+            refusal = _csv_line_refusal(param, value[0])
+            if refusal is not None:
+                raise refusal
+        elif error is not None:
+            raise invalid_parameter(parameter_type, name, described(error))
+
+    def validate_query_parameter_list(self, request: Any, security_params: Any = None) -> set[str]:
+        """Under strict validation, a query parameter the operation does not declare is refused here, in
+        Connexion's words, naming each in `invalid_params`."""
+        extra = super().validate_query_parameter_list(request, security_params)
+        if extra:
+            detail = f"Extra query parameter(s) {','.join(extra)} not in spec"
+            raise InvalidParams(detail, [(name, "is not a parameter of this operation") for name in sorted(extra)])
+        return set()
+
+
+def invalid_parameter(parameter_type: str, name: str, reason: str) -> InvalidParams:
+    return InvalidParams(f"Invalid {parameter_type} parameter '{name}': {reason}", [(name, reason)])
 
 
 def _schema_error(param: dict[str, Any], value: Any) -> ValidationError | None:
@@ -145,37 +161,39 @@ def reads_as_more_than_itself(value: str) -> bool:
 
 
 def csv_line(name: str, value: str) -> list[str]:
-    """The items of parameter `name`'s value read as one CSV line (`Winson,"Ashton Keynes, Wiltshire"`), or a
-    BadRequestProblem naming the parameter and saying how to write one."""
+    """The items of parameter `name`'s value read as one CSV line (`Winson,"Ashton Keynes, Wiltshire"`), or
+    an InvalidParams problem naming the parameter and saying how to write one."""
     try:
         if "\n" in value or "\r" in value:  # csv would take it for the line's end and drop what follows
             raise csv.Error("a line break")
         return next(csv.reader([value], skipinitialspace=True, strict=True), [])
     except csv.Error as error:
-        raise BadRequestProblem(
-            detail=f"Invalid query parameter '{name}': {excerpt(value)} is not a comma-separated "
-            f'list ({error}); a value holding a comma goes in double quotes: a,"b, c"'
-        ) from None
+        reason = (
+            f"{excerpt(value)} is not a comma-separated list ({error}); "
+            'a value holding a comma goes in double quotes: a,"b, c"'
+        )
+        raise invalid_parameter("query", name, reason) from None
 
 
 def checked_csv_line(param: dict[str, Any], line: str) -> list[str]:
-    """The items of `line` read as a CSV line, each meeting the parameter's rules, or a BadRequestProblem
+    """The items of `line` read as a CSV line, each meeting the parameter's rules, or an InvalidParams
     naming the parameter and the rule."""
     refusal = _csv_line_refusal(param, line)
     if refusal is not None:
-        raise BadRequestProblem(detail=refusal)
+        raise refusal
     return csv_line(param["name"], line)
 
 
-def _csv_line_refusal(param: dict[str, Any], line: str) -> str | None:
+def _csv_line_refusal(param: dict[str, Any], line: str) -> InvalidParams | None:
     try:
         error = _schema_error(param, csv_line(param["name"], line))
-    except BadRequestProblem as not_a_line:
-        return str(not_a_line.detail)
+    except InvalidParams as not_a_line:
+        return not_a_line
     if error is None:
         return None
-    read = f"in {excerpt(line)} read as a comma-separated list"
-    return f"Invalid query parameter '{param['name']}': {described(error)}, {read}"
+    return invalid_parameter(
+        "query", param["name"], f"{described(error)}, in {excerpt(line)} read as a comma-separated list"
+    )
 
 
 class BodyValidator(JSONRequestBodyValidator):  # type: ignore[misc]
@@ -191,11 +209,29 @@ class BodyValidator(JSONRequestBodyValidator):  # type: ignore[misc]
 
     def _validate(self, body: Any) -> None:
         if not self._nullable and body is None:
-            raise BadRequestProblem(detail="Request body must not be empty")
-        try:
-            self._validator.validate(body)
-        except ValidationError as error:
-            raise BadRequestProblem(detail=f"{described(error)}{format_error_with_path(exception=error)}") from None
+            raise InvalidParams("Request body must not be empty", [("$", "is required")])
+        validator = self._validator
+        errors = sorted(validator.iter_errors(body), key=lambda error: list(map(str, error.absolute_path)))
+        if errors:
+            detailed = best_match(errors)
+            raise InvalidParams(
+                f"{described(detailed)}{format_error_with_path(exception=detailed)}",
+                _refused_fields(errors),
+            )
+
+
+def _refused_fields(errors: list[ValidationError]) -> list[tuple[str, str]]:
+    """Each field the errors are about, by its JSON path, with why: a missing one by its own path rather
+    than its object's (jsonschema gives each its own error, all alike but for the message)."""
+    fields: dict[tuple[str, str], None] = {}
+    for error in errors:
+        required = error.schema.get("required", []) if isinstance(error.schema, dict) else []
+        if error.validator == "required" and isinstance(error.instance, dict):
+            missing = (name for name in required if name not in error.instance)
+            fields |= {(f"{error.json_path}.{name}", "is required"): None for name in missing}
+        else:
+            fields[(error.json_path, described(error))] = None
+    return list(fields)
 
 
 class SingleValueURIParser(OpenAPIURIParser):  # type: ignore[misc]
@@ -233,15 +269,14 @@ class SingleValueURIParser(OpenAPIURIParser):  # type: ignore[misc]
         comma_separated = is_array and not (_in == "query" and _is_repeated_form(self.param_defns[name]))
         for item in (part for value in texts for part in (value.split(",") if comma_separated else [value])):
             if not NUMERALS[kind].fullmatch(item) and not (is_nullable(self.param_defns[name]) and is_null(item)):
-                raise BadRequestProblem(
-                    detail=f"Invalid {_in} parameter '{name}': {excerpt(item)} is not of type '{kind}'"
-                )
+                raise invalid_parameter(_in, name, f"{excerpt(item)} is not of type '{kind}'")
 
     def resolve_query(self, query_data: dict[str, list[str]]) -> dict[str, Any]:
         for name, values in query_data.items():
             if len(values) > 1 and not self._takes_repeats(name):
-                raise BadRequestProblem(
-                    detail=f"Query parameter '{name}' is given {len(values)} times; it takes one value."
+                raise InvalidParams(
+                    f"Query parameter '{name}' is given {len(values)} times; it takes one value.",
+                    [(name, f"is given {len(values)} times; it takes one value")],
                 )
         return super().resolve_query(query_data)  # type: ignore[no-any-return]
 

@@ -10,12 +10,14 @@ from typing import Any
 
 import flask
 import httpx
+from connexion.exceptions import ClientProblem
 from sqlalchemy import text
 
 from servicekit import AuditedAccess, Database, Downloads, current
 from servicekit.copy_out import copied_csv
 from servicekit.downloads import Producer
 from servicekit.lists import listed
+from servicekit.responses import created
 from servicekit.spec import parameter_definition
 
 INTERNAL_DETAIL = "KeyError in premises_query at line 42"
@@ -119,3 +121,55 @@ def database_sleep(seconds: float) -> dict[str, Any]:
     with current(Database).session() as session:
         session.execute(text("SELECT pg_sleep(:seconds)"), {"seconds": seconds})
     return {"slept": seconds}
+
+
+NOTICE_COLUMNS = "reference, title, contact, link, area, published_on, starts_at, ends_at, note_id"
+NOTICE_FIELDS = NOTICE_COLUMNS.split(", ")
+NOTICE_TYPES = {
+    "reference": "uuid",
+    "area": "integer",
+    "published_on": "date",
+    "starts_at": "timestamptz",
+    "ends_at": "timestamptz",
+    "note_id": "integer",
+}
+
+
+def notices(day: str | None = None, since: str | None = None, link: str | None = None) -> dict[str, Any]:
+    """Connexion validates a header parameter but passes it to no view: it is read from the request."""
+    query = text(
+        f"SELECT {NOTICE_COLUMNS} FROM notices"
+        " WHERE (CAST(:day AS date) IS NULL OR CAST(:day AS date) BETWEEN starts_at::date AND ends_at::date)"
+        " AND (CAST(:since AS timestamptz) IS NULL OR starts_at >= CAST(:since AS timestamptz))"
+        " AND (CAST(:link AS text) IS NULL OR link = :link) ORDER BY starts_at"
+    )
+    with current(Database).session() as session:
+        rows = session.execute(query, {"day": day, "since": since, "link": link}).mappings().all()
+    return {"notices": [dict(row) for row in rows], "reply_to": flask.request.headers.get("X-Reply-To")}
+
+
+def add_notice(body: dict[str, Any]) -> tuple[Any, int, dict[str, str]]:
+    """The notice, and its note first when it has one: a violation leaves neither written."""
+    values = {field: body.get(field) for field in NOTICE_FIELDS}
+    with current(Database).session() as session:
+        if "note" in body:
+            values["note_id"] = session.scalar(text("INSERT INTO notes (body) VALUES (:note) RETURNING id"), body)
+        placeholders = ", ".join(f"CAST(:{field} AS {NOTICE_TYPES.get(field, 'text')})" for field in NOTICE_FIELDS)
+        insert = f"INSERT INTO notices ({NOTICE_COLUMNS}) VALUES ({placeholders}) RETURNING {NOTICE_COLUMNS}"
+        notice = dict(session.execute(text(insert), values).mappings().one())
+    return created(notice, body["reference"])
+
+
+def notice(reference: str) -> dict[str, Any]:
+    with current(Database).session() as session:
+        query = text(f"SELECT {NOTICE_COLUMNS} FROM notices WHERE reference = CAST(:reference AS uuid)")
+        row = session.execute(query, {"reference": reference}).mappings().one_or_none()
+    if row is None:
+        raise ClientProblem(404, detail=f"No notice has the reference {reference}.")
+    return dict(row)
+
+
+def notices_csv(area: int) -> flask.Response:
+    statement = text(f"SELECT {NOTICE_COLUMNS} FROM notices WHERE area = :area ORDER BY starts_at")
+    producer = partial(copied_csv, statement=statement.bindparams(area=area), header=True)
+    return current(Downloads).response(producer, mimetype="text/csv")

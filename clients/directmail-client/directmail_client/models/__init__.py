@@ -4,6 +4,7 @@ from .caller import Caller
 from .community import Community
 from .community_count import CommunityCount
 from .database_state import DatabaseState
+from .invalid_param import InvalidParam
 from .mailing_summary import MailingSummary
 from .probe_status import ProbeStatus
 from .probe_status_status import ProbeStatusStatus
@@ -17,6 +18,7 @@ __all__ = (
     "Community",
     "CommunityCount",
     "DatabaseState",
+    "InvalidParam",
     "MailingSummary",
     "ProbeStatus",
     "ProbeStatusStatus",
