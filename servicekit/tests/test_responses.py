@@ -41,4 +41,5 @@ def test_each_segment_of_the_location_is_percent_encoded(
     path: str, segments: tuple[str | int, ...], location: str
 ) -> None:
     with flask.Flask(__name__).test_request_context(path, method="POST"):
-        assert created({"id": 1}, *segments) == ({"id": 1}, 201, {"Location": location})
+        response = created({"id": 1}, *segments)
+    assert (response.status_code, response.headers["Location"], response.json) == (201, location, {"id": 1})

@@ -8,11 +8,12 @@ from typing import ClassVar
 from pydantic_settings import SettingsConfigDict
 
 from servicekit import DatabaseSettings
+from servicekit.settings import DownloadSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parent
 
 
-class Settings(DatabaseSettings):
+class Settings(DownloadSettings, DatabaseSettings):
     model_config = SettingsConfigDict(env_file=PROJECT_ROOT / ".env")
 
     service_name: ClassVar[str] = "outages"

@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException
 from servicekit.auth.permissions import short_name
 from servicekit.middleware.request_id import current_request_id
 
-__all__ = ["DATABASE_UNAVAILABLE_DETAIL", "FAILED", "ServiceUnavailable"]
+__all__ = ["CONSTRAINT_STATUSES", "DATABASE_UNAVAILABLE_DETAIL", "FAILED", "InvalidParams", "ServiceUnavailable"]
 
 PROBLEM_JSON = "application/problem+json"
 DATABASE_RETRY_AFTER_SECONDS = 10
@@ -45,6 +45,7 @@ CONSTRAINT_STATUSES: Mapping[str, int] = {
     "23502": 422,  # not_null_violation
     "23514": 422,  # check_violation
 }
+"""The status of each integrity violation, by SQLSTATE, unless the service says otherwise."""
 CONSTRAINT_DETAILS = {
     409: "The request conflicts with what is stored (constraint {constraint}); nothing was changed.",
     422: "The request breaks a rule of what is stored (constraint {constraint}); nothing was changed.",

@@ -29,7 +29,7 @@ from sqlalchemy.exc import ArgumentError
 from servicekit.compression import CompressionLevels
 from servicekit.excerpts import excerpt
 
-__all__ = ["DatabaseSettings", "ServiceSettings", "SettingsError", "load_settings"]
+__all__ = ["DatabaseSettings", "DownloadSettings", "ServiceSettings", "SettingsError", "load_settings"]
 
 # Values that mark a secret nobody has filled in yet; refused outside local and test.
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "changethis", "password", "secret", "placeholder"})

@@ -148,7 +148,7 @@ def notices(day: str | None = None, since: str | None = None, link: str | None =
     return {"notices": [dict(row) for row in rows], "reply_to": flask.request.headers.get("X-Reply-To")}
 
 
-def add_notice(body: dict[str, Any]) -> tuple[Any, int, dict[str, str]]:
+def add_notice(body: dict[str, Any]) -> flask.Response:
     """The notice, and its note first when it has one: a violation leaves neither written."""
     values = {field: body.get(field) for field in NOTICE_FIELDS}
     with current(Database).session() as session:

@@ -13,7 +13,7 @@ MIGRATIONS = Migrations(PROJECT_ROOT / "alembic.ini")
 def create_app(settings: Settings | None = None) -> ServiceApp:
     settings = settings or load_settings(Settings)
     database = Database.from_settings(settings, MIGRATIONS)
-    downloads = Downloads(database, concurrency=4, concurrency_per_caller=2, compression=settings.compression_levels)
+    downloads = Downloads.from_settings(database, settings)
     return service_app(
         __name__, settings, SPECIFICATION, database=database, parts=[downloads], problems={NoticeNotFound: 404}
     )

@@ -6,10 +6,9 @@ from typing import Any
 
 import flask
 
-from app.notices import CSV_COLUMNS, added_notice, latest_notices, notice_by_id, notice_json, notices_csv
+from app.notices import added_notice, latest_notices, notice_by_id, notice_json, notices_csv
 from servicekit import Database, Downloads, current
-
-CSV_HEADER = ",".join(CSV_COLUMNS).encode() + b"\n"
+from servicekit.responses import created
 
 
 def list_notices(limit: int = 50) -> flask.Response:
@@ -20,10 +19,7 @@ def list_notices(limit: int = 50) -> flask.Response:
 def create_notice(body: dict[str, Any]) -> flask.Response:
     with current(Database).session() as session:
         notice = notice_json(added_notice(session, body))
-    response = flask.jsonify(notice)
-    response.status_code = 201
-    response.headers["Location"] = f"/notices/{notice['id']}"
-    return response
+    return created(notice, notice["id"])
 
 
 def get_notice(notice_id: int) -> flask.Response:
@@ -34,7 +30,7 @@ def get_notice(notice_id: int) -> flask.Response:
 # --8<-- [start:download]
 def get_notices_csv() -> flask.Response:
     disposition = {"Content-Disposition": 'attachment; filename="notices.csv"'}
-    return current(Downloads).response(notices_csv, mimetype="text/csv", headers=disposition, prefix=CSV_HEADER)
+    return current(Downloads).response(notices_csv, mimetype="text/csv", headers=disposition)
 
 
 # --8<-- [end:download]

@@ -60,9 +60,9 @@ def notice_json(notice: Notice) -> dict[str, Any]:
 
 # --8<-- [start:download]
 def notices_csv(connection: Connection) -> Generator[bytes, None, int]:
-    """Every notice as CSV rows, written by PostgreSQL itself; then how many there were."""
+    """Every notice as CSV, its header first, written by PostgreSQL itself; then how many there were."""
     columns = [Notice.__table__.c[column] for column in CSV_COLUMNS]
-    return (yield from copied_csv(connection, select(*columns).order_by(Notice.id)))
+    return (yield from copied_csv(connection, select(*columns).order_by(Notice.id), header=True))
 
 
 # --8<-- [end:download]

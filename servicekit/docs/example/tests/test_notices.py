@@ -26,12 +26,21 @@ def test_a_created_notice_is_at_its_location(client: TestClient, auth_headers: H
 def test_a_notice_without_an_area_is_a_400_naming_it(client: TestClient, auth_headers: Headers) -> None:
     no_area = {name: value for name, value in NEW_NOTICE.items() if name != "area"}
     refused = client.post("/notices", json=no_area, headers=auth_headers())
-    assert "'area' is a required property" in assert_problem(refused, 400)["detail"]
+    problem = assert_problem(refused, 400)
+    assert problem["detail"] == "'area' is a required property"
+    assert problem["invalid_params"] == [{"name": "$.area", "reason": "is required"}]
 
 
 def test_a_field_the_spec_does_not_declare_is_a_400(client: TestClient, auth_headers: Headers) -> None:
     refused = client.post("/notices", json=NEW_NOTICE | {"severity": "high"}, headers=auth_headers())
-    assert "'severity' was unexpected" in assert_problem(refused, 400)["detail"]
+    problem = assert_problem(refused, 400)
+    assert "'severity' was unexpected" in problem["detail"]
+    assert [field["name"] for field in problem["invalid_params"]] == ["$"]
+
+
+def test_a_start_that_is_not_a_date_time_is_a_400_naming_it(client: TestClient, auth_headers: Headers) -> None:
+    refused = client.post("/notices", json=NEW_NOTICE | {"starts_at": "08/12/2026 09:00"}, headers=auth_headers())
+    assert [field["name"] for field in assert_problem(refused, 400)["invalid_params"]] == ["$.starts_at"]
 
 
 def test_an_unknown_notice_is_a_404(client: TestClient, auth_headers: Headers) -> None:
