@@ -1,0 +1,151 @@
+"""Each test starts from the database as its run built it: what a test wrote, by whatever connection, thread
+or process (the app's sessions, a live server, a download, a service in a subprocess), is gone after it.
+
+A rolled-back outer transaction cannot do this: downloads read on connections of their own, live servers
+serve many threads at once, and a subprocess shares no connection at all. So the service's tables (those
+its migrations made, less `alembic_version` and the tables extensions such as PostGIS own) are put back to
+the run's baseline (what the migrations and any seeding left) after each test, and only those a test
+changed: a table's row count and newest row version (`xmin`) change with every committed insert, update
+or delete. Its sequences are wound back too, so ids do not depend on which tests ran before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import TupleRow
+
+from servicekit.testing.databases import libpq_url
+
+BASELINE_SCHEMA = "servicekit_baseline"  # the baseline's copies, in the test database itself
+LOCK_TIMEOUT = "10s"  # a connection still reading a table after its test (a download left streaming) fails the test
+
+SERVICE_TABLES = """
+SELECT c.oid::regclass::text, n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND c.relname <> 'alembic_version'
+  AND n.nspname NOT IN ('information_schema', %(baseline)s) AND n.nspname NOT LIKE 'pg\\_%%'
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                  AND d.deptype = 'e')
+ORDER BY 1
+"""
+
+REFERENCES = """
+SELECT confrelid::regclass::text, conrelid::regclass::text FROM pg_constraint
+WHERE contype = 'f' AND confrelid <> conrelid
+"""
+
+SEQUENCES = """
+SELECT format('%%I.%%I', schemaname, sequencename), last_value, start_value FROM pg_sequences s
+WHERE NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                  AND d.objid = format('%%I.%%I', schemaname, sequencename)::regclass AND d.deptype = 'e')
+  AND schemaname <> %(baseline)s
+"""
+
+INSERTABLE_COLUMNS = """
+SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped
+  AND attgenerated = '' ORDER BY attnum
+"""
+
+Pg = psycopg.Connection[TupleRow]
+Fingerprint = tuple[int, int | None]  # rows, newest row version
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str  # as regclass shows it: quoted, qualified where off the search path
+    copy: sql.Composable  # its baseline copy, when it had rows
+    columns: tuple[str, ...]  # those an INSERT may give (not generated ones)
+    rows: int
+
+
+class Baseline:
+    """A database's service tables and sequences as they were when taken; `restore()` puts them back."""
+
+    def __init__(self, database_url: str) -> None:
+        self.url = libpq_url(database_url)
+        with psycopg.connect(self.url) as connection:
+            named = connection.execute(SERVICE_TABLES, {"baseline": BASELINE_SCHEMA}).fetchall()
+            self.tables = {name: self._copied(connection, name, schema, table) for name, schema, table in named}
+            self.referencing = _referencing(connection.execute(REFERENCES).fetchall())
+            self.sequences = self._sequences(connection)
+            self.fingerprints = self._fingerprints(connection, self.tables)
+
+    def _copied(self, connection: Pg, name: str, schema: str, table: str) -> Table:
+        row = connection.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, table))).fetchone()
+        rows = int(row[0]) if row else 0
+        copy = sql.Identifier(BASELINE_SCHEMA, f"{schema}.{table}")
+        columns = tuple(column for (column,) in connection.execute(INSERTABLE_COLUMNS, (name,)))
+        if rows:
+            connection.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(BASELINE_SCHEMA)))
+            connection.execute(
+                sql.SQL("CREATE TABLE {} AS SELECT * FROM {}").format(copy, sql.Identifier(schema, table))
+            )
+        return Table(name, copy, columns, rows)
+
+    def _sequences(self, connection: Pg) -> dict[str, tuple[int | None, int]]:
+        rows = connection.execute(SEQUENCES, {"baseline": BASELINE_SCHEMA}).fetchall()
+        return {name: (last, start) for name, last, start in rows}
+
+    def _fingerprints(self, connection: Pg, tables: Iterable[str]) -> dict[str, Fingerprint]:
+        names = list(tables)
+        if not names:
+            return {}
+        counted = sql.SQL(" UNION ALL ").join(
+            sql.SQL("SELECT {}, count(*), max(xmin::text::bigint) FROM {}").format(
+                sql.Literal(name), sql.SQL(name)  # a regclass name: already quoted as PostgreSQL wants it
+            )
+            for name in names
+        )
+        return {name: (int(rows), newest) for name, rows, newest in connection.execute(counted)}
+
+    def restore(self) -> None:
+        """Puts back, in one transaction, every table and sequence changed since the baseline was taken."""
+        with psycopg.connect(self.url) as connection:
+            connection.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(LOCK_TIMEOUT)))
+            now = self._fingerprints(connection, self.tables)
+            changed = [name for name, fingerprint in now.items() if fingerprint != self.fingerprints[name]]
+            if changed:
+                self._refill(connection, self._with_referencing(changed))
+            for name, value in self._sequences(connection).items():
+                if value != self.sequences.get(name, value):
+                    last, start = self.sequences[name]
+                    connection.execute(
+                        "SELECT setval(%s, %s, %s)", (name, start if last is None else last, last is not None)
+                    )
+
+    def _with_referencing(self, changed: list[str]) -> list[str]:
+        """`changed` and every table whose foreign keys point into them, which TRUNCATE must empty alongside."""
+        found, todo = set(changed), list(changed)
+        while todo:
+            for referrer in self.referencing.get(todo.pop(), ()):
+                if referrer in self.tables and referrer not in found:
+                    found.add(referrer)
+                    todo.append(referrer)
+        return sorted(found)
+
+    def _refill(self, connection: Pg, names: list[str]) -> None:
+        connection.execute(sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(sql.SQL(name) for name in names)))
+        refilled = [self.tables[name] for name in names if self.tables[name].rows]
+        if refilled:
+            # The copies go back as they were: no trigger fires, no foreign key is checked row by row.
+            connection.execute("SET LOCAL session_replication_role = replica")
+        for table in refilled:
+            columns = sql.SQL(", ").join(map(sql.Identifier, table.columns))
+            connection.execute(
+                sql.SQL("INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE SELECT {} FROM {}").format(
+                    sql.SQL(table.name), columns, columns, table.copy
+                )
+            )
+            # The planner's statistics, as the seeding left them (TRUNCATE resets them).
+            connection.execute(sql.SQL("ANALYZE {}").format(sql.SQL(table.name)))
+        self.fingerprints |= self._fingerprints(connection, names)
+
+
+def _referencing(references: list[tuple[str, str]]) -> dict[str, set[str]]:
+    referencing: dict[str, set[str]] = {}
+    for referenced, referrer in references:
+        referencing.setdefault(referenced, set()).add(referrer)
+    return referencing
