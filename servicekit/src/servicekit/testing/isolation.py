@@ -38,10 +38,10 @@ WHERE contype = 'f' AND confrelid <> conrelid
 """
 
 SEQUENCES = """
-SELECT format('%%I.%%I', schemaname, sequencename), last_value, start_value FROM pg_sequences s
-WHERE NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
-                  AND d.objid = format('%%I.%%I', schemaname, sequencename)::regclass AND d.deptype = 'e')
-  AND schemaname <> %(baseline)s
+SELECT c.oid::regclass::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'S' AND n.nspname NOT IN ('information_schema', %(baseline)s) AND n.nspname NOT LIKE 'pg\\_%%'
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                  AND d.deptype = 'e')
 """
 
 INSERTABLE_COLUMNS = """
@@ -51,6 +51,7 @@ SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 AN
 
 Pg = psycopg.Connection[TupleRow]
 Fingerprint = tuple[int, int | None]  # rows, newest row version
+Position = tuple[int, bool]  # a sequence's last value, and whether it was handed out
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,8 @@ class Baseline:
             named = connection.execute(SERVICE_TABLES, {"baseline": BASELINE_SCHEMA}).fetchall()
             self.tables = {name: self._copied(connection, name, schema, table) for name, schema, table in named}
             self.referencing = _referencing(connection.execute(REFERENCES).fetchall())
-            self.sequences = self._sequences(connection)
+            self.sequence_names = [name for (name,) in connection.execute(SEQUENCES, {"baseline": BASELINE_SCHEMA})]
+            self.sequences = self._positions(connection)
             self.fingerprints = self._fingerprints(connection, self.tables)
 
     def _copied(self, connection: Pg, name: str, schema: str, table: str) -> Table:
@@ -85,9 +87,14 @@ class Baseline:
             )
         return Table(name, copy, columns, rows)
 
-    def _sequences(self, connection: Pg) -> dict[str, tuple[int | None, int]]:
-        rows = connection.execute(SEQUENCES, {"baseline": BASELINE_SCHEMA}).fetchall()
-        return {name: (last, start) for name, last, start in rows}
+    def _positions(self, connection: Pg) -> dict[str, Position]:
+        if not self.sequence_names:
+            return {}
+        read = sql.SQL(" UNION ALL ").join(
+            sql.SQL("SELECT {}, last_value, is_called FROM {}").format(sql.Literal(name), sql.SQL(name))
+            for name in self.sequence_names
+        )
+        return {name: (last, called) for name, last, called in connection.execute(read)}
 
     def _fingerprints(self, connection: Pg, tables: Iterable[str]) -> dict[str, Fingerprint]:
         names = list(tables)
@@ -109,12 +116,9 @@ class Baseline:
             changed = [name for name, fingerprint in now.items() if fingerprint != self.fingerprints[name]]
             if changed:
                 self._refill(connection, self._with_referencing(changed))
-            for name, value in self._sequences(connection).items():
-                if value != self.sequences.get(name, value):
-                    last, start = self.sequences[name]
-                    connection.execute(
-                        "SELECT setval(%s, %s, %s)", (name, start if last is None else last, last is not None)
-                    )
+            for name, position in self._positions(connection).items():
+                if position != self.sequences[name]:
+                    connection.execute("SELECT setval(%s, %s, %s)", (name, *self.sequences[name]))
 
     def _with_referencing(self, changed: list[str]) -> list[str]:
         """`changed` and every table whose foreign keys point into them, which TRUNCATE must empty alongside."""
