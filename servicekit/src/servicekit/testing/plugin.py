@@ -6,7 +6,8 @@ async and live clients. A service's `conftest.py` only says what to test:
     def service_under_test() -> ServiceUnderTest[Settings]:
         return ServiceUnderTest(Settings, create_app, spec=SPEC, migrations=MIGRATIONS)
 
-No PostgreSQL means a failed run, never a skipped one.
+Every test starts from the run's database as it was built (and seeded), whatever earlier tests wrote
+(`isolated_database`). No PostgreSQL means a failed run, never a skipped one.
 """
 
 from __future__ import annotations
@@ -202,7 +203,7 @@ def app(service_under_test: ServiceUnderTest[Any], settings: ServiceSettings) ->
     yield app
     database = app.parts.find(Database)
     if database:
-        database.dispose()  # what db_session borrowed outside any lifespan
+        database.dispose()  # what tests borrowed outside any lifespan (`database.session()` in a test)
 
 
 @pytest.fixture
