@@ -82,6 +82,31 @@ def test_writes_committed_through_db_session_are_undone(
     assert client.get("/notes", headers=auth_headers()).json() == {"notes": 1}
 
 
+@pytest.fixture(scope="class")
+def seeded_for_the_class(database_url: str) -> Iterator[None]:
+    with psycopg.connect(libpq_url(database_url)) as connection:
+        connection.execute("INSERT INTO notes (body) VALUES ('seeded for the class')")
+    yield
+    with psycopg.connect(libpq_url(database_url)) as connection:
+        connection.execute("DELETE FROM notes WHERE body = 'seeded for the class'")
+
+
+@pytest.mark.usefixtures("seeded_for_the_class")
+class TestRowsAFixtureOfTheClassWrote:
+    """A fixture wider than a test seeds rows once: each of its tests finds them, whatever the last one did."""
+
+    @ATTEMPTS
+    def test_each_finds_them(self, db_session: Session, attempt: int) -> None:
+        assert db_session.scalars(text("SELECT body FROM notes")).all() == ["seeded for the class"]
+        db_session.execute(text("DELETE FROM notes"))
+        db_session.execute(text("INSERT INTO notes (body) VALUES ('the test s own')"))
+        db_session.commit()
+
+
+def test_rows_a_wider_fixture_wrote_go_with_it(db_session: Session) -> None:
+    assert db_session.scalar(text("SELECT count(*) FROM notes")) == 0
+
+
 # --- Downloads ---------------------------------------------------------------------------------------
 
 

@@ -6,7 +6,9 @@ serve many threads at once, and a subprocess shares no connection at all. So the
 its migrations made, less `alembic_version` and the tables extensions such as PostGIS own) are put back to
 the run's baseline (what the migrations and any seeding left) after each test, and only those a test
 changed: a table's row count and newest row version (`xmin`) change with every committed insert, update
-or delete. Its sequences are wound back too, so ids do not depend on which tests ran before.
+or delete. Its sequences are wound back too, so ids do not depend on which tests ran before. What a
+fixture wider than a test (a module's, a class's) writes before a test is taken into the baseline, so that
+each of its tests finds it.
 """
 
 from __future__ import annotations
@@ -67,24 +69,42 @@ class Baseline:
 
     def __init__(self, database_url: str) -> None:
         self.url = libpq_url(database_url)
+        self.tables: dict[str, Table] = {}
+        self.fingerprints: dict[str, Fingerprint] = {}
         with psycopg.connect(self.url) as connection:
             named = connection.execute(SERVICE_TABLES, {"baseline": BASELINE_SCHEMA}).fetchall()
-            self.tables = {name: self._copied(connection, name, schema, table) for name, schema, table in named}
+            self.names = {name: sql.Identifier(schema, table) for name, schema, table in named}
             self.referencing = _referencing(connection.execute(REFERENCES).fetchall())
             self.sequence_names = [name for (name,) in connection.execute(SEQUENCES, {"baseline": BASELINE_SCHEMA})]
-            self.sequences = self._positions(connection)
-            self.fingerprints = self._fingerprints(connection, self.tables)
+            self._take(connection, list(self.names))
 
-    def _copied(self, connection: Pg, name: str, schema: str, table: str) -> Table:
-        row = connection.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, table))).fetchone()
+    def update(self) -> None:
+        """Takes in what was written since the last `restore()`: a fixture wider than a test (a module's,
+        say) seeds rows for each of its tests, which are then put back to it."""
+        with psycopg.connect(self.url) as connection:
+            changed = self._changed(connection)
+            if changed or self._positions(connection) != self.sequences:
+                self._take(connection, changed)
+
+    def _take(self, connection: Pg, names: list[str]) -> None:
+        for name in names:
+            self.tables[name] = self._copied(connection, name)
+        self.sequences = self._positions(connection)
+        self.fingerprints |= self._fingerprints(connection, names)
+
+    def _changed(self, connection: Pg) -> list[str]:
+        now = self._fingerprints(connection, self.names)
+        return [name for name, fingerprint in now.items() if fingerprint != self.fingerprints[name]]
+
+    def _copied(self, connection: Pg, name: str) -> Table:
+        row = connection.execute(sql.SQL("SELECT count(*) FROM {}").format(self.names[name])).fetchone()
         rows = int(row[0]) if row else 0
-        copy = sql.Identifier(BASELINE_SCHEMA, f"{schema}.{table}")
+        copy = sql.Identifier(BASELINE_SCHEMA, name)
         columns = tuple(column for (column,) in connection.execute(INSERTABLE_COLUMNS, (name,)))
+        connection.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(BASELINE_SCHEMA)))
+        connection.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(copy))
         if rows:
-            connection.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(BASELINE_SCHEMA)))
-            connection.execute(
-                sql.SQL("CREATE TABLE {} AS SELECT * FROM {}").format(copy, sql.Identifier(schema, table))
-            )
+            connection.execute(sql.SQL("CREATE TABLE {} AS SELECT * FROM {}").format(copy, self.names[name]))
         return Table(name, copy, columns, rows)
 
     def _positions(self, connection: Pg) -> dict[str, Position]:
@@ -112,8 +132,7 @@ class Baseline:
         """Puts back, in one transaction, every table and sequence changed since the baseline was taken."""
         with psycopg.connect(self.url) as connection:
             connection.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(LOCK_TIMEOUT)))
-            now = self._fingerprints(connection, self.tables)
-            changed = [name for name, fingerprint in now.items() if fingerprint != self.fingerprints[name]]
+            changed = self._changed(connection)
             if changed:
                 self._refill(connection, self._with_referencing(changed))
             for name, position in self._positions(connection).items():

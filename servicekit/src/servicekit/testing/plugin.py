@@ -138,7 +138,8 @@ def database_url(server_url: str, database_prefix: str, service_under_test: Serv
 @pytest.fixture(autouse=True)
 def isolated_database(request: pytest.FixtureRequest) -> Iterator[None]:
     """After each test that can reach the service's database, its tables and sequences are put back as the
-    run's baseline had them, whoever wrote to them (see servicekit.testing.isolation)."""
+    test found them, whoever wrote to them (see servicekit.testing.isolation): as the run's database was
+    built and seeded, plus what fixtures wider than a test (a module's) wrote for their tests."""
     if not {"database_url", "make_settings"} & set(request.fixturenames):
         yield
         return
@@ -147,9 +148,12 @@ def isolated_database(request: pytest.FixtureRequest) -> Iterator[None]:
         return
     url: str = request.getfixturevalue("database_url")
     baselines = request.config.stash.setdefault(BASELINES, {})
-    baseline = baselines.get(url) or baselines.setdefault(url, Baseline(url))
+    if url in baselines:
+        baselines[url].update()
+    else:
+        baselines[url] = Baseline(url)
     yield
-    baseline.restore()
+    baselines[url].restore()
 
 
 @pytest.fixture(scope="session")
