@@ -103,7 +103,8 @@ class TestRowsAFixtureOfTheClassWrote:
         db_session.commit()
 
 
-def test_rows_a_wider_fixture_wrote_go_with_it(db_session: Session) -> None:
+@ATTEMPTS
+def test_rows_a_wider_fixture_wrote_go_with_it(db_session: Session, attempt: int) -> None:
     assert db_session.scalar(text("SELECT count(*) FROM notes")) == 0
 
 

@@ -51,6 +51,9 @@ Headers = dict[str, str]
 
 PREFIX_OPTION = "servicekit_database_prefix"
 BASELINES = pytest.StashKey[dict[str, Baseline]]()
+# Whether a fixture wider than a test was set up or torn down since the last test: only such a fixture can
+# have written to the database between two tests, so only then is the baseline looked at again.
+WIDER_FIXTURES_RAN = pytest.StashKey[bool]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -59,6 +62,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "what the names of the run's test databases start with (one per checkout or CI job sharing a server)",
         default=DEFAULT_PREFIX,
     )
+
+
+def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> None:
+    if fixturedef.scope != "function":
+        request.config.stash[WIDER_FIXTURES_RAN] = True
+
+
+def pytest_fixture_post_finalizer(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> None:
+    if fixturedef.scope != "function":
+        request.config.stash[WIDER_FIXTURES_RAN] = True
 
 
 @pytest.fixture(scope="session")
@@ -148,10 +161,11 @@ def isolated_database(request: pytest.FixtureRequest) -> Iterator[None]:
         return
     url: str = request.getfixturevalue("database_url")
     baselines = request.config.stash.setdefault(BASELINES, {})
-    if url in baselines:
-        baselines[url].update()
-    else:
+    if url not in baselines:
         baselines[url] = Baseline(url)
+    elif request.config.stash.get(WIDER_FIXTURES_RAN, True):
+        baselines[url].update()
+    request.config.stash[WIDER_FIXTURES_RAN] = False
     yield
     baselines[url].restore()
 
