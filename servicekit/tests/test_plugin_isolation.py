@@ -98,6 +98,9 @@ class TestRowsAFixtureOfTheClassWrote:
     @ATTEMPTS
     def test_each_finds_them(self, db_session: Session, attempt: int) -> None:
         assert db_session.scalars(text("SELECT body FROM notes")).all() == ["seeded for the class"]
+        # The baseline's copy of the table goes by another name: looked up by its name, the table is alone.
+        named = text("SELECT count(*) FROM information_schema.tables WHERE table_name = 'notes'")
+        assert db_session.scalar(named) == 1
         db_session.execute(text("DELETE FROM notes"))
         db_session.execute(text("INSERT INTO notes (body) VALUES ('the test s own')"))
         db_session.commit()
