@@ -17,6 +17,7 @@ from app.demo_data import seed_demo
 from config import Settings
 from servicekit import Database
 from servicekit.testing import ServiceUnderTest, temporary_database
+from servicekit.testing.databases import DEFAULT_PREFIX
 
 DEMO_PREMISES = 3000
 
@@ -42,17 +43,18 @@ def seed(database_url: str, premises: int) -> None:
 
 
 @contextmanager
-def demo_database(server_url: str, premises: int) -> Iterator[str]:
+def demo_database(server_url: str, premises: int, prefix: str = DEFAULT_PREFIX) -> Iterator[str]:
     """A migrated database holding the demo data with `premises` premises, dropped afterwards."""
-    with temporary_database(server_url, MIGRATIONS) as url:
+    with temporary_database(server_url, MIGRATIONS, prefix) as url:
         seed(url, premises)
         yield url
 
 
 @pytest.fixture(scope="session")
-def database_url(server_url: str) -> Iterator[str]:
-    """The session's PostGIS database, built by Directmail's migrations, with the demo data."""
-    with demo_database(server_url, DEMO_PREMISES) as url:
+def database_url(server_url: str, database_prefix: str) -> Iterator[str]:
+    """The session's PostGIS database, built by Directmail's migrations, with the demo data: the baseline
+    the plugin puts back after every test."""
+    with demo_database(server_url, DEMO_PREMISES, database_prefix) as url:
         yield url
 
 

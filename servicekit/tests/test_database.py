@@ -37,7 +37,7 @@ def test_each_test_starts_from_a_clean_database(db_session: Session, database: D
     count = text("SELECT count(*) FROM notes")
     assert db_session.scalar(count) == 0
     db_session.execute(text("INSERT INTO notes (body) VALUES (:body)"), {"body": f"attempt {attempt}"})
-    db_session.commit()  # a savepoint inside the test's transaction, not a real commit
+    db_session.commit()  # a real commit: the plugin empties the table again after the test
     with database.session() as app_session:  # the app's own sessions see the test's writes
         assert app_session.scalar(count) == 1
 

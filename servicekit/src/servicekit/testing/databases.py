@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,6 +19,7 @@ from servicekit.migrations import Migrations
 DEFAULT_SERVER_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 # A streaming replica of the default server, where a service's test set-up starts one.
 DEFAULT_REPLICA_URL = "postgresql+psycopg://postgres@127.0.0.1:5433/postgres"
+DEFAULT_PREFIX = "servicekit_test_"  # what a test database's name starts with, before its own random part
 
 
 def libpq_url(url: str) -> str:
@@ -25,16 +27,29 @@ def libpq_url(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def create_database(server_url: str, migrations: Migrations | None = None) -> str:
-    """A new, uniquely named database on the test server, migrated to head when `migrations` are given."""
-    name = f"servicekit_test_{uuid.uuid4().hex[:12]}"
+def create_database(server_url: str, migrations: Migrations | None = None, prefix: str = DEFAULT_PREFIX) -> str:
+    """A new database on the test server, named `prefix` and a random part, migrated to head when
+    `migrations` are given; a migration that fails drops it again."""
+    name = f"{valid_prefix(prefix)}{uuid.uuid4().hex[:12]}"
     with psycopg.connect(libpq_url(server_url), autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     url = make_url(server_url).set(drivername="postgresql+psycopg", database=name)
     database_url = url.render_as_string(hide_password=False)
     if migrations:
-        migrations.upgrade(database_url)
+        try:
+            migrations.upgrade(database_url)
+        except BaseException:
+            drop_database(server_url, database_url)
+            raise
     return database_url
+
+
+def valid_prefix(prefix: str) -> str:
+    """`prefix`, when it can start a database's name: lower-case letters, digits and underscores, short
+    enough to leave room for the random part within PostgreSQL's 63 characters."""
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,39}", prefix):
+        raise ValueError(f"a test database prefix is 1 to 40 of a-z, 0-9 and _, not starting with a digit: {prefix!r}")
+    return prefix
 
 
 def drop_database(server_url: str, database_url: str) -> None:
@@ -43,9 +58,11 @@ def drop_database(server_url: str, database_url: str) -> None:
 
 
 @contextmanager
-def temporary_database(server_url: str, migrations: Migrations | None = None) -> Iterator[str]:
+def temporary_database(
+    server_url: str, migrations: Migrations | None = None, prefix: str = DEFAULT_PREFIX
+) -> Iterator[str]:
     """A database made for the block (migrated when `migrations` are given), dropped afterwards."""
-    url = create_database(server_url, migrations)
+    url = create_database(server_url, migrations, prefix)
     try:
         yield url
     finally:

@@ -6,7 +6,8 @@ async and live clients. A service's `conftest.py` only says what to test:
     def service_under_test() -> ServiceUnderTest[Settings]:
         return ServiceUnderTest(Settings, create_app, spec=SPEC, migrations=MIGRATIONS)
 
-No PostgreSQL means a failed run, never a skipped one.
+Every test starts from the run's database as it was built (and seeded), whatever earlier tests wrote
+(`isolated_database`). No PostgreSQL means a failed run, never a skipped one.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from sqlalchemy import Connection, make_url
+from sqlalchemy import Connection, Engine, create_engine, make_url
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
 from starlette.testclient import TestClient
 
 from servicekit.app import ServiceApp
@@ -29,15 +31,47 @@ from servicekit.auth import permissions
 from servicekit.database import Database
 from servicekit.settings import ServiceSettings
 from servicekit.spec import configured_spec
-from servicekit.testing.databases import DEFAULT_REPLICA_URL, DEFAULT_SERVER_URL, libpq_url, temporary_database
+from servicekit.testing.databases import (
+    DEFAULT_PREFIX,
+    DEFAULT_REPLICA_URL,
+    DEFAULT_SERVER_URL,
+    libpq_url,
+    temporary_database,
+    valid_prefix,
+)
 from servicekit.testing.fake_apm import FakeApmServer
 from servicekit.testing.fake_entra import FakeEntra
+from servicekit.testing.isolation import Baseline
 from servicekit.testing.servers import LiveServer, LoggedServer
-from servicekit.testing.service import ServiceUnderTest, setting_variables, settings_for_tests
+from servicekit.testing.service import MissingMigrations, ServiceUnderTest, setting_variables, settings_for_tests
 
 pytest_plugins = ["servicekit.testing.exit_watchdog"]
 
 Headers = dict[str, str]
+
+PREFIX_OPTION = "servicekit_database_prefix"
+BASELINES = pytest.StashKey[dict[str, Baseline]]()
+# Whether a fixture wider than a test was set up or torn down since the last test: only such a fixture can
+# have written to the database between two tests, so only then is the baseline looked at again.
+WIDER_FIXTURES_RAN = pytest.StashKey[bool]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini(
+        PREFIX_OPTION,
+        "what the names of the run's test databases start with (one per checkout or CI job sharing a server)",
+        default=DEFAULT_PREFIX,
+    )
+
+
+def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> None:
+    if fixturedef.scope != "function":
+        request.config.stash[WIDER_FIXTURES_RAN] = True
+
+
+def pytest_fixture_post_finalizer(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> None:
+    if fixturedef.scope != "function":
+        request.config.stash[WIDER_FIXTURES_RAN] = True
 
 
 @pytest.fixture(scope="session")
@@ -67,6 +101,8 @@ def _settings_class(request: pytest.FixtureRequest) -> type[ServiceSettings]:
         settings_class: type[ServiceSettings] = request.getfixturevalue("service_under_test").settings_class
     except pytest.UsageError:  # no service to test here: the kit's own settings still apply
         return ServiceSettings
+    except MissingMigrations as exc:  # every test would fail alike: say it once
+        pytest.exit(str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
     return settings_class
 
 
@@ -96,10 +132,42 @@ def replica_server_url(server_url: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def database_url(server_url: str, service_under_test: ServiceUnderTest[Any]) -> Iterator[str]:
-    """The run's database, built by the service's migrations (override it to add data)."""
-    with temporary_database(server_url, service_under_test.migrations) as url:
+def database_prefix(pytestconfig: pytest.Config) -> str:
+    """What the run's database names start with: the `servicekit_database_prefix` ini option."""
+    try:
+        return valid_prefix(str(pytestconfig.getini(PREFIX_OPTION)))
+    except ValueError as exc:
+        raise pytest.UsageError(f"{PREFIX_OPTION}: {exc}") from None
+
+
+@pytest.fixture(scope="session")
+def database_url(server_url: str, database_prefix: str, service_under_test: ServiceUnderTest[Any]) -> Iterator[str]:
+    """The run's database, built by the service's migrations (override it to add data: what it holds once
+    made is the baseline every test starts from)."""
+    with temporary_database(server_url, service_under_test.migrations, database_prefix) as url:
         yield url
+
+
+@pytest.fixture(autouse=True)
+def isolated_database(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each test that can reach the service's database, its tables and sequences are put back as the
+    test found them, whoever wrote to them (see servicekit.testing.isolation): as the run's database was
+    built and seeded, plus what fixtures wider than a test (a module's) wrote for their tests."""
+    if not {"database_url", "make_settings"} & set(request.fixturenames):
+        yield
+        return
+    if not request.getfixturevalue("service_under_test").migrations:
+        yield
+        return
+    url: str = request.getfixturevalue("database_url")
+    baselines = request.config.stash.setdefault(BASELINES, {})
+    if url not in baselines:
+        baselines[url] = Baseline(url)
+    elif request.config.stash.get(WIDER_FIXTURES_RAN, True):
+        baselines[url].update()
+    request.config.stash[WIDER_FIXTURES_RAN] = False
+    yield
+    baselines[url].restore()
 
 
 @pytest.fixture(scope="session")
@@ -153,7 +221,7 @@ def app(service_under_test: ServiceUnderTest[Any], settings: ServiceSettings) ->
     yield app
     database = app.parts.find(Database)
     if database:
-        database.dispose()  # what db_session borrowed outside any lifespan
+        database.dispose()  # what tests borrowed outside any lifespan (`database.session()` in a test)
 
 
 @pytest.fixture
@@ -214,12 +282,22 @@ def database(app: ServiceApp) -> Database:
 
 
 @pytest.fixture
-def db_connection(database: Database) -> Iterator[Connection]:
+def db_engine(database: Database) -> Iterator[Engine]:
+    """An engine of the test's own on the app's database: its connections close when given back, so none
+    is left open whatever the app's pool does meanwhile (a client's lifespan disposes of it)."""
+    engine = create_engine(database.engine.url, poolclass=NullPool)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def db_connection(database: Database, db_engine: Engine) -> Iterator[Connection]:
     """A connection in a transaction rolled back after the test; the app's sessions join it (its read
-    sessions too, unless they read from a replica, which never sees an uncommitted write)."""
+    sessions too, unless they read from a replica, which never sees an uncommitted write). Downloads read
+    on connections of their own and never see it: write what a download should find through `db_session`."""
     joining = [database.sessions] if database.has_replica else [database.sessions, database.read_sessions]
     originals = [dict(sessions.kw) for sessions in joining]
-    with database.engine.connect() as connection:
+    with db_engine.connect() as connection:
         transaction = connection.begin()
         for sessions in joining:
             sessions.configure(bind=connection, join_transaction_mode="create_savepoint")
@@ -233,9 +311,10 @@ def db_connection(database: Database) -> Iterator[Connection]:
 
 
 @pytest.fixture
-def db_session(database: Database, db_connection: Connection) -> Iterator[Session]:
-    """A session whose writes vanish after the test, seen by the app's own sessions too."""
-    with database.sessions() as session:
+def db_session(database: Database, db_engine: Engine) -> Iterator[Session]:
+    """A session like the app's own: what it commits, the app, its downloads and live servers see; the
+    isolation takes it away after the test."""
+    with database.sessions(bind=db_engine) as session:
         yield session
 
 

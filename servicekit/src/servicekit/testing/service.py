@@ -10,10 +10,14 @@ from typing import Generic
 
 from servicekit.app import ServiceApp
 from servicekit.migrations import Migrations
-from servicekit.settings import AnySettings, ServiceSettings, load_settings
+from servicekit.settings import AnySettings, DatabaseSettings, ServiceSettings, load_settings
 
 TEST_ORIGIN = "https://portal.example"
 """The one browser origin test settings allow."""
+
+
+class MissingMigrations(ValueError):
+    """A service with a database described without the migrations that build it."""
 
 
 @dataclass(frozen=True)
@@ -25,6 +29,14 @@ class ServiceUnderTest(Generic[AnySettings]):
     create_app: Callable[[AnySettings], ServiceApp]
     spec: Path
     migrations: Migrations | None = None  # None: a service without a database
+
+    def __post_init__(self) -> None:
+        # Without migrations the plugin would make no database, and the settings fall back to a SQLite file.
+        if self.migrations is None and issubclass(self.settings_class, DatabaseSettings):
+            raise MissingMigrations(
+                f"{self.settings_class.__name__} is a DatabaseSettings: the tests need its database built, so pass"
+                " the service's migrations: ServiceUnderTest(Settings, create_app, spec=SPEC, migrations=MIGRATIONS)"
+            )
 
 
 def settings_for_tests(settings_class: type[AnySettings], **overrides: object) -> AnySettings:
