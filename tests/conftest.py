@@ -17,7 +17,6 @@ from app.demo_data import seed_demo
 from config import Settings
 from servicekit import Database
 from servicekit.testing import ServiceUnderTest, temporary_database
-from servicekit.testing.databases import DEFAULT_PREFIX
 
 DEMO_PREMISES = 3000
 
@@ -43,7 +42,7 @@ def seed(database_url: str, premises: int) -> None:
 
 
 @contextmanager
-def demo_database(server_url: str, premises: int, prefix: str = DEFAULT_PREFIX) -> Iterator[str]:
+def demo_database(server_url: str, premises: int, prefix: str) -> Iterator[str]:
     """A migrated database holding the demo data with `premises` premises, dropped afterwards."""
     with temporary_database(server_url, MIGRATIONS, prefix) as url:
         seed(url, premises)

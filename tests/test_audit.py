@@ -45,8 +45,8 @@ Headers = dict[str, str]
 
 
 @pytest.fixture(scope="module")
-def big_database_url(server_url: str) -> Iterator[str]:
-    with demo_database(server_url, BIG_PREMISES) as url:
+def big_database_url(server_url: str, database_prefix: str) -> Iterator[str]:
+    with demo_database(server_url, BIG_PREMISES, database_prefix) as url:
         yield url
 
 
@@ -217,10 +217,10 @@ def drained(pieces: CsvPieces) -> tuple[bytes, int]:
 
 @pytest.mark.slow
 def test_at_log_level_error_every_access_leaves_an_event_that_run_py_audit_finds(
-    server_url: str, fake_entra: FakeEntra, marketing: Headers
+    server_url: str, database_prefix: str, fake_entra: FakeEntra, marketing: Headers
 ) -> None:
     since = dt.datetime.now(dt.UTC)
-    with demo_database(server_url, 50) as url:
+    with demo_database(server_url, 50, database_prefix) as url:
         environment = service_environment(url, fake_entra) | {"LOG_LEVEL": "ERROR"}
         service = ServiceProcess([sys.executable, "run.py", "serve"], cwd=PROJECT_ROOT, env=environment)
         try:

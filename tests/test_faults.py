@@ -46,8 +46,10 @@ class ExportServer(DownloadServer):
 
 
 @pytest.fixture(scope="module")
-def export_server(server_url: str, make_settings: Callable[..., Settings]) -> Iterator[ExportServer]:
-    with demo_database(server_url, BIG_PREMISES) as url:
+def export_server(
+    server_url: str, database_prefix: str, make_settings: Callable[..., Settings]
+) -> Iterator[ExportServer]:
+    with demo_database(server_url, BIG_PREMISES, database_prefix) as url:
         # One caller may hold every slot here: these tests take them all with one token.
         settings = make_settings(
             database_url=url, export_concurrency=SLOTS, export_concurrency_per_caller=SLOTS, download_idle_seconds=1

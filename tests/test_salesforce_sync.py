@@ -225,9 +225,9 @@ def printed(completed: subprocess.CompletedProcess[str]) -> list[str]:
 
 
 def test_the_command_syncs_traced_or_fails_with_a_message_and_a_status(
-    server_url: str, salesforce: FakeSalesforce, fake_apm: FakeApmServer
+    server_url: str, database_prefix: str, salesforce: FakeSalesforce, fake_apm: FakeApmServer
 ) -> None:
-    with demo_database(server_url, 50) as url:
+    with demo_database(server_url, 50, database_prefix) as url:
         environment = {
             "ENVIRONMENT": "test",
             "DATABASE_URL": url,

@@ -27,8 +27,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def big_database_url(server_url: str) -> Iterator[str]:
-    with demo_database(server_url, BIG_PREMISES) as url:
+def big_database_url(server_url: str, database_prefix: str) -> Iterator[str]:
+    with demo_database(server_url, BIG_PREMISES, database_prefix) as url:
         yield url
 
 

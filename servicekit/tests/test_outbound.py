@@ -11,7 +11,13 @@ import pytest
 
 from servicekit.auth.outbound import AppTokenAuth, AppTokenError
 from servicekit.testing import settings_for_tests
-from servicekit.testing.fake_entra import API_CLIENT_ID, SERVICE_CLIENT_ID, SERVICE_SECRET, FakeEntra, LoopbackTransport
+from servicekit.testing.fake_entra import (
+    API_CLIENT_ID,
+    SERVICE_CLIENT_ID,
+    SERVICE_SECRET,
+    FakeEntra,
+    FakeEntraTransport,
+)
 from servicekit.testing.loopback import LoopbackHandler, LoopbackServer
 from tests.fixture_service import FixtureSettings
 
@@ -42,7 +48,7 @@ def service_settings(entra: FakeEntra, secret: str = SERVICE_SECRET) -> FixtureS
 
 
 def app_token_auth(entra: FakeEntra, secret: str = SERVICE_SECRET) -> AppTokenAuth:
-    msal_http = httpx.Client(transport=LoopbackTransport(entra))
+    msal_http = httpx.Client(transport=FakeEntraTransport(entra))
     return AppTokenAuth(service_settings(entra, secret), OTHER_SERVICE, http_client=msal_http)
 
 

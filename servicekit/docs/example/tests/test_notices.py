@@ -54,7 +54,7 @@ def test_the_list_shows_the_latest_first(client: TestClient, auth_headers: Heade
             Notice(title="New exchange", area="OX29", starts_at=dt.datetime(2099, 6, 1, tzinfo=dt.UTC)),
         ]
     )
-    db_session.flush()
+    db_session.commit()
     listed = client.get("/notices", params={"limit": 2}, headers=auth_headers()).json()
     assert [notice["title"] for notice in listed] == ["New exchange", "Cabinet upgrade"]
 

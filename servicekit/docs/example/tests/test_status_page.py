@@ -16,8 +16,7 @@ from app.models import Notice
 from app.status_page import published_notices, status_page
 from config import Settings
 from servicekit.auth.outbound import AppTokenAuth
-from servicekit.testing import FakeEntra
-from servicekit.testing.fake_entra import SERVICE_CLIENT_ID, SERVICE_SECRET, LoopbackTransport
+from servicekit.testing import SERVICE_CLIENT_ID, SERVICE_SECRET, FakeEntra, FakeEntraTransport
 from servicekit.testing.loopback import LoopbackHandler, LoopbackServer
 
 Received = list[tuple[str, str, Any]]  # each request's path, Authorization header and JSON body
@@ -47,7 +46,7 @@ def publishing_settings(make_settings: Callable[..., Settings], status_page_stan
 
 def app_token(settings: Settings, entra: FakeEntra) -> AppTokenAuth:
     """msal asks the loopback Entra for the token (it would ask login.microsoftonline.com)."""
-    entra_http = httpx.Client(transport=LoopbackTransport(entra))
+    entra_http = httpx.Client(transport=FakeEntraTransport(entra))
     return AppTokenAuth(settings, settings.status_page_scope, http_client=entra_http)
 
 
@@ -59,7 +58,7 @@ def test_new_notices_are_published_once_with_an_app_token(
 ) -> None:
     notice = Notice(title="Fibre works", area="OX29", starts_at=dt.datetime(2026, 12, 8, 9, tzinfo=dt.UTC))
     db_session.add(notice)
-    db_session.flush()
+    db_session.commit()
     with status_page(publishing_settings, app_token(publishing_settings, fake_entra)) as client:
         assert published_notices(db_session, client) == 1
         assert published_notices(db_session, client) == 0

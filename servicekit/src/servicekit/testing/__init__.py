@@ -13,7 +13,15 @@ from servicekit.testing.databases import (
     terminate_queries,
 )
 from servicekit.testing.fake_apm import FakeApmServer
-from servicekit.testing.fake_entra import API_CLIENT_ID, API_URI, FakeEntra, SigningKey
+from servicekit.testing.fake_entra import (
+    API_CLIENT_ID,
+    API_URI,
+    SERVICE_CLIENT_ID,
+    SERVICE_SECRET,
+    FakeEntra,
+    FakeEntraTransport,
+    SigningKey,
+)
 from servicekit.testing.network import SwitchableLink, slow_reader, socket_that_never_answers, socket_that_refuses
 from servicekit.testing.problems import assert_problem
 from servicekit.testing.servers import LiveServer, LoggedServer, ServiceProcess, environment_without, eventually
@@ -22,11 +30,14 @@ from servicekit.testing.service import TEST_ORIGIN, ServiceUnderTest, documented
 __all__ = [
     "API_CLIENT_ID",
     "API_URI",
+    "SERVICE_CLIENT_ID",
+    "SERVICE_SECRET",
     "TEST_ORIGIN",
     "DownloadServer",
     "FakeApmServer",
     "FakeClock",
     "FakeEntra",
+    "FakeEntraTransport",
     "LiveServer",
     "LoggedServer",
     "ServiceProcess",

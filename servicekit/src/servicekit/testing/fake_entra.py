@@ -26,7 +26,9 @@ API_CLIENT_ID = "0b2c3d4e-0000-4000-8000-0000000000bb"
 API_URI = "api://servicekit-test"
 """The test API's App ID URI: an audience test settings accept, and its scopes' prefix."""
 SERVICE_CLIENT_ID = "5e6f7a8b-0000-4000-8000-0000000000cc"
+"""The service's own registration, to which the fake issues app tokens (`auth_client_id` in test settings)."""
 SERVICE_SECRET = "s3rvice-secret-for-tests"
+"""That registration's client secret (`auth_client_secret`)."""
 
 
 class SigningKey:
@@ -172,7 +174,7 @@ def _handler_for(entra: FakeEntra) -> type[LoopbackHandler]:
     return Handler
 
 
-class LoopbackTransport(httpx.HTTPTransport):
+class FakeEntraTransport(httpx.HTTPTransport):
     """Sends requests for https://login.microsoftonline.com to the fake instead (msal insists on https)."""
 
     def __init__(self, entra: FakeEntra) -> None:
