@@ -81,6 +81,10 @@ class SwitchableLink:
                 continue
             server = socket.create_connection(self.target)
             with self._lock:
+                if not self.up:  # cut while this connection was being made
+                    _end(client)
+                    _end(server)
+                    continue
                 self._open |= {client, server}
             for source, sink in ((client, server), (server, client)):
                 threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
