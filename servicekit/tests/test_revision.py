@@ -16,7 +16,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, 
 from servicekit import Migrations, ServiceCommands
 from servicekit.migrations import KIT_ENVIRONMENT
 from servicekit.testing import temporary_database
-from tests import lean_service
+from tests import fixture_service, lean_service
 from tests.fixture_service import SPECIFICATION, FixtureSettings, create_app
 
 REPOSITORY = Path(__file__).resolve().parents[2]  # its pyproject.toml holds the black and ruff settings
@@ -134,3 +134,15 @@ def test_the_revisions_it_writes_pass_black_ruff_and_mypy_strict(
     ):
         result = subprocess.run([sys.executable, "-m", *check, *files], cwd=folder, capture_output=True, text=True)
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_autogenerate_without_models_to_compare_fails_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, server_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cli = ServiceCommands(FixtureSettings, create_app, spec=SPECIFICATION, migrations=fixture_service.MIGRATIONS)
+    with temporary_database(server_url) as url:  # the fixture service's env.py gives alembic no MetaData
+        monkeypatch.setenv("ENVIRONMENT", "test")
+        monkeypatch.setenv("DATABASE_URL", url)
+        assert cli.main(["revision", "--autogenerate", "-m", "Anything."]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("run.py: revision: Can't proceed with --autogenerate option; environment script ")

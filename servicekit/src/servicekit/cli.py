@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Generic
 
 import structlog
+from alembic.util import CommandError
 
 from servicekit.apm import traced_command
 from servicekit.app import ServiceApp
@@ -155,6 +156,8 @@ class ServiceCommands(Generic[AnySettings]):
             )
         except MigrationBlocked as exc:
             raise CommandFailed(f"revision {exc}") from None
+        except CommandError as exc:  # alembic's refusal (no metadata to compare, several heads) is the message
+            raise CommandFailed(f"revision: {exc}") from None
 
     def token(self, settings: AnySettings, args: argparse.Namespace) -> None:
         roles = [] if args.no_roles else args.role or declared_permissions(configured_spec(self.spec, settings))
