@@ -1,49 +1,68 @@
 """`run.py migrate` on a database in use: a migration behind a long export gives way to the service's
 readers instead of queueing them behind itself, tries again, and either succeeds once the export ends or
 fails in one line with nothing of it applied; two runs at once never race. The migration is the fixture
-service's 0002 (a column added to `notes`), run from 0001 by the fixture service's command line."""
+service's 0002 (a column added to `notes`), run from 0001 by the fixture service's command line. Each test
+runs on both forms of a service's migrations: its own `alembic.ini` and `env.py` (the fixture service),
+and a revisions folder the kit's alembic environment runs (the lean service, `Migrations.of`)."""
 
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
+from types import ModuleType
 
 import psycopg
 import pytest
+from alembic import command
 from sqlalchemy import text
 
-from servicekit import Database, ServiceCommands
+from servicekit import Database, Migrations, ServiceCommands
 from servicekit.migrations import MIGRATION_LOCK, MigrationLimits, migration_connection
 from servicekit.settings import DatabaseSettings
-from servicekit.testing import eventually, temporary_database
+from servicekit.testing import assert_migrated, eventually, temporary_database
 from servicekit.testing.databases import libpq_url
-from tests.fixture_service import MIGRATIONS, SPECIFICATION, FixtureSettings, create_app
+from tests import fixture_service, lean_service
+from tests.fixture_service import SPECIFICATION, FixtureSettings, create_app
 
 KIT_TESTS = Path(__file__).resolve().parent.parent  # where `python -m tests.fixture_service` runs
 
 
+@pytest.fixture(params=[fixture_service, lean_service], ids=["alembic.ini", "Migrations.of"])
+def service(request: pytest.FixtureRequest) -> ModuleType:
+    """The service whose migrations a test runs: `service.MIGRATIONS`, and `python -m {service.__name__}`."""
+    module: ModuleType = request.param
+    return module
+
+
 @pytest.fixture
-def database_at_0001(server_url: str) -> Iterator[str]:
+def migrations(service: ModuleType) -> Migrations:
+    found: Migrations = service.MIGRATIONS
+    return found
+
+
+@pytest.fixture
+def database_at_0001(server_url: str, migrations: Migrations) -> Iterator[str]:
     """A database of its own, at the revision before the one that alters `notes`."""
     with temporary_database(server_url) as url:
-        MIGRATIONS.upgrade(url, "0001")
+        migrations.upgrade(url, "0001")
         yield url
 
 
 @pytest.fixture
-def migrate(monkeypatch: pytest.MonkeyPatch, database_at_0001: str) -> Callable[..., int]:
-    """`migrate(**settings)`: the fixture service's `run.py migrate` on that database, in this process."""
+def migrate(monkeypatch: pytest.MonkeyPatch, database_at_0001: str, migrations: Migrations) -> Callable[..., int]:
+    """`migrate(**settings)`: the service's `run.py migrate` on that database, in this process."""
 
     def run(**settings: str) -> int:
         environment = {"ENVIRONMENT": "test", "DATABASE_URL": database_at_0001, **settings}
         for name, value in environment.items():
             monkeypatch.setenv(name, value)
-        return ServiceCommands(FixtureSettings, create_app, spec=SPECIFICATION, migrations=MIGRATIONS).main(["migrate"])
+        return ServiceCommands(FixtureSettings, create_app, spec=SPECIFICATION, migrations=migrations).main(["migrate"])
 
     return run
 
@@ -94,11 +113,15 @@ def in_a_thread(run: Callable[[], int]) -> tuple[threading.Thread, list[int]]:
 
 
 def test_a_migration_behind_an_export_lets_new_reads_through_then_fails_in_one_line(
-    migrate: Callable[..., int], database_at_0001: str, make_settings, capsys: pytest.CaptureFixture[str]
+    migrate: Callable[..., int],
+    migrations: Migrations,
+    database_at_0001: str,
+    make_settings,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     # The service's own reads, whose lock wait (2 s) would run out if they queued until the export ended.
     service = Database.from_settings(
-        make_settings(database_url=database_at_0001, database_lock_timeout_seconds=2), MIGRATIONS
+        make_settings(database_url=database_at_0001, database_lock_timeout_seconds=2), migrations
     )
     with an_export(database_at_0001):
         migration, exit_status = in_a_thread(
@@ -132,7 +155,9 @@ def test_a_migration_behind_an_export_succeeds_once_the_export_ends(
     assert revision_and_title_column(database_at_0001) == ("0004", True)  # the title, the audit table, the notices
 
 
-def test_two_migrate_jobs_never_race_the_second_waits_then_finds_nothing_to_do(database_at_0001: str) -> None:
+def test_two_migrate_jobs_never_race_the_second_waits_then_finds_nothing_to_do(
+    service: ModuleType, database_at_0001: str
+) -> None:
     environment = os.environ | {
         "ENVIRONMENT": "test",
         "DATABASE_URL": database_at_0001,
@@ -141,8 +166,8 @@ def test_two_migrate_jobs_never_race_the_second_waits_then_finds_nothing_to_do(d
     }
 
     def job() -> subprocess.Popen[str]:
-        command = [sys.executable, "-m", "tests.fixture_service", "migrate"]
-        return subprocess.Popen(command, cwd=KIT_TESTS, env=environment, stdout=subprocess.PIPE, text=True)
+        arguments = [sys.executable, "-m", service.__name__, "migrate"]
+        return subprocess.Popen(arguments, cwd=KIT_TESTS, env=environment, stdout=subprocess.PIPE, text=True)
 
     with an_export(database_at_0001):  # keeps the first run at its ALTER TABLE until the second is waiting
         first = job()
@@ -178,3 +203,25 @@ def test_a_migration_connection_has_the_command_statement_timeout_and_a_short_lo
     with migration_connection(database_at_0001, MigrationLimits.from_settings(settings), "migrate") as connection:
         assert connection.scalar(text("SHOW statement_timeout")) == "1h"
         assert connection.scalar(text("SHOW lock_timeout")) == "3s"
+
+
+def test_a_test_database_is_made_at_head_and_readiness_finds_it_there(server_url: str, migrations: Migrations) -> None:
+    assert migrations.heads() == {"0004"}
+    with temporary_database(server_url, migrations) as url:  # what ServiceUnderTest(migrations=...) makes
+        assert_migrated(url, migrations)
+
+
+def test_the_embedded_sqlite_database_is_migrated_without_a_lock(migrations: Migrations, tmp_path: Path) -> None:
+    file = tmp_path / "var" / "service.sqlite3"
+    migrations.upgrade(f"sqlite:///{file}")
+    assert_migrated(f"sqlite:///{file}", migrations)
+    command.downgrade(migrations.config(f"sqlite:///{file}"), "0001")
+    with closing(sqlite3.connect(file)) as database:
+        assert database.execute("SELECT version_num FROM alembic_version").fetchall() == [("0001",)]
+        assert "title" not in {row[1] for row in database.execute("PRAGMA table_info(notes)")}
+
+
+def test_the_lean_service_s_models_and_its_migrations_agree(server_url: str) -> None:
+    """The models' MetaData and the `include_object` option reach the kit's alembic environment."""
+    with temporary_database(server_url, lean_service.MIGRATIONS) as url:
+        command.check(lean_service.MIGRATIONS.config(url))  # raises when autogenerate would write a migration

@@ -1,4 +1,4 @@
-"""A service's command line: `serve` (the default), `migrate`, `token`, `audit` for a service that keeps
+"""A service's command line: `serve` (the default), `migrate`, `revision`, `token`, `audit` for a service that keeps
 its audit trail in its database (`add_audit()`), and the service's own commands.
 
     cli = ServiceCommands(Settings, create_app, spec=SPEC, migrations=MIGRATIONS, description="Orders.")
@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Generic
 
 import structlog
+from alembic.util import CommandError
 
 from servicekit.apm import traced_command
 from servicekit.app import ServiceApp
@@ -44,8 +45,8 @@ class CommandFailed(Exception):
 
 
 class ServiceCommands(Generic[AnySettings]):
-    """The service's command line: `serve`, `token`, `migrate` (given migrations), `audit` (once added) and
-    the service's own commands; `main()` runs the one its arguments name."""
+    """The service's command line: `serve`, `token`, `migrate` and `revision` (given migrations), `audit`
+    (once added) and the service's own commands; `main()` runs the one its arguments name."""
 
     def __init__(
         self,
@@ -67,6 +68,13 @@ class ServiceCommands(Generic[AnySettings]):
         if migrations:
             migrate = self.add("migrate", self.migrate, "upgrade the database schema")
             migrate.add_argument("revision", nargs="?", default="head", help="target revision (default: head)")
+            revision = self.add("revision", self.revision, "write a new migration into the service's revisions")
+            revision.add_argument("-m", "--message", required=True, help="what the migration does (its docstring)")
+            revision.add_argument(
+                "--autogenerate",
+                action="store_true",
+                help="write what the models have and the database lacks (DATABASE_URL, migrated to head first)",
+            )
         token = self.add("token", self.token, "print a dev login token (ENVIRONMENT=local only)")
         token.add_argument(
             "--role", action="append", help="an app role to grant (repeatable; default: every one the spec declares)"
@@ -134,6 +142,22 @@ class ServiceCommands(Generic[AnySettings]):
         except MigrationBlocked as exc:
             raise CommandFailed(f"migrate {exc}") from None
         log.info("database migrated", revision=args.revision)
+
+    def revision(self, settings: AnySettings, args: argparse.Namespace) -> None:
+        assert self.migrations is not None
+        assert isinstance(settings, DatabaseSettings)
+        try:
+            self.migrations.write_revision(
+                settings.database_url,
+                args.message,
+                autogenerate=args.autogenerate,
+                limits=MigrationLimits.from_settings(settings),
+                application_name=f"{settings.service_name} revision",
+            )
+        except MigrationBlocked as exc:
+            raise CommandFailed(f"revision {exc}") from None
+        except CommandError as exc:  # alembic's refusal (no metadata to compare, several heads) is the message
+            raise CommandFailed(f"revision: {exc}") from None
 
     def token(self, settings: AnySettings, args: argparse.Namespace) -> None:
         roles = [] if args.no_roles else args.role or declared_permissions(configured_spec(self.spec, settings))

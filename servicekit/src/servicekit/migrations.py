@@ -1,7 +1,10 @@
 """A service's alembic migrations, run so that they cannot block the service.
 
-`Migrations.upgrade()` (`python run.py migrate`, the deployment's migration Job) opens the connection
-itself and hands it to the service's `env.py`, which calls `run_migrations()`. On PostgreSQL:
+A service keeps its revisions in a folder and hands the kit its models' `MetaData`
+(`Migrations.of(versions, metadata)`): the kit's own alembic environment (`env.py`, `script.py.mako`)
+runs them. A service with an `alembic.ini` of its own (`Migrations(alembic_ini)`) has its `env.py` call
+`run_migrations()` instead. Either way `Migrations.upgrade()` (`python run.py migrate`, the deployment's
+migration Job) opens the connection itself and hands it to the environment. On PostgreSQL:
 
 - one run at a time: a run holds a session-level advisory lock, and a second one waits for it (no longer
   than a statement may run), then finds nothing left to do;
@@ -16,10 +19,12 @@ SQLite (the embedded database, local only) has no advisory lock or lock timeout:
 
 from __future__ import annotations
 
+import importlib.util
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +32,7 @@ import structlog
 from alembic import command, context
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
+from alembic.script import Script, ScriptDirectory
 from psycopg import errors
 from sqlalchemy import Connection, MetaData, create_engine, text
 from sqlalchemy.exc import OperationalError
@@ -37,6 +42,13 @@ from servicekit.database import Limits, connect_arguments, create_sqlite_folder
 from servicekit.settings import DatabaseSettings, load_settings
 
 __all__ = ["Migrations", "run_migrations"]
+
+# The alembic environment of `Migrations.of()`: shipped inside the package, beside this module.
+KIT_ENVIRONMENT = Path(__file__).resolve().parent / "alembic_environment"
+# Revision files named by date first, so that a folder lists them in the order they were written.
+FILE_TEMPLATE = "%(year)d%(month).2d%(day).2d_%(rev)s_%(slug)s"
+# Formatters a written revision goes through, each when installed: the service's own settings apply.
+FORMATTERS = {"ruff": "check --fix --quiet REVISION_SCRIPT_FILENAME", "black": "--quiet REVISION_SCRIPT_FILENAME"}
 
 # pg_advisory_lock's key: any constant no other lock of the database uses ("SKMG": servicekit, migrate).
 MIGRATION_LOCK = 0x534B4D47
@@ -79,16 +91,25 @@ class MigrationLimits:
 
 
 class Migrations:
-    """A service's alembic migrations, found through its `alembic.ini`; its `env.py` calls
-    `run_migrations()`."""
+    """A service's alembic migrations: `Migrations.of(versions, metadata)` for its revisions folder and
+    models, run by the kit's alembic environment; or `Migrations(alembic_ini)` for a service with an
+    `alembic.ini` and an `env.py` of its own, which calls `run_migrations()`."""
 
     def __init__(self, alembic_ini: Path) -> None:
-        self.alembic_ini = alembic_ini
+        self._alembic_config: Callable[[], Config] = partial(Config, str(alembic_ini))
+
+    @classmethod
+    def of(cls, versions: Path, metadata: MetaData, **options: Any) -> Migrations:
+        """The migrations in the folder `versions` of a service whose tables are `metadata`'s, with no
+        alembic file of its own; `options` go to alembic's `context.configure` (`include_object`, ...)."""
+        migrations = cls.__new__(cls)
+        migrations._alembic_config = partial(_kit_config, versions, metadata, options)
+        return migrations
 
     def config(self, database_url: str) -> Config:
         """Alembic's configuration for `database_url`, for alembic's own commands too (a test's
-        `command.downgrade`): `run_migrations()` then connects by itself, under the lock."""
-        config = Config(str(self.alembic_ini))
+        `command.downgrade`): the environment then connects by itself, under the lock."""
+        config = self._alembic_config()
         config.attributes["database_url"] = database_url
         return config
 
@@ -107,8 +128,57 @@ class Migrations:
             config.attributes["connection"] = connection
             _upgrade_giving_way(config, connection, revision, limits)
 
+    def write_revision(
+        self,
+        database_url: str,
+        message: str,
+        *,
+        autogenerate: bool = False,
+        limits: MigrationLimits = MigrationLimits(),
+        application_name: str = "revision",
+    ) -> Path:
+        """Writes a new revision file and answers its path: empty, or `autogenerate`d from what the models
+        have and the database at `database_url` lacks, once that database is upgraded to head. Ruff and
+        black, where installed, format it (an `alembic.ini` naming its own `post_write_hooks` keeps them)."""
+        config = _with_formatters(self.config(database_url))
+        if not autogenerate:
+            return _written(command.revision(config, message))
+        with migration_connection(database_url, limits, application_name) as connection:
+            config.attributes["connection"] = connection
+            _upgrade_giving_way(config, connection, "head", limits)
+            return _written(command.revision(config, message, autogenerate=True))
+
     def heads(self) -> frozenset[str]:
-        return frozenset(ScriptDirectory.from_config(Config(str(self.alembic_ini))).get_heads())
+        return frozenset(ScriptDirectory.from_config(self._alembic_config()).get_heads())
+
+
+def _kit_config(versions: Path, metadata: MetaData, options: dict[str, Any]) -> Config:
+    config = Config(attributes={"target_metadata": metadata, "configure_options": options})
+    for name, value in {
+        "script_location": str(KIT_ENVIRONMENT),
+        "version_locations": str(versions),
+        "path_separator": "os",
+        "file_template": FILE_TEMPLATE,
+    }.items():
+        config.set_main_option(name, value.replace("%", "%%"))  # the option is interpolated when read
+    return config
+
+
+def _with_formatters(config: Config) -> Config:
+    if config.file_config.has_section("post_write_hooks"):
+        return config
+    installed = [name for name in FORMATTERS if importlib.util.find_spec(name)]
+    config.set_section_option("post_write_hooks", "hooks", " ".join(installed))
+    for name in installed:
+        config.set_section_option("post_write_hooks", f"{name}.type", "module")
+        config.set_section_option("post_write_hooks", f"{name}.module", name)
+        config.set_section_option("post_write_hooks", f"{name}.options", FORMATTERS[name])
+    return config
+
+
+def _written(script: Script | list[Script | None] | None) -> Path:
+    assert isinstance(script, Script), "one revision, in one versions folder"
+    return Path(script.path)
 
 
 @contextmanager
@@ -188,23 +258,37 @@ def _current_revision(connection: Connection) -> str:
 def run_migrations(
     settings_class: type[DatabaseSettings], target_metadata: MetaData | None = None, **options: Any
 ) -> None:
-    """What a service's alembic `env.py` does: run its migrations on the connection `Migrations.upgrade()`
-    hands over, each in a transaction of its own. Run by alembic's own commands (`command.downgrade`,
-    `alembic revision --autogenerate`), it connects by itself, under the lock and the default limits, to
-    the URL `Migrations.config()` gave or else to the service's settings' one; `alembic upgrade --sql`
-    writes the SQL instead. `options` go to alembic's `context.configure` (`include_object`, ...)."""
+    """What the `env.py` of a service with an `alembic.ini` does: run its migrations on the connection
+    `Migrations.upgrade()` hands over, each in a transaction of its own. Run by alembic's own commands
+    (`command.downgrade`, `alembic revision --autogenerate`), it connects by itself, under the lock and the
+    default limits, to the URL `Migrations.config()` gave or else to the service's settings' one; `alembic
+    upgrade --sql` writes the SQL instead. `options` go to alembic's `context.configure` (`include_object`, ...)."""
     config = context.config
+    _run(config, lambda: _database_url(config, settings_class), target_metadata, options)
+
+
+def run_kit_migrations(config: Config) -> None:
+    """What the kit's own `env.py` does for `Migrations.of()`: as `run_migrations()`, with the metadata,
+    options and URL the `Migrations` put in alembic's configuration."""
+    _run(
+        config,
+        lambda: str(config.attributes["database_url"]),
+        config.attributes["target_metadata"],
+        config.attributes["configure_options"],
+    )
+
+
+def _run(
+    config: Config, database_url: Callable[[], str], target_metadata: MetaData | None, options: dict[str, Any]
+) -> None:
     if context.is_offline_mode():
-        url = _database_url(config, settings_class)
-        context.configure(url=url, target_metadata=target_metadata, literal_binds=True, **options)
+        context.configure(url=database_url(), target_metadata=target_metadata, literal_binds=True, **options)
         with context.begin_transaction():
             context.run_migrations()
         return
     given: Connection | None = config.attributes.get("connection")
     with (
-        nullcontext(given)
-        if given is not None
-        else migration_connection(_database_url(config, settings_class), MigrationLimits(), "alembic")
+        nullcontext(given) if given is not None else migration_connection(database_url(), MigrationLimits(), "alembic")
     ) as connection:
         # Per migration: a lock one migration took is let go when it commits, not held through the rest,
         # and a retry resumes at the migration that gave way.

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from app.models import Base
 from app.notices import NoticeNotFound
 from config import PROJECT_ROOT, Settings
 from servicekit import Database, Downloads, Migrations, ServiceApp, load_settings, service_app
 
 SPECIFICATION = PROJECT_ROOT / "api-spec.yml"
-MIGRATIONS = Migrations(PROJECT_ROOT / "alembic.ini")
+MIGRATIONS = Migrations.of(PROJECT_ROOT / "migrations", Base.metadata)
 
 
 def create_app(settings: Settings | None = None) -> ServiceApp:
