@@ -140,7 +140,8 @@ def test_the_service_under_test_says_what_a_database_service_lacks() -> None:
 def test_a_failed_migration_leaves_no_database(tmp_path: Path, server_url: str) -> None:
     shutil.copytree(ROOT / "migrations", tmp_path / "migrations")
     shutil.copy(ROOT / "alembic.ini", tmp_path / "alembic.ini")
-    (tmp_path / "migrations" / "versions" / "0099_broken.py").write_text(BROKEN_MIGRATION)
+    (head,) = Migrations(ROOT / "alembic.ini").heads()
+    (tmp_path / "migrations" / "versions" / "0099_broken.py").write_text(BROKEN_MIGRATION.format(head=head))
     prefix = unique_prefix()
     broken = Migrations(tmp_path / "alembic.ini")
     with pytest.raises(Exception, match="no_such_table"), temporary_database(server_url, broken, prefix):
@@ -152,7 +153,7 @@ BROKEN_MIGRATION = """
 from alembic import op
 
 revision = "0099"
-down_revision = "0003"
+down_revision = "{head}"
 
 
 def upgrade():
