@@ -7,7 +7,7 @@ from collections.abc import Generator
 
 import psycopg.errors
 import pytest
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, create_engine, text
 from starlette.testclient import TestClient
 
 from servicekit.copy_out import BLOCK_BYTES, copied_csv
@@ -65,3 +65,10 @@ def test_a_download_with_a_header_names_its_columns_first(client: TestClient) ->
     assert lines[0] == "reference,title,contact,link,area,published_on,starts_at,ends_at,note_id"
     assert lines[1].startswith(f'{notice["reference"]},"Cut, ""fibre""",noc@isp.test,')
     assert len(lines) == 2
+
+
+def test_a_copy_on_sqlite_says_it_needs_postgresql() -> None:
+    engine = create_engine("sqlite://")
+    with engine.connect() as connection, pytest.raises(NotImplementedError, match="set DATABASE_URL to a PostgreSQL"):
+        next(copied_csv(connection, text("SELECT 1")))
+    engine.dispose()

@@ -40,6 +40,11 @@ def copied_csv(
     `parameter_sets` in turn, its rows following on: built and compiled anew for each run, it would cost
     the GIL a millisecond a run, and leave garbage that only the cyclic collector frees (holding the GIL
     as long as it takes). Closing the generator early makes psycopg cancel the query."""
+    if connection.dialect.name != "postgresql":
+        raise NotImplementedError(
+            f"copied_csv needs PostgreSQL's COPY, which {connection.dialect.name} lacks: set DATABASE_URL to a "
+            "PostgreSQL database"
+        )
     compiled = statement.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
     copy, fixed = f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)", compiled.params
     headed = f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv, HEADER)" if header else copy
