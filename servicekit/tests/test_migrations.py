@@ -1,9 +1,11 @@
 """`run.py migrate` on a database in use: a migration behind a long export gives way to the service's
 readers instead of queueing them behind itself, tries again, and either succeeds once the export ends or
 fails in one line with nothing of it applied; two runs at once never race. The migration is the fixture
-service's 0002 (a column added to `notes`), run from 0001 by the fixture service's command line. Each test
-runs on both forms of a service's migrations: its own `alembic.ini` and `env.py` (the fixture service),
-and a revisions folder the kit's alembic environment runs (the lean service, `Migrations.of`)."""
+service's 0002 (a column added to `notes`), run from 0001 by the fixture service's command line. The
+quick tests run on both forms of a service's migrations (`BOTH_FORMS`): its own `alembic.ini` and `env.py`
+(the fixture service), and a revisions folder the kit's alembic environment runs (the lean service,
+`Migrations.of`); the slow ones, of giving way and racing, on the first form alone, since both forms hand
+their connection to the one runner that gives way and takes the lock."""
 
 from __future__ import annotations
 
@@ -33,10 +35,15 @@ from tests.fixture_service import SPECIFICATION, FixtureSettings, create_app
 KIT_TESTS = Path(__file__).resolve().parent.parent  # where `python -m tests.fixture_service` runs
 
 
-@pytest.fixture(params=[fixture_service, lean_service], ids=["alembic.ini", "Migrations.of"])
+BOTH_FORMS = pytest.mark.parametrize(
+    "service", [fixture_service, lean_service], ids=["alembic.ini", "Migrations.of"], indirect=True
+)
+
+
+@pytest.fixture
 def service(request: pytest.FixtureRequest) -> ModuleType:
     """The service whose migrations a test runs: `service.MIGRATIONS`, and `python -m {service.__name__}`."""
-    module: ModuleType = request.param
+    module: ModuleType = getattr(request, "param", fixture_service)
     return module
 
 
@@ -183,6 +190,7 @@ def test_two_migrate_jobs_never_race_the_second_waits_then_finds_nothing_to_do(
     assert revision_and_title_column(database_at_0001) == ("0004", True)  # the title, the audit table, the notices
 
 
+@BOTH_FORMS
 def test_a_run_waits_for_another_no_longer_than_a_statement_may_run(
     migrate: Callable[..., int], database_at_0001: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -196,6 +204,7 @@ def test_a_run_waits_for_another_no_longer_than_a_statement_may_run(
     assert revision_and_title_column(database_at_0001) == ("0001", False)
 
 
+@BOTH_FORMS
 def test_a_migration_connection_has_the_command_statement_timeout_and_a_short_lock_timeout(
     make_settings, database_at_0001: str
 ) -> None:
@@ -205,12 +214,14 @@ def test_a_migration_connection_has_the_command_statement_timeout_and_a_short_lo
         assert connection.scalar(text("SHOW lock_timeout")) == "3s"
 
 
+@BOTH_FORMS
 def test_a_test_database_is_made_at_head_and_readiness_finds_it_there(server_url: str, migrations: Migrations) -> None:
     assert migrations.heads() == {"0004"}
     with temporary_database(server_url, migrations) as url:  # what ServiceUnderTest(migrations=...) makes
         assert_migrated(url, migrations)
 
 
+@BOTH_FORMS
 def test_the_embedded_sqlite_database_is_migrated_without_a_lock(migrations: Migrations, tmp_path: Path) -> None:
     file = tmp_path / "var" / "service.sqlite3"
     migrations.upgrade(f"sqlite:///{file}")
