@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import psycopg
+from alembic import command
 from sqlalchemy import make_url
 
 from servicekit.database import Database
@@ -97,6 +98,22 @@ def assert_migrated(database_url: str, migrations: Migrations) -> None:
         assert database.unready_reason() is None
     finally:
         database.dispose()
+
+
+def assert_migrations_round_trip(database_url: str, migrations: Migrations) -> None:
+    """On the empty database at `database_url`: every migration applies, every one undoes itself, and they
+    apply again, so that a rollback of a release is a tested path."""
+    migrations.upgrade(database_url)
+    command.downgrade(migrations.config(database_url), "base")
+    migrations.upgrade(database_url)
+    assert_migrated(database_url, migrations)
+
+
+def assert_models_match_migrations(database_url: str, migrations: Migrations) -> None:
+    """The models and the migrations agree: on the database at `database_url`, migrated to head first,
+    autogenerate finds nothing to write (a model changed without its migration fails here)."""
+    migrations.upgrade(database_url)
+    command.check(migrations.config(database_url))
 
 
 def active_queries(database_url: str, starting_with: str) -> int:
