@@ -24,7 +24,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from connexion.exceptions import BadRequestProblem
-from connexion.validators import ParameterValidator as ConnexionParameterValidator
 from jsonschema import Draft4Validator, Draft202012Validator, ValidationError
 from jsonschema.exceptions import best_match
 from jsonschema.validators import extend
@@ -39,6 +38,9 @@ from servicekit.internals.connexion import (
     format_error_with_path,
     is_null,
     is_nullable,
+)
+from servicekit.internals.connexion import (
+    ParameterValidator as ConnexionParameterValidator,
 )
 from servicekit.problems import InvalidParams
 

@@ -28,11 +28,13 @@ with CONNEXION.imported():
     from connexion.spec import Specification
     from connexion.uri_parsing import OpenAPIURIParser
     from connexion.utils import get_function_from_name, is_null, is_nullable
-    from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator
+    from connexion.validators import VALIDATOR_MAP, JSONRequestBodyValidator, ParameterValidator
 
 CONNEXION.require_assigned(FlaskApp, "_middleware_app")
 CONNEXION.require_assigned(FlaskASGIApp, "asgi_app")
 CONNEXION.require(JSONRequestBodyValidator, "_validator", "_parse", "_validate")
+# servicekit.validation overrides both, raising its refusals where Connexion returns messages.
+CONNEXION.require(ParameterValidator, "validate_parameter", "validate_query_parameter_list")
 CONNEXION.require_assigned(JSONRequestBodyValidator, "_schema", "_encoding", "_nullable")
 CONNEXION.require(OpenAPIURIParser, "_split", "_resolve_param_duplicates", "resolve_query", "param_defns")
 CONNEXION.require(SwaggerUIAPI, "_spec_for_prefix", "_base_path_for_prefix")
@@ -88,6 +90,7 @@ __all__ = [
     "JSONRequestBodyValidator",
     "MediaTypeDict",
     "OpenAPIURIParser",
+    "ParameterValidator",
     "ServerErrorMiddleware",
     "SwaggerUIAPI",
     "SwaggerUIMiddleware",
