@@ -94,9 +94,13 @@ def has_docstring(module: str, name: str) -> bool:
 
 
 def service_files() -> Iterator[Path]:
+    """The services' own Python files: not the tools installed beside them (`scripts/client-gen/.venv`)."""
     for name in SERVICE_CODE:
         path = REPOSITORY / name
-        yield from [path] if path.is_file() else sorted(path.rglob("*.py"))
+        found = [path] if path.is_file() else sorted(path.rglob("*.py"))
+        yield from (
+            file for file in found if not any(part.startswith(".") for part in file.relative_to(REPOSITORY).parts)
+        )
 
 
 def kit_imports(path: Path) -> Iterator[tuple[int, str, str | None]]:
