@@ -15,7 +15,7 @@ AXE := tests/browser/node_modules/.installed-from-lock
 SWAGGER_UI := swagger-ui/build/.built
 EXAMPLE := examples/minimal-service
 # The service the kit's docs site includes its how-to code from (servicekit/mkdocs.yml).
-DOCS_EXAMPLE := servicekit/docs/example
+DOCS_EXAMPLE := examples/outage-notices
 
 # The image CI builds and pushes: tagged by commit, and by VERSION (the git tag) on a release.
 IMAGE ?= $(or $(CI_REGISTRY_IMAGE),registry.gitlab.com/gigaclear/directmail)
@@ -78,7 +78,7 @@ test: $(INSTALLED) $(SWAGGER_UI) $(STOCK_TS) $(AXE) ## prepare Chromium, curl, j
 	cd servicekit && $(VENV)/bin/pytest $(call reports,servicekit,servicekit)
 	$(VENV)/bin/pytest $(call reports,directmail,app)
 	cd $(EXAMPLE) && $(VENV)/bin/pytest $(call reports,example,app)
-	cd $(DOCS_EXAMPLE) && $(VENV)/bin/pytest $(call reports,docs-example,app)
+	cd $(DOCS_EXAMPLE) && $(VENV)/bin/pytest $(call reports,outage-notices,app)
 
 # Not the locked releases: the newest, the kit's upper bounds ignored, in a scratch virtualenv of its own
 # (scripts/deps_latest.py says why). CI runs it on a schedule.
