@@ -3,7 +3,7 @@
 def create_app(settings: Settings | None = None) -> ServiceApp:
     settings = settings or load_settings(Settings)
     database = Database.from_settings(settings, MIGRATIONS)
-    downloads = Downloads(database, concurrency=4, compression=settings.compression_levels)
+    downloads = Downloads.from_settings(database, settings)  # Settings mixes in DownloadSettings
     return service_app(__name__, settings, SPEC, database=database, parts=[downloads], problems={OrderError: 400})
 """
 
