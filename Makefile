@@ -29,7 +29,7 @@ REPORTS ?=
 reports = $(if $(REPORTS),--junitxml=$(abspath $(REPORTS))/$(1).xml --cov=$(2) --cov-report=term --cov-report=xml:$(abspath $(REPORTS))/$(1)-coverage.xml)
 
 .PHONY: help install run test deps-latest qa docs format lint types spec containers manifests shell ci-config audit fuzz bench \
-	image-check compose-check compose-up compose-down rehearse kit kit-publish client client-wheel image push release-notes release swagger-ui-upgrade clean
+	image-check compose-check compose-up compose-down rehearse template-check kit kit-publish client client-wheel image push release-notes release swagger-ui-upgrade clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -162,6 +162,11 @@ client: ## regenerate clients/directmail-client from api-spec.yml (openapi-pytho
 swagger-ui-upgrade: ## move Swagger UI to the newest swagger-ui-dist 5.x (commit swagger-ui/package*.json)
 	npm --prefix swagger-ui install --save-exact --no-audit --no-fund swagger-ui-dist@5
 	scripts/build_swagger_ui.sh
+
+# A new service as a user gets one: from the kit's wheel on a loopback index standing in for the package
+# registry, and this working tree's template (uncommitted changes too); scripts/template_check.py says how.
+template-check: $(INSTALLED) ## generate a service from the template; its make test and make qa, and a service without a database's make test
+	$(VENV)/bin/python -m scripts.template_check $(if $(QA),--qa "$(QA)")
 
 kit: $(INSTALLED) ## build the servicekit wheel into dist/ (CI publishes it)
 	$(VENV)/bin/pip wheel --quiet --no-deps --wheel-dir $(DIST) ./servicekit
