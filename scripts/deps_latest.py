@@ -20,6 +20,8 @@ from pathlib import Path
 KIT = Path(__file__).resolve().parents[1] / "servicekit"
 # A requirement's name and extras, without its version bounds (or marker: the kit has none).
 NAME_AND_EXTRAS = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*(?:\[[^\]]*\])?")
+# Not the kit's: the template's tests (tests/test_template.py) render the service template with it.
+TEMPLATE_TOOLS = ["copier"]
 
 
 def unbounded(requirements: list[str]) -> list[str]:
@@ -38,7 +40,7 @@ def run(*command: str | Path) -> None:
 
 def main(pytest_arguments: list[str]) -> int:
     project = tomllib.loads((KIT / "pyproject.toml").read_text())["project"]
-    wanted = unbounded([*project["dependencies"], *project["optional-dependencies"]["testing"]])
+    wanted = unbounded([*project["dependencies"], *project["optional-dependencies"]["testing"], *TEMPLATE_TOOLS])
     scratch = Path(os.environ.get("DEPS_LATEST_VENV", ".deps-latest")).resolve()
     venv.create(scratch, clear=True, with_pip=True)
     python = scratch / "bin" / "python"

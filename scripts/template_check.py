@@ -4,8 +4,8 @@
     python -m scripts.template_check --qa "format lint"   # only those of make qa's targets
 
 The kit's wheel (`make kit`) is served from a PEP 503 index on loopback, standing in for the company's package
-registry (SERVICEKIT_INDEX_URL); PyPI and npm give the rest. Copier generates the service from this working tree,
-uncommitted template changes included, at the questions' defaults, into a temporary folder; its tasks lock the
+registry (SERVICEKIT_INDEX_URL); PyPI and npm give the rest. Copier (its command line) generates the service from this
+working tree, uncommitted template changes included, at the defaults, into a temporary folder; its tasks lock the
 Pipfile and make the first commit. Each check runs in a fresh clone of that repository, as a user's would.
 """
 
@@ -25,13 +25,11 @@ from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import copier
-
 ROOT = Path(__file__).resolve().parent.parent
 KIT_DISTRIBUTION = "gigaclear-servicekit"
 # The service each check makes: the docs' example's name, and a name for the one without a database.
-WITH_DATABASE: dict[str, object] = {"service_name": "outage-notices"}
-WITHOUT_DATABASE: dict[str, object] = {"service_name": "hello-world", "database": False}
+WITH_DATABASE = {"service_name": "outage-notices"}
+WITHOUT_DATABASE = {"service_name": "hello-world", "database": "false"}
 QA_TARGETS = "qa"
 # What the caller's own `make` passes down (variables given on its command line, its job count) stays out of
 # the generated service's: a user runs its Makefile from a shell.
@@ -112,21 +110,13 @@ def without_make_variables(environment: Mapping[str, str]) -> dict[str, str]:
     return {name: value for name, value in environment.items() if name not in MAKE_VARIABLES}
 
 
-def generate(parent: Path, answers: dict[str, object], environment: dict[str, str]) -> Path:
-    """A service generated from this working tree (`vcs_ref="HEAD"`: uncommitted changes too) at the
-    questions' defaults but for `answers`; copier runs its tasks (the lock, the first commit)."""
-    destination = parent / str(answers["service_name"])
-    print(f"template-check: generating {destination.name} ({answers})", flush=True)
-    saved = os.environ.copy()
-    os.environ.clear()
-    os.environ.update(environment)  # copier's tasks inherit the process's environment
-    try:
-        copier.run_copy(str(ROOT), destination, data=answers, defaults=True, unsafe=True, vcs_ref="HEAD", quiet=True)
-    except Exception as exc:  # copier's own errors and a failed task's, each with its message
-        raise CheckFailed(f"generating {destination.name} failed: {exc}") from exc
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+def generate(parent: Path, answers: dict[str, str], environment: dict[str, str]) -> Path:
+    """A service generated from this working tree (`--vcs-ref HEAD`: uncommitted changes too) at the
+    questions' defaults but for `answers`, by copier's command line; its tasks lock and commit."""
+    destination = parent / answers["service_name"]
+    data = [option for name, value in answers.items() for option in ("--data", f"{name}={value}")]
+    command = [sys.executable, "-m", "copier", "copy", "--trust", "--defaults", "--vcs-ref", "HEAD", "--quiet"]
+    checked(ROOT, [*command, *data, str(ROOT), str(destination)], environment)
     return destination
 
 
