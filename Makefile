@@ -13,7 +13,6 @@ SPEC_LINT := scripts/lint-spec/node_modules/.installed-from-lock
 STOCK_TS := tests/stock_clients/typescript/node_modules/.installed-from-lock
 AXE := tests/browser/node_modules/.installed-from-lock
 SWAGGER_UI := swagger-ui/build/.built
-EXAMPLE := examples/minimal-service
 # The service the kit's docs site includes its how-to code from (servicekit/mkdocs.yml).
 DOCS_EXAMPLE := examples/outage-notices
 
@@ -71,13 +70,12 @@ run: $(INSTALLED) $(SWAGGER_UI) ## migrate (embedded SQLite unless DATABASE_URL 
 	$(VENV)/bin/python run.py seed-demo --premises 20000 --if-empty
 	$(VENV)/bin/python run.py serve
 
-test: $(INSTALLED) $(SWAGGER_UI) $(STOCK_TS) $(AXE) ## prepare Chromium, curl, jq and psql, PostgreSQL + PostGIS and its streaming replica; run the kit's, Directmail's and the examples' suites
+test: $(INSTALLED) $(SWAGGER_UI) $(STOCK_TS) $(AXE) ## prepare Chromium, curl, jq and psql, PostgreSQL + PostGIS and its streaming replica; run the kit's, Directmail's and the docs example's suites
 	scripts/test_tools.sh
 	scripts/test_database.sh
 	scripts/test_replica.sh
 	cd servicekit && $(VENV)/bin/pytest $(call reports,servicekit,servicekit)
 	$(VENV)/bin/pytest $(call reports,directmail,app)
-	cd $(EXAMPLE) && $(VENV)/bin/pytest $(call reports,example,app)
 	cd $(DOCS_EXAMPLE) && $(VENV)/bin/pytest $(call reports,outage-notices,app)
 
 # Not the locked releases: the newest, the kit's upper bounds ignored, in a scratch virtualenv of its own
@@ -98,15 +96,14 @@ lint: $(INSTALLED) ## ruff
 	$(VENV)/bin/ruff check .
 
 # Each is a project of its own, with its own settings in its own pyproject.toml.
-types: $(INSTALLED) ## mypy: Directmail, the kit and the examples
+types: $(INSTALLED) ## mypy: Directmail, the kit and the docs example
 	$(VENV)/bin/mypy
 	cd servicekit && $(VENV)/bin/mypy
-	cd $(EXAMPLE) && $(VENV)/bin/mypy
 	cd $(DOCS_EXAMPLE) && $(VENV)/bin/mypy
 
 spec: $(INSTALLED) $(SPEC_LINT) ## the specs by Redocly's recommended rules; the committed client up to date
 	scripts/lint-spec/node_modules/.bin/redocly lint --format stylish --config scripts/lint-spec/redocly.yaml \
-		api-spec.yml $(EXAMPLE)/api-spec.yml $(DOCS_EXAMPLE)/api-spec.yml
+		api-spec.yml $(DOCS_EXAMPLE)/api-spec.yml
 	scripts/check_client.sh
 
 # Strict: a broken link, a missing snippet file or a reference to a name the kit no longer has fails it.

@@ -251,7 +251,7 @@ def ignored(path: str) -> bool:
     "path",
     [
         ".env",
-        "examples/minimal-service/.env",
+        "examples/outage-notices/.env",
         "var/dev-signing-key.pem",
         "var/directmail.sqlite3",
         ".git/HEAD",
@@ -275,7 +275,7 @@ def test_the_build_context_keeps_what_every_stage_copies() -> None:
     needed = {path for stage in STAGES.values() for origin, paths in stage.copies() if origin is None for path in paths}
     needed -= {"."}
     # The test stage copies the whole checkout: `make test` reads these.
-    needed |= {"tests/conftest.py", "Makefile", ".gitignore", "clients/directmail-client", "examples/minimal-service"}
+    needed |= {"tests/conftest.py", "Makefile", ".gitignore", "clients/directmail-client", "examples/outage-notices"}
     assert not [path for path in sorted(needed) if ignored(path.rstrip("/"))]
 
 

@@ -26,7 +26,7 @@ SERVICE_CODE = [
     "tests",
     "scripts",
     "benchmarks",
-    "examples",  # the minimal service, and the outage notices the kit's docs include
+    "examples",  # the outage notices the kit's docs include
 ]
 # Where the kit's own code is another library's, not the services': private, though its modules say `__all__`.
 PRIVATE_PACKAGES = ("servicekit.internals",)
