@@ -39,6 +39,8 @@ EVERY_VARIANT = {
     "pyproject.toml",
     "run.py",
     "scripts/audit.sh",
+    "scripts/client-gen/requirements.txt",
+    "scripts/generate_client.sh",
     "scripts/install_packages.sh",
     "scripts/lint-spec/package.json",
     "scripts/lint-spec/package-lock.json",
