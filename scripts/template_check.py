@@ -31,9 +31,11 @@ KIT_DISTRIBUTION = "gigaclear-servicekit"
 WITH_DATABASE = {"service_name": "outage-notices"}
 WITHOUT_DATABASE = {"service_name": "hello-world", "database": "false"}
 QA_TARGETS = "qa"
-# What the caller's own `make` passes down (variables given on its command line, its job count) stays out of
-# the generated service's: a user runs its Makefile from a shell.
-MAKE_VARIABLES = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")
+# What the caller's own `make` passes down (variables given on its command line, its job count) and the GitLab
+# job's variables (GITLAB_CI, CI_JOB_TOKEN, ...) stay out of the generated service's checks: a user runs its
+# Makefile from a shell. TEST_DATABASE_URL, which says where PostgreSQL is, stays.
+MAKE_VARIABLES = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "GITLAB_CI", "CI")
+CI_VARIABLES = "CI_"
 
 
 class CheckFailed(Exception):
@@ -63,7 +65,7 @@ def main(argv: Sequence[str]) -> int:
 
 def kit_wheel(dist: Path) -> Path:
     """The kit's wheel, built by `make kit` from this working tree."""
-    checked(ROOT, ["make", "--no-print-directory", "kit", f"DIST={dist}"], without_make_variables(os.environ))
+    checked(ROOT, ["make", "--no-print-directory", "kit", f"DIST={dist}"], as_in_a_shell(os.environ))
     [wheel] = dist.glob("gigaclear_servicekit-*.whl")
     return wheel
 
@@ -101,13 +103,17 @@ class QuietHandler(SimpleHTTPRequestHandler):
 
 def service_environment(index_url: str) -> dict[str, str]:
     """A user's shell with the registry's URL set, as the generated README says."""
-    environment = without_make_variables(os.environ)
+    environment = as_in_a_shell(os.environ)
     environment["SERVICEKIT_INDEX_URL"] = index_url
     return environment
 
 
-def without_make_variables(environment: Mapping[str, str]) -> dict[str, str]:
-    return {name: value for name, value in environment.items() if name not in MAKE_VARIABLES}
+def as_in_a_shell(environment: Mapping[str, str]) -> dict[str, str]:
+    return {
+        name: value
+        for name, value in environment.items()
+        if name not in MAKE_VARIABLES and not name.startswith(CI_VARIABLES)
+    }
 
 
 def generate(parent: Path, answers: dict[str, str], environment: dict[str, str]) -> Path:
