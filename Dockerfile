@@ -64,7 +64,7 @@ COPY servicekit servicekit/
 COPY swagger-ui/package.json swagger-ui/package-lock.json swagger-ui/
 COPY swagger-ui/src swagger-ui/src/
 COPY scripts/build_swagger_ui.sh scripts/test_tools.sh scripts/install_packages.sh scripts/
-# `pipenv sync --dev` into .venv and Swagger UI; then Debian's Chromium for the browser tests.
+# `pipenv sync --dev` into .venv and Swagger UI; then the programs the tests drive (scripts/test_tools.sh).
 RUN make install && scripts/test_tools.sh && rm -rf /var/lib/apt/lists/*
 # scripts/generate_client.sh's own pinned environment, made here as the script would on first use.
 COPY scripts/client-gen/requirements.txt scripts/client-gen/
@@ -79,9 +79,9 @@ COPY tests/browser/package.json tests/browser/package-lock.json tests/browser/
 RUN make tests/browser/node_modules/.installed-from-lock
 # The rest of the checkout (.dockerignore keeps .env, var/, .git, .venv, node_modules and builds out).
 COPY . .
-# What `make install` and the stock tools' install made is current: the files they were made from were copied
-# again, unchanged (make --touch only marks its targets so, should the copy have given them newer times).
-# tests/test_dev_login.py asks git what it ignores: a repository of the image's own, the checkout's .git out.
+# What the installs above made is current: the files they were made from were copied again, unchanged
+# (make --touch only marks its targets so, should the copy have given them newer times). What asks git (the
+# Makefile, the tests) finds a repository of the image's own, the checkout's .git out.
 RUN make --touch install tests/stock_clients/typescript/node_modules/.installed-from-lock \
         tests/browser/node_modules/.installed-from-lock && git init --quiet
 CMD ["make", "test"]

@@ -144,7 +144,7 @@
     return function (system) {
       const h = system.React.createElement;
       // The Authorize dialog's client_id and client_secret are the service's settings (initOAuth), never the
-      // user's to type: marked here, hidden by directmail.css.
+      // user's to type: marked here, hidden by service.css.
       const clientFieldsHidden = options.oauthConfigured ? {
         oauth2: (Original) => (props) => h("div", { className: "sk-client-configured" }, h(Original, props)),
       } : {};
