@@ -6,6 +6,8 @@ tagged servicekit-vX.Y.Z) in a real git repository, with copier and make as a se
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -16,7 +18,9 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-TEMPLATE_MAKEFILE = Path(__file__).resolve().parents[1] / "template" / "project" / "Makefile.jinja"
+# The kit's repository: copier.yml at its root, the template's files under servicekit/template/project/.
+REPOSITORY = Path(__file__).resolve().parents[2]
+TEMPLATE_MAKEFILE = REPOSITORY / "servicekit" / "template" / "project" / "Makefile.jinja"
 VENV = Path(sys.prefix)
 KIT_RELEASE = f"servicekit-v{version('gigaclear-servicekit')}"
 EARLIER_RELEASE = "servicekit-v0.0.1"
@@ -78,18 +82,37 @@ class Service:
         return (self.path / name).read_text()
 
     def update(self, *arguments: str) -> subprocess.CompletedProcess[str]:
+        """`make template-update` as a developer runs it from a shell (none of this run's make variables), with
+        this virtualenv's copier and kit."""
+        environment = {
+            name: value
+            for name, value in os.environ.items()
+            if name not in {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "REF"}
+        }
         return subprocess.run(
             ["make", "--no-print-directory", "template-update", f"VENV={VENV}", *arguments],
             cwd=self.path,
+            env=environment,
             capture_output=True,
             text=True,
             check=False,
         )
 
 
+def made(template: Path, service: Path) -> Service:
+    """The service copier makes from the template's earlier release, committed (its tasks left out: they
+    lock the Pipfile against the package registry)."""
+    copier = str(VENV / "bin" / "copier")
+    copy = [copier, "copy", "--quiet", "--defaults", "--skip-tasks", "--data=service_name=orders"]
+    subprocess.run([*copy, f"--vcs-ref={EARLIER_RELEASE}", str(template), str(service)], check=True)
+    git(service, "init", "--quiet", "--initial-branch=main")
+    commit(service, {})
+    return Service(service, template)
+
+
 @pytest.fixture
 def service(tmp_path: Path) -> Service:
-    template, service = tmp_path / "template", tmp_path / "orders"
+    template = tmp_path / "template"
     template.mkdir()
     git(template, "init", "--quiet", "--initial-branch=main")
     commit(
@@ -103,12 +126,7 @@ def service(tmp_path: Path) -> Service:
         },
         tag=EARLIER_RELEASE,
     )
-    copier = str(VENV / "bin" / "copier")
-    made = [copier, "copy", "--quiet", "--defaults", "--data=service_name=orders", f"--vcs-ref={EARLIER_RELEASE}"]
-    subprocess.run([*made, str(template), str(service)], check=True)
-    git(service, "init", "--quiet", "--initial-branch=main")
-    commit(service, {})
-    return Service(service, template)
+    return made(template, tmp_path / "orders")
 
 
 def test_a_template_change_reaches_the_service_with_its_own_changes_kept(service: Service) -> None:
@@ -163,3 +181,24 @@ def test_uncommitted_changes_stop_the_update_before_it_touches_anything(service:
 
 def test_the_templates_makefile_has_the_update_target_tested_here() -> None:
     assert UPDATE_TARGET in TEMPLATE_MAKEFILE.read_text()
+
+
+def test_the_kits_template_brings_its_change_into_a_service_it_made(tmp_path: Path) -> None:
+    template = tmp_path / "template"
+    listed = git(
+        REPOSITORY, "ls-files", "--cached", "--others", "--exclude-standard", "copier.yml", "servicekit/template"
+    )
+    for path in listed.splitlines():
+        (template / path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPOSITORY / path, template / path)
+    git(template, "init", "--quiet", "--initial-branch=main")
+    commit(template, {}, tag=EARLIER_RELEASE)
+    service = made(template, tmp_path / "orders")
+    dockerfile = template / "servicekit/template/project/Dockerfile.jinja"
+    commit(template, {dockerfile.relative_to(template).as_posix(): dockerfile.read_text() + "# a fix\n"}, "v2")
+
+    updated = service.update("REF=v2", "INSTALLED=")  # this virtualenv stands in for the service's
+
+    assert updated.returncode == 0, updated.stderr
+    assert service.file("Dockerfile").endswith("\n# a fix\n")
+    assert git(service.path, "status", "--porcelain") == " M .copier-answers.yml\n M Dockerfile\n"
