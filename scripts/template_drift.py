@@ -23,10 +23,10 @@ import sys
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import yaml
-from copier import run_copy
+from copier import Settings, run_copy
 
 ROOT = Path(__file__).resolve().parent.parent
 ANSWERS = ".copier-answers.yml"
@@ -271,6 +271,7 @@ def render(root: Path, scratch: Path) -> Path:
         skip_tasks=True,
         unsafe=True,  # the template is this working tree's own
         overwrite=True,
+        settings=Settings(),  # not the user's copier settings, whose default answers would change the rendering
     )
     return rendered
 
@@ -404,7 +405,8 @@ def main(argv: Sequence[str]) -> int:
     arguments = parser.parse_args(argv)
     try:
         if arguments.command == "record":
-            print("\n".join(record(arguments.root, arguments.paths, arguments.why)))
+            paths = [PurePosixPath(path).as_posix() for path in arguments.paths]  # ./Makefile is Makefile
+            print("\n".join(record(arguments.root, paths, arguments.why)))
             return 0
         problems = check(arguments.root)
     except DriftError as exc:

@@ -118,7 +118,7 @@ def test_a_recorded_deviation_passes_until_the_template_changes_where_it_differs
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     write(repo, "Dockerfile", DOCKERFILE.format(name="directmail").replace("USER 10001", "USER root"))
-    status, output = drift(repo, capsys, "record", "Dockerfile", "--why", "the | replica needs root")
+    status, output = drift(repo, capsys, "record", "./Dockerfile", "--why", "the | replica needs root")
     assert (status, output) == (0, "Dockerfile: recorded in docs/template-deviations/Dockerfile.diff\n")
     assert (repo / "docs/template-deviations.md").read_text() == REASONS.replace(
         "|---|---|\n", "|---|---|\n| `Dockerfile` | the \\| replica needs root |\n"
