@@ -27,7 +27,8 @@ KIT_TAG ?= $(CI_COMMIT_TAG)
 REPORTS ?=
 reports = $(if $(REPORTS),--junitxml=$(abspath $(REPORTS))/$(1).xml --cov=$(2) --cov-report=term --cov-report=xml:$(abspath $(REPORTS))/$(1)-coverage.xml)
 
-.PHONY: help install run test deps-latest qa docs format lint types spec containers manifests shell ci-config audit fuzz bench \
+.PHONY: help install run test deps-latest qa docs format lint types spec containers manifests shell ci-config template-drift \
+	template-drift-record audit fuzz bench \
 	image-check compose-check compose-up compose-down rehearse template-check kit kit-publish client client-wheel image push release-notes release swagger-ui-upgrade clean
 
 help: ## list the targets
@@ -87,7 +88,7 @@ deps-latest: ## the kit's suite on the newest release of every library it uses (
 	$(PYTHON) scripts/deps_latest.py $(ARGS)
 
 # Each check is a target of its own, as CI's lint and audit jobs run them; in the order that fails fastest.
-qa: format lint types spec docs containers manifests shell ci-config audit ## every static check: code, spec, docs, image, compose, manifests, scripts, CI, vulnerabilities
+qa: format lint types spec docs containers manifests shell ci-config template-drift audit ## every static check: code, spec, docs, image, compose, manifests, scripts, CI, the template's files, vulnerabilities
 
 format: $(INSTALLED) ## black: the code is formatted
 	$(VENV)/bin/black --check .
@@ -121,6 +122,13 @@ shell: $(INSTALLED) ## shellcheck every script
 
 ci-config: $(INSTALLED) ## .gitlab-ci.yml against GitLab's CI schema
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.gitlab-ci .gitlab-ci.yml
+
+template-drift: $(INSTALLED) ## Directmail's template-owned files against the template rendered with its answers, but for its recorded deviations
+	$(VENV)/bin/python -m scripts.template_drift check
+
+# WHY is read from the environment make gives the recipe, so that any quote in it arrives as written.
+template-drift-record: $(INSTALLED) ## record FILES' differences from the template as deliberate: FILES='Makefile ...' WHY='the reason'
+	$(VENV)/bin/python -m scripts.template_drift record $(FILES) $(if $(WHY),--why "$$WHY")
 
 audit: $(INSTALLED) ## known vulnerabilities in the locked packages (pip-audit)
 	scripts/audit.sh
