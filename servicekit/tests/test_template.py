@@ -170,3 +170,10 @@ def test_a_new_service_depends_on_this_kits_version(render: Render) -> None:
     pipfile = tomllib.loads((render() / "Pipfile").read_text())
     assert pipfile["packages"]["gigaclear-servicekit"] == {"version": f"=={version}", "index": "servicekit"}
     assert {source["name"]: source["url"] for source in pipfile["source"]}["servicekit"] == "${SERVICEKIT_INDEX_URL}"
+
+
+@pytest.mark.parametrize("page", ["README.md", "servicekit/docs/how-to/new-service.md"])
+def test_the_command_the_docs_print_makes_a_service_from_this_kits_release(page: str) -> None:
+    version = tomllib.loads((KIT_ROOT / "pyproject.toml").read_text())["project"]["version"]
+    text = (KIT_ROOT.parent / page).read_text()
+    assert f"--vcs-ref servicekit-v{version} " in text
