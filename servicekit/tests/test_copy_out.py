@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Generator
+from typing import Any
 
 import psycopg.errors
 import pytest
@@ -101,16 +102,44 @@ KINDS = Table(
     Column("raw", LargeBinary),
     prefixes=["TEMPORARY"],
 )
-KIND_ROWS = [
-    {"id": 1, "name": "plain", "done": True, "day": dt.date(2026, 12, 7), "moment": dt.datetime(2026, 12, 7, 9, 30),
-     "share": 2.5, "raw": b"\x00\xff"},
-    {"id": 2, "name": "", "done": False, "day": dt.date(2026, 1, 2), "moment": dt.datetime(2026, 12, 7, 9, 0, 0, 500_000),
-     "share": 3.0, "raw": b""},
+KIND_ROWS: list[dict[str, Any]] = [
+    {
+        "id": 1,
+        "name": "plain",
+        "done": True,
+        "day": dt.date(2026, 12, 7),
+        "moment": dt.datetime(2026, 12, 7, 9, 30),
+        "share": 2.5,
+        "raw": b"\x00\xff",
+    },
+    {
+        "id": 2,
+        "name": "",
+        "done": False,
+        "day": dt.date(2026, 1, 2),
+        "moment": dt.datetime(2026, 12, 7, 9, 0, 0, 500_000),
+        "share": 3.0,
+        "raw": b"",
+    },
     {"id": 3, "name": None, "done": None, "day": None, "moment": None, "share": None, "raw": None},
-    {"id": 4, "name": 'a, "quoted"\nvalue', "done": True, "day": dt.date(2026, 12, 7),
-     "moment": dt.datetime(2026, 12, 7, 23, 59, 59, 123_456), "share": -0.125, "raw": b"csv"},
-    {"id": 5, "name": "\\.", "done": False, "day": dt.date(2026, 12, 7), "moment": dt.datetime(2026, 12, 7),
-     "share": 0.0, "raw": b"\\"},
+    {
+        "id": 4,
+        "name": 'a, "quoted"\nvalue',
+        "done": True,
+        "day": dt.date(2026, 12, 7),
+        "moment": dt.datetime(2026, 12, 7, 23, 59, 59, 123_456),
+        "share": -0.125,
+        "raw": b"csv",
+    },
+    {
+        "id": 5,
+        "name": "\\.",
+        "done": False,
+        "day": dt.date(2026, 12, 7),
+        "moment": dt.datetime(2026, 12, 7),
+        "share": 0.0,
+        "raw": b"\\",
+    },
 ]
 
 
@@ -142,7 +171,7 @@ def test_sqlite_writes_the_bytes_postgresql_writes(db_connection: Connection) ->
 
 def test_sqlite_rows_arrive_in_blocks_and_a_header_without_rows_alone() -> None:
     engine = create_engine("sqlite://")
-    numbers = select(literal_column("value").label("n")).select_from(
+    numbers = select(literal_column("value", Integer).label("n")).select_from(
         text("json_each(:numbers)")  # SQLite's own table of a JSON array's values
     )
     with engine.connect() as connection:

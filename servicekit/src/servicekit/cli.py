@@ -74,7 +74,7 @@ class ServiceCommands(Generic[AnySettings]):
             revision.add_argument(
                 "--autogenerate",
                 action="store_true",
-                help="write what the models have and the database lacks (DATABASE_URL, migrated to head first)",
+                help="write what the models have and the database lacks (DATABASE_URL: PostgreSQL)",
             )
         token = self.add("token", self.token, "print a dev login token (ENVIRONMENT=local only)")
         token.add_argument(

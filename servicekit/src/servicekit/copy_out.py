@@ -19,6 +19,7 @@ import psycopg
 from psycopg import pq
 from sqlalchemy import Connection
 from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.expression import Executable
 
 from servicekit.database import psycopg_connection
 from servicekit.internals.psycopg import error_from_result
@@ -107,6 +108,7 @@ def _input_awaited(pgconn: pq.abc.PGconn) -> None:
 def _cursor_csv(
     connection: Connection, statement: ClauseElement, parameter_sets: Iterable[Mapping[str, Any]], *, header: bool
 ) -> Generator[bytes, None, int]:
+    assert isinstance(statement, Executable), "a statement that runs"
     streamed = connection.execution_options(stream_results=True)
     block: list[str] = []
     size = rows = 0
