@@ -25,13 +25,14 @@ from sqlalchemy import (
     bindparam,
     create_engine,
     insert,
+    literal,
     literal_column,
     select,
     text,
 )
 from starlette.testclient import TestClient
 
-from servicekit.copy_out import BLOCK_BYTES, copied_csv
+from servicekit.copy_out import BLOCK_BYTES, _csv_field, copied_csv
 from tests.notices import a_notice
 
 
@@ -185,3 +186,16 @@ def test_sqlite_rows_arrive_in_blocks_and_a_header_without_rows_alone() -> None:
     assert all(len(block) >= BLOCK_BYTES for block in blocks[:-1])
     assert len(blocks) > 1
     assert (empty, none) == (([b"n\n"], 0), ([], 0))
+
+
+@pytest.mark.parametrize(("hours", "minutes"), [(0, 0), (5, 30), (-1, 0)])
+def test_a_moment_with_an_offset_is_written_as_postgresql_writes_it(
+    db_connection: Connection, hours: int, minutes: int
+) -> None:
+    """SQLite keeps no offset, but a driver of another database may hand one over."""
+    offset = dt.timedelta(hours=hours, minutes=minutes if hours >= 0 else -minutes)
+    moment = dt.datetime(2026, 12, 7, 9, 0, 0, 250_000, tzinfo=dt.timezone(offset))
+    db_connection.exec_driver_sql(f"SET LOCAL TIME ZONE INTERVAL '{hours:+03d}:{minutes:02d}' HOUR TO MINUTE")
+    statement = select(literal(moment, DateTime(timezone=True)))
+    blocks, _ = read_out(copied_csv(db_connection, statement))
+    assert b"".join(blocks) == (_csv_field(moment) + "\n").encode()
