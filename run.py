@@ -29,30 +29,24 @@ log = structlog.get_logger("directmail.cli")
 def seed_demo_command(settings: Settings, args: argparse.Namespace) -> None:
     if not settings.is_development:
         raise PermissionError("seed-demo replaces all data: it runs only when ENVIRONMENT is local or test")
-    database = Database.for_command(settings, MIGRATIONS)
-    try:
-        with database.engine.begin() as connection:
-            if args.if_empty and has_premises(connection):
-                log.info("demo data not seeded: the database has premises already")
-                return
-            seed_demo(connection, args.premises)
-        log.info("demo data seeded", premises=args.premises)
-    finally:
-        database.dispose()
+    with Database.for_command(settings, MIGRATIONS) as database, database.engine.begin() as connection:
+        if args.if_empty and has_premises(connection):
+            log.info("demo data not seeded: the database has premises already")
+            return
+        seed_demo(connection, args.premises)
+    log.info("demo data seeded", premises=args.premises)
 
 
 def sync_salesforce_command(settings: Settings, args: argparse.Namespace) -> None:
-    database = Database.for_command(settings, MIGRATIONS)
     try:
-        report = sync_communities(settings, database.engine, allow_shrink=args.allow_shrink)
+        with Database.for_command(settings, MIGRATIONS) as database:
+            report = sync_communities(settings, database.engine, allow_shrink=args.allow_shrink)
     except (SalesforceError, SyncRefused) as exc:
         raise CommandFailed(f"sync-salesforce changed nothing: {exc}") from None
     except SQLAlchemyError as exc:  # the database gone, a statement timed out, ...
         raise CommandFailed(
             f"sync-salesforce changed nothing: the database refused it: {database_error(exc)}"
         ) from None
-    finally:
-        database.dispose()
     for line in report.lines():
         print(line)
     log.info(

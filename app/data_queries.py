@@ -7,7 +7,6 @@ PostgreSQL's COPY and SQLite's cursor produce the same bytes for the same data.
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Generator, Mapping, Sequence
 from typing import Any
 
@@ -39,9 +38,6 @@ CSV_COLUMNS = (
 )
 # A cell starting with one of these runs as a formula in Excel and its kin (CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-# PostgreSQL's CSV rules: quote a value holding the delimiter, a quote, CR or LF. Python's csv
-# module does not quote a lone CR, and the two paths must give the same bytes.
-_NEEDS_QUOTES = re.compile(r'[,"\r\n]')
 
 COMMUNITY_ID = "community_id"  # the parameter naming the community of `community_part`
 CSV_HEADER = (",".join(CSV_COLUMNS) + "\n").encode()  # as COPY's HEADER writes it: no name needs quotes
@@ -189,10 +185,8 @@ def csv_rows(
     connection: Connection, statement: AnySelect, parameter_sets: Sequence[Mapping[str, Any]] = ({},)
 ) -> CsvPieces:
     """`statement`'s rows as CSV (no header), run for each of `parameter_sets` in turn, then how many rows
-    there were."""
-    if connection.dialect.name == "postgresql":
-        return copied_csv(connection, statement, parameter_sets)
-    return _cursor_out(connection, statement, parameter_sets)
+    there were: PostgreSQL writes it with COPY, and the kit writes the same bytes on SQLite."""
+    return copied_csv(connection, statement, parameter_sets)
 
 
 def _keep_to_the_index(connection: Connection) -> None:
@@ -201,28 +195,6 @@ def _keep_to_the_index(connection: Connection) -> None:
     the plan takes to run."""
     for setting in ("jit", "enable_bitmapscan", "enable_sort"):
         connection.exec_driver_sql(f"SET LOCAL {setting} = off")
-
-
-def _cursor_out(connection: Connection, statement: AnySelect, parameter_sets: Sequence[Mapping[str, Any]]) -> CsvPieces:
-    streamed = connection.execution_options(stream_results=True, yield_per=2000)
-    count = 0
-    for parameters in parameter_sets:
-        for rows in streamed.execute(statement, parameters).partitions():
-            count += len(rows)
-            yield "".join(_csv_line(row) for row in rows).encode()
-    return count
-
-
-def _csv_line(values: Sequence[str | None]) -> str:
-    return ",".join(_csv_value(value) for value in values) + "\n"
-
-
-def _csv_value(value: str | None) -> str:
-    if value is None:
-        return ""
-    if _NEEDS_QUOTES.search(value):
-        return '"' + value.replace('"', '""') + '"'
-    return value
 
 
 def _filtered(statement: AnySelect, filters: ExportFilters) -> AnySelect:

@@ -15,15 +15,16 @@ from servicekit.auth.outbound import AppTokenAuth, AppTokenError
 
 
 def publish_notices_command(settings: Settings, _args: argparse.Namespace) -> None:
-    database = Database.for_command(settings, MIGRATIONS)
     try:
         auth = AppTokenAuth(settings, settings.status_page_scope)
-        with database.session() as session, status_page(settings, auth) as client:
+        with (
+            Database.for_command(settings, MIGRATIONS) as database,
+            database.session() as session,
+            status_page(settings, auth) as client,
+        ):
             published = published_notices(session, client)
     except (AppTokenError, httpx.HTTPError) as exc:
         raise CommandFailed(f"publish-notices stopped: {exc}") from None
-    finally:
-        database.dispose()
     print(f"{published} notices published")
 
 

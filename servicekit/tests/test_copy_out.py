@@ -3,14 +3,36 @@ run for several sets of values, their rows following on; a failure midway raised
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from collections.abc import Generator
+from typing import Any
 
 import psycopg.errors
 import pytest
-from sqlalchemy import Connection, create_engine, text
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    Date,
+    DateTime,
+    Float,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    create_engine,
+    insert,
+    literal,
+    literal_column,
+    select,
+    text,
+)
 from starlette.testclient import TestClient
 
-from servicekit.copy_out import BLOCK_BYTES, copied_csv
+from servicekit.copy_out import BLOCK_BYTES, _csv_field, copied_csv
 from tests.notices import a_notice
 
 
@@ -67,8 +89,113 @@ def test_a_download_with_a_header_names_its_columns_first(client: TestClient) ->
     assert len(lines) == 2
 
 
-def test_a_copy_on_sqlite_says_it_needs_postgresql() -> None:
+# The values where PostgreSQL's CSV is particular: NULL against an empty string, quoting, booleans, the
+# fraction of a second, a float that is whole, bytes, and a backslash.
+KINDS = Table(
+    "kinds",
+    MetaData(),
+    Column("id", Integer, primary_key=True),
+    Column("name", String),
+    Column("done", Boolean),
+    Column("day", Date),
+    Column("moment", DateTime),
+    Column("share", Float),
+    Column("raw", LargeBinary),
+    prefixes=["TEMPORARY"],
+)
+KIND_ROWS: list[dict[str, Any]] = [
+    {
+        "id": 1,
+        "name": "plain",
+        "done": True,
+        "day": dt.date(2026, 12, 7),
+        "moment": dt.datetime(2026, 12, 7, 9, 30),
+        "share": 2.5,
+        "raw": b"\x00\xff",
+    },
+    {
+        "id": 2,
+        "name": "",
+        "done": False,
+        "day": dt.date(2026, 1, 2),
+        "moment": dt.datetime(2026, 12, 7, 9, 0, 0, 500_000),
+        "share": 3.0,
+        "raw": b"",
+    },
+    {"id": 3, "name": None, "done": None, "day": None, "moment": None, "share": None, "raw": None},
+    {
+        "id": 4,
+        "name": 'a, "quoted"\nvalue',
+        "done": True,
+        "day": dt.date(2026, 12, 7),
+        "moment": dt.datetime(2026, 12, 7, 23, 59, 59, 123_456),
+        "share": -0.125,
+        "raw": b"csv",
+    },
+    {
+        "id": 5,
+        "name": "\\.",
+        "done": False,
+        "day": dt.date(2026, 12, 7),
+        "moment": dt.datetime(2026, 12, 7),
+        "share": 0.0,
+        "raw": b"\\",
+    },
+]
+
+
+def kinds_csv(connection: Connection, parameter_sets: list[dict[str, int]]) -> tuple[bytes, int]:
+    KINDS.create(connection)
+    connection.execute(insert(KINDS), KIND_ROWS)
+    statement = select(KINDS).where(KINDS.c.id >= bindparam("first")).order_by(KINDS.c.id)
+    blocks, rows = read_out(copied_csv(connection, statement, parameter_sets, header=True))
+    return b"".join(blocks), rows
+
+
+def test_sqlite_writes_the_bytes_postgresql_writes(db_connection: Connection) -> None:
+    runs = [{"first": 1}, {"first": 4}]
     engine = create_engine("sqlite://")
-    with engine.connect() as connection, pytest.raises(NotImplementedError, match="set DATABASE_URL to a PostgreSQL"):
-        next(copied_csv(connection, text("SELECT 1")))
+    with engine.connect() as connection:
+        on_sqlite = kinds_csv(connection, runs)
     engine.dispose()
+    on_postgresql = kinds_csv(db_connection, runs)
+    assert on_sqlite == on_postgresql
+    body, rows = on_sqlite
+    assert rows == 7
+    assert body.splitlines()[:4] == [
+        b"id,name,done,day,moment,share,raw",
+        b"1,plain,t,2026-12-07,2026-12-07 09:30:00,2.5,\\x00ff",
+        b'2,"",f,2026-01-02,2026-12-07 09:00:00.5,3,\\x',
+        b"3,,,,,,",
+    ]
+
+
+def test_sqlite_rows_arrive_in_blocks_and_a_header_without_rows_alone() -> None:
+    engine = create_engine("sqlite://")
+    numbers = select(literal_column("value", Integer).label("n")).select_from(
+        text("json_each(:numbers)")  # SQLite's own table of a JSON array's values
+    )
+    with engine.connect() as connection:
+        many = [{"numbers": json.dumps(list(range(n, n + 10_000)))} for n in (0, 10_000)]
+        blocks, rows = read_out(copied_csv(connection, numbers, many))
+        empty = read_out(copied_csv(connection, numbers, [{"numbers": "[]"}], header=True))
+        none = read_out(copied_csv(connection, numbers, [], header=True))
+    engine.dispose()
+    assert rows == 20_000
+    assert b"".join(blocks) == b"".join(b"%d\n" % n for n in range(20_000))
+    assert all(len(block) >= BLOCK_BYTES for block in blocks[:-1])
+    assert len(blocks) > 1
+    assert (empty, none) == (([b"n\n"], 0), ([], 0))
+
+
+@pytest.mark.parametrize(("hours", "minutes"), [(0, 0), (5, 30), (-1, 0)])
+def test_a_moment_with_an_offset_is_written_as_postgresql_writes_it(
+    db_connection: Connection, hours: int, minutes: int
+) -> None:
+    """SQLite keeps no offset, but a driver of another database may hand one over."""
+    offset = dt.timedelta(hours=hours, minutes=minutes if hours >= 0 else -minutes)
+    moment = dt.datetime(2026, 12, 7, 9, 0, 0, 250_000, tzinfo=dt.timezone(offset))
+    db_connection.exec_driver_sql(f"SET LOCAL TIME ZONE INTERVAL '{hours:+03d}:{minutes:02d}' HOUR TO MINUTE")
+    statement = select(literal(moment, DateTime(timezone=True)))
+    blocks, _ = read_out(copied_csv(db_connection, statement))
+    assert b"".join(blocks) == (_csv_field(moment) + "\n").encode()

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from contextlib import nullcontext
 
+import psycopg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -14,6 +16,7 @@ from sqlalchemy.orm import Session
 from servicekit import Database
 from servicekit.database import database_error
 from servicekit.testing import assert_migrated
+from servicekit.testing.databases import libpq_url
 from tests.fixture_service import MIGRATIONS, create_app
 
 
@@ -71,3 +74,29 @@ def test_a_database_error_is_told_in_one_line_without_the_statement_or_its_value
         db_session.execute(text("SELECT 1 / (:divisor - 42) FROM no_such_table"), {"divisor": 42})
     assert "[SQL: SELECT 1 / " in str(failed.value)  # SQLAlchemy's own message quotes the statement ...
     assert database_error(failed.value) == 'relation "no_such_table" does not exist'  # ... the summary does not
+
+
+def command_connections(database_url: str, application_name: str) -> int:
+    with psycopg.connect(libpq_url(database_url)) as watcher:
+        row = watcher.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = %s",
+            [application_name],
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+@pytest.mark.parametrize("ends", ["well", "raising"])
+def test_a_commands_database_closes_its_connections_when_its_block_ends(
+    make_settings, database_url: str, ends: str
+) -> None:
+    settings = make_settings()
+    name = f"{settings.service_name} command"
+    failing = pytest.raises(RuntimeError) if ends == "raising" else nullcontext()
+    with failing, Database.for_command(settings, MIGRATIONS) as database:
+        with database.session() as session:
+            session.execute(text("SELECT 1"))
+        assert command_connections(database_url, name) == 1  # pooled, kept open
+        if ends == "raising":
+            raise RuntimeError("the command failed")
+    assert command_connections(database_url, name) == 0

@@ -20,6 +20,7 @@ from typing import Generic
 
 import structlog
 from alembic.util import CommandError
+from sqlalchemy import make_url
 
 from servicekit.apm import traced_command
 from servicekit.app import ServiceApp
@@ -73,7 +74,7 @@ class ServiceCommands(Generic[AnySettings]):
             revision.add_argument(
                 "--autogenerate",
                 action="store_true",
-                help="write what the models have and the database lacks (DATABASE_URL, migrated to head first)",
+                help="write what the models have and the database lacks (DATABASE_URL: PostgreSQL)",
             )
         token = self.add("token", self.token, "print a dev login token (ENVIRONMENT=local only)")
         token.add_argument(
@@ -146,6 +147,13 @@ class ServiceCommands(Generic[AnySettings]):
     def revision(self, settings: AnySettings, args: argparse.Namespace) -> None:
         assert self.migrations is not None
         assert isinstance(settings, DatabaseSettings)
+        if args.autogenerate and make_url(settings.database_url).get_backend_name() != "postgresql":
+            # Compared with SQLite, alembic writes SQLite's own server defaults (`sa.text("0")` for a
+            # boolean), which PostgreSQL refuses when the revision is applied there.
+            raise CommandFailed(
+                "revision --autogenerate compares the models with PostgreSQL only: set DATABASE_URL to a "
+                "PostgreSQL database (without --autogenerate it writes an empty revision anywhere)"
+            )
         try:
             self.migrations.write_revision(
                 settings.database_url,

@@ -339,3 +339,11 @@ class Database:
         self.engine.dispose()
         self.read_engine.dispose()
         self._readiness_engine.dispose()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *_exc_info: object) -> None:
+        """Disposes of the pools, for a command's Database (`with Database.for_command(...) as database:`):
+        its connections close when the work ends, whether it ends well or raises."""
+        self.dispose()

@@ -3,6 +3,7 @@ and the real peers its fixtures stand on, to use directly where a test needs its
 
 from servicekit.testing.clock import FakeClock
 from servicekit.testing.codings import StreamDecoder, cleanly_ended
+from servicekit.testing.commands import run_service_command
 from servicekit.testing.databases import (
     DownloadServer,
     active_queries,
@@ -58,6 +59,7 @@ __all__ = [
     "eventually",
     "on_server",
     "replayed",
+    "run_service_command",
     "settings_for_tests",
     "slow_reader",
     "socket_that_never_answers",

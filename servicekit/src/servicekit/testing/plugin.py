@@ -13,6 +13,7 @@ Every test starts from the run's database as it was built (and seeded), whatever
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -31,6 +32,7 @@ from servicekit.auth import permissions
 from servicekit.database import Database
 from servicekit.settings import ServiceSettings
 from servicekit.spec import configured_spec
+from servicekit.testing.commands import COMMAND_TIMEOUT_SECONDS, run_service_command
 from servicekit.testing.databases import (
     DEFAULT_PREFIX,
     DEFAULT_REPLICA_URL,
@@ -229,6 +231,24 @@ def client(app: ServiceApp) -> Iterator[TestClient]:
     """Connexion's test client, with the app's lifespan running."""
     with app.test_client() as test_client:
         yield test_client
+
+
+@pytest.fixture
+def run_command(
+    request: pytest.FixtureRequest, service_under_test: ServiceUnderTest[Any]
+) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """`run_command("close-day", "--day", "2026-12-07", timeout=60, **variables)`: the service's `run.py`
+    (in pytest's rootdir) run as a job runner runs it, in a process of its own, with ENVIRONMENT=test and
+    the run's database as DATABASE_URL (when the service has one); the finished process, its output as text."""
+    database = {"DATABASE_URL": request.getfixturevalue("database_url")} if service_under_test.migrations else {}
+    project = request.config.rootpath
+
+    def run(
+        *arguments: str, timeout: float = COMMAND_TIMEOUT_SECONDS, **variables: str
+    ) -> subprocess.CompletedProcess[str]:
+        return run_service_command(project, *arguments, timeout=timeout, **(database | variables))
+
+    return run
 
 
 @pytest.fixture
