@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app import MIGRATIONS, SPECIFICATION, create_app
 from app.community_sync import SyncRefused, sync_communities
-from app.demo_data import has_premises, seed_demo
+from app.demo_data import seed_demo
 from app.mailing_lists import could_reach_community
 from app.salesforce import SalesforceError
 from config import Settings
@@ -29,11 +29,10 @@ log = structlog.get_logger("directmail.cli")
 def seed_demo_command(settings: Settings, args: argparse.Namespace) -> None:
     if not settings.is_development:
         raise PermissionError("seed-demo replaces all data: it runs only when ENVIRONMENT is local or test")
-    with Database.for_command(settings, MIGRATIONS) as database, database.engine.begin() as connection:
-        if args.if_empty and has_premises(connection):
+    with Database.for_command(settings, MIGRATIONS) as database:
+        if not seed_demo(database.engine, args.premises, if_empty=args.if_empty):
             log.info("demo data not seeded: the database has premises already")
             return
-        seed_demo(connection, args.premises)
     log.info("demo data seeded", premises=args.premises)
 
 

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from app import SPECIFICATION
 from app.models import Community, Premises, SalesforceSync
 from app.salesforce import SalesforceClient
+from app.table_upkeep import vacuum_analyse
 from config import Settings
 from servicekit.excerpts import excerpt
 from servicekit.spec import broken_rule, parameter_schema
@@ -59,6 +60,9 @@ class SyncReport:
     retired: list[str]  # gone from Salesforce, kept for their premises
     deleted: list[str]  # gone from Salesforce, with no premises to keep them for
 
+    def changed_anything(self) -> bool:
+        return any((self.added, self.changed, self.retired, self.deleted))
+
     def lines(self) -> list[str]:
         kinds = {"added": self.added, "changed": self.changed, "retired": self.retired, "deleted": self.deleted}
         return [f"{kind}: {name}" for kind, names in kinds.items() for name in names] or ["no change"]
@@ -70,7 +74,11 @@ def sync_communities(settings: Settings, engine: Engine, *, allow_shrink: bool =
         records = salesforce_communities(settings, client)
     with engine.begin() as connection:
         limit = None if allow_shrink else settings.salesforce_sync_max_shrink_percent
-        return apply_communities(connection, records, max_shrink_percent=limit)
+        report = apply_communities(connection, records, max_shrink_percent=limit)
+    if report.changed_anything():
+        # Every update left a dead row version behind; the export's plan reads `communities` first.
+        vacuum_analyse(engine, [Community.__tablename__])
+    return report
 
 
 def soql(settings: Settings) -> str:

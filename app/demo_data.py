@@ -12,12 +12,14 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy import Connection, Engine, delete, func, insert, select
 
 from app.models import SEGMENTS, Community, Premises
+from app.table_upkeep import vacuum_analyse
 from servicekit.database import psycopg_connection
 
 SEED = 20261127
+DEMO_TABLES = (Premises.__tablename__, Community.__tablename__)
 FIRST_UPRN = 10_000_000_001
 
 # (friendly name, post town, postcode area and district, grid easting, grid northing)
@@ -170,10 +172,22 @@ def demo_premises(count: int) -> Iterator[DemoPremises]:
         )
 
 
-def seed_demo(connection: Connection, premises: int) -> None:
-    """Replace all communities and premises with the demo set of `premises` premises."""
-    connection.execute(delete(Premises))
-    connection.execute(delete(Community))
+def seed_demo(engine: Engine, premises: int, *, if_empty: bool = False) -> bool:
+    """Replace all communities and premises with the demo set of `premises` premises, in one transaction,
+    then vacuum and analyse them. `if_empty`: only when there are no premises yet. Returns whether it seeded."""
+    with engine.begin() as connection:
+        if if_empty and has_premises(connection):
+            return False
+        _replace(connection, premises)
+    # Statistics for what was just written: without them the planner guesses the tables' sizes, and may
+    # plan a mailing list no better than a sort of every row. The visibility map VACUUM sets lets an
+    # index walk skip the heap.
+    vacuum_analyse(engine, DEMO_TABLES)
+    return True
+
+
+def _replace(connection: Connection, premises: int) -> None:
+    _empty(connection)
     connection.execute(insert(Community), demo_communities())
     _continue_community_ids(connection)
     rows = demo_premises(premises)
@@ -181,14 +195,17 @@ def seed_demo(connection: Connection, premises: int) -> None:
         _copy_premises(connection, rows)
     else:
         _insert_premises(connection, rows)
-    _analyse(connection)
 
 
-def _analyse(connection: Connection) -> None:
-    """Statistics for what was just written: without them the planner guesses the tables' sizes, and may
-    plan a mailing list no better than a sort of every row (autovacuum would get there, in its own time)."""
-    for table in (Community.__tablename__, Premises.__tablename__):
-        connection.exec_driver_sql(f"ANALYZE {table}")
+def _empty(connection: Connection) -> None:
+    """On PostgreSQL, TRUNCATE: a DELETE would leave every old row behind as a dead one, for the export to
+    walk past until a vacuum. No CASCADE: a table of someone else's pointing at these makes it fail rather
+    than empty that table too."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"TRUNCATE {', '.join(DEMO_TABLES)}")
+        return
+    connection.execute(delete(Premises))
+    connection.execute(delete(Community))
 
 
 def has_premises(connection: Connection) -> bool:

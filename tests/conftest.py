@@ -35,8 +35,7 @@ def service_under_test() -> ServiceUnderTest[Settings]:
 def seed(database_url: str, premises: int) -> None:
     database = Database(database_url, MIGRATIONS, timeout_seconds=5, application_name="directmail-tests")
     try:
-        with database.engine.begin() as connection:
-            seed_demo(connection, premises)
+        seed_demo(database.engine, premises)
     finally:
         database.dispose()
 

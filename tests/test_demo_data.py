@@ -6,7 +6,11 @@ from collections import Counter
 
 from sqlalchemy import create_engine, text
 
+from app import MIGRATIONS
 from app.demo_data import FORMULA_CELLS, demo_communities, demo_premises
+from servicekit.testing import temporary_database
+from tests.conftest import seed
+from tests.table_health import table_health
 
 
 def test_the_same_count_gives_the_same_rows() -> None:
@@ -47,3 +51,13 @@ def test_seeded_tables_are_analysed_for_the_planner(database_url: str) -> None:
             assert sorted(analysed) == ["communities", "premises"]
     finally:
         engine.dispose()
+
+
+def test_re_seeding_leaves_no_dead_rows_and_the_tables_vacuumed_and_analysed(server_url: str) -> None:
+    with temporary_database(server_url, MIGRATIONS) as url:
+        seed(url, 2000)
+        seed(url, 2000)
+        premises, communities = table_health(url, "premises"), table_health(url, "communities")
+    assert (premises.rows, premises.dead_rows, premises.estimated_rows) == (2000, 0, 2000)
+    assert (communities.rows, communities.dead_rows, communities.estimated_rows) == (50, 0, 50)
+    assert (premises.vacuums, premises.all_visible) == (communities.vacuums, communities.all_visible) == (2, True)

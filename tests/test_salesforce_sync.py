@@ -20,16 +20,26 @@ from sqlalchemy import Connection, select, text
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
-from app.community_sync import SYNC_LOCK, SYNCED_AT_HEADER, SyncRefused, apply_communities, salesforce_communities
+from app import MIGRATIONS
+from app.community_sync import (
+    SYNC_LOCK,
+    SYNCED_AT_HEADER,
+    SyncRefused,
+    apply_communities,
+    salesforce_communities,
+    sync_communities,
+)
 from app.data_queries import community_names, mailing_list_pieces
 from app.data_types import ExportFilters
 from app.models import Community, Premises
 from app.salesforce import ATTEMPTS, SalesforceClient, SalesforceError
 from config import PROJECT_ROOT, Settings
+from servicekit import Database
 from servicekit.testing import FakeApmServer, environment_without, eventually
 from servicekit.testing.loopback import LoopbackHandler, LoopbackServer
 from tests.conftest import demo_database
 from tests.fake_salesforce import CLIENT_ID, CLIENT_SECRET, FakeSalesforce, community_record
+from tests.table_health import table_health
 
 pytestmark = pytest.mark.slow
 
@@ -435,3 +445,24 @@ def test_an_instance_url_on_another_host_is_not_followed(
     with pytest.raises(SalesforceError, match=r"instance_url points away from 127\.0\.0\.1: not followed"):
         sync(salesforce_settings, db_connection)
     assert Elsewhere.asked == []
+
+
+def test_a_sync_that_changes_names_leaves_communities_vacuumed_and_one_that_changes_nothing_leaves_them_be(
+    server_url: str, database_prefix: str, salesforce: FakeSalesforce, salesforce_settings: Settings
+) -> None:
+    for record in salesforce.records[:20]:
+        record["Name"] = f"{record['Name']} (renamed)"
+    with demo_database(server_url, 50, database_prefix) as url:
+        database = Database(url, MIGRATIONS, timeout_seconds=5, application_name="directmail-tests")
+        try:
+            seeded = table_health(url, "communities")
+            changed = sync_communities(salesforce_settings, database.engine)
+            after_change = table_health(url, "communities")
+            unchanged = sync_communities(salesforce_settings, database.engine)
+            after_no_change = table_health(url, "communities")
+        finally:
+            database.dispose()
+    assert len(changed.changed) == 20
+    assert (after_change.dead_rows, after_change.vacuums, after_change.all_visible) == (0, seeded.vacuums + 1, True)
+    assert unchanged.lines() == ["no change"]
+    assert after_no_change.vacuums == after_change.vacuums

@@ -64,10 +64,11 @@ def bench_database() -> str:
             admin.execute("CREATE DATABASE directmail_bench")
     MIGRATIONS.upgrade(url)
     engine = create_engine(url)
-    with engine.begin() as connection:
-        if connection.scalar(select(func.count()).select_from(Premises)) != PREMISES:
-            print(f"seeding {PREMISES:,} premises ...", flush=True)
-            seed_demo(connection, PREMISES)
+    with engine.connect() as connection:
+        seeded = connection.scalar(select(func.count()).select_from(Premises)) == PREMISES
+    if not seeded:
+        print(f"seeding {PREMISES:,} premises ...", flush=True)
+        seed_demo(engine, PREMISES)
     # The plans measured follow the statistics, and a database seeded by anything else may have none yet.
     with psycopg.connect(url, autocommit=True) as connection:
         connection.execute("ANALYZE")

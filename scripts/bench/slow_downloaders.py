@@ -65,8 +65,7 @@ def memory_database(premises: int) -> str:
             admin.execute(f"CREATE DATABASE directmail_memory_{premises}")
             MIGRATIONS.upgrade(url)
             database = Database(url, MIGRATIONS, timeout_seconds=5, application_name="memory-bench")
-            with database.engine.begin() as connection:
-                seed_demo(connection, premises)
+            seed_demo(database.engine, premises)
             database.dispose()
     return url
 
