@@ -116,3 +116,13 @@ def test_every_write_to_communities_or_premises_moves_the_data_version(seeded_co
     after_premises = seeded_connection.scalar(version) or 0
     seeded_connection.execute(insert(Community).values(a_new_community()))
     assert before < after_premises < (seeded_connection.scalar(version) or 0)
+
+
+def test_autovacuum_keeps_premises_at_two_percent_of_dead_rows(db_connection: Connection) -> None:
+    """At PostgreSQL's default 20%, a million premises carry up to 200,000 dead rows for the export to walk past."""
+    options = db_connection.scalar(text("SELECT reloptions FROM pg_class WHERE oid = 'premises'::regclass"))
+    assert sorted(options) == [
+        "autovacuum_analyze_scale_factor=0.01",
+        "autovacuum_vacuum_insert_scale_factor=0.02",
+        "autovacuum_vacuum_scale_factor=0.02",
+    ]
