@@ -18,10 +18,10 @@ from servicekit.database import database_error
 log = structlog.get_logger("directmail.upkeep")
 
 
-def vacuum_analyse(engine: Engine, tables: Sequence[str]) -> bool:
+def vacuum_analyse(engine: Engine, tables: Sequence[str]) -> None:
     """`VACUUM (ANALYZE)` of `tables` on PostgreSQL (SQLite: `ANALYZE`), under the engine's statement timeout.
-    Run after the writes committed, so a failure here loses nothing: it is logged and False returned, and
-    autovacuum gets there in its own time."""
+    Run after the writes committed, so a failure here loses nothing: it is logged, and autovacuum gets
+    there in its own time."""
     try:
         if engine.dialect.name == "postgresql":
             # VACUUM refuses to run inside a transaction block.
@@ -33,5 +33,3 @@ def vacuum_analyse(engine: Engine, tables: Sequence[str]) -> bool:
                     connection.exec_driver_sql(f"ANALYZE {table}")
     except SQLAlchemyError as exc:
         log.warning("tables not vacuumed", tables=list(tables), error=database_error(exc))
-        return False
-    return True
