@@ -134,7 +134,16 @@ class LoggedServer:
 
     def the_audit_event(self) -> dict[str, Any]:
         """The one audit event the server writes, once it has written it."""
-        assert eventually(lambda: bool(self.audit_events()))
-        events = self.audit_events()
-        assert len(events) == 1, events
-        return events[0]
+        return self._the_one(self.audit_events)
+
+    def the_access_line(self) -> dict[str, Any]:
+        """The one access line the server writes, once it has written it: after the audit event, when the
+        request's end reaches the access log later than the download's end reaches the audit."""
+        return self._the_one(self.access_lines)
+
+    @staticmethod
+    def _the_one(written: Callable[[], list[dict[str, Any]]]) -> dict[str, Any]:
+        assert eventually(lambda: bool(written()))
+        lines = written()
+        assert len(lines) == 1, lines
+        return lines[0]
