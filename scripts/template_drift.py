@@ -3,9 +3,9 @@
     python -m scripts.template_drift check                                   # make template-drift (in make qa)
     python -m scripts.template_drift record Makefile --why "the kit's targets"  # make template-drift-record
 
-Directmail is the template (`copier.yml`, servicekit/template/project/) rendered with the answers in
+Directmail is the template (`copier.yml`, template/project/) rendered with the answers in
 .copier-answers.yml, plus documented deviations. The check renders the template from the working tree,
-uncommitted changes included, and compares each file servicekit/template/owned.txt names with Directmail's.
+uncommitted changes included, and compares each file template/owned.txt names with Directmail's.
 A deviation is allowed exactly as docs/template-deviations/<file>.diff records it (the template's file with
 that diff applied must be Directmail's) and only with its reason in docs/template-deviations.md: so a fix to
 the Dockerfile, the pipeline or the manifests is made once, in the template, and reaches every service.
@@ -31,8 +31,8 @@ from copier import Settings, run_copy
 ROOT = Path(__file__).resolve().parent.parent
 ANSWERS = ".copier-answers.yml"
 # What copier reads of the template: its settings and questions, and the folder they name (_subdirectory).
-TEMPLATE_SOURCES = ("copier.yml", "servicekit/template")
-OWNED = "servicekit/template/owned.txt"
+TEMPLATE_SOURCES = ("copier.yml", "template")
+OWNED = "template/owned.txt"
 REASONS = "docs/template-deviations.md"
 RECORDS = "docs/template-deviations"
 REASON_ROW = re.compile(r"^\|\s*`(?P<path>[^`]+)`\s*\|\s*(?P<why>.*?)\s*\|\s*$")
@@ -112,7 +112,7 @@ def apply(patch: str, path: str, to: Version | None, scratch: Path) -> Version |
 
 
 class Owned:
-    """The template-owned paths: servicekit/template/owned.txt's globs (`**` crosses folders, a trailing `/`
+    """The template-owned paths: template/owned.txt's globs (`**` crosses folders, a trailing `/`
     is everything under the folder)."""
 
     def __init__(self, patterns: Sequence[str]) -> None:
@@ -227,7 +227,7 @@ class Deviations:
 
 def advice(recordable: list[str]) -> str:
     """What to do about the differences found, once, after them all."""
-    fix = "A fix belongs in the template (servicekit/template/project/) or in Directmail's file"
+    fix = "A fix belongs in the template (template/project/) or in Directmail's file"
     if not recordable:
         return f"{fix}."
     return (

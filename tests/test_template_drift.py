@@ -1,6 +1,6 @@
 """The drift check `make qa` runs: Directmail's template-owned files must be the template's, rendered from the
 working tree with Directmail's answers, but for the deviations it records with their reasons. Here on a small
-repository laid out as Directmail is (copier.yml, servicekit/template/, docs/template-deviations*), in real git."""
+repository laid out as Directmail is (copier.yml, template/, docs/template-deviations*), in real git."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from config import PROJECT_ROOT
 from scripts.template_drift import main
 
-TEMPLATE = "servicekit/template/project"
+TEMPLATE = "template/project"
 DOCKERFILE = """FROM python:3.11-slim
 LABEL service="{name}"
 WORKDIR /app
@@ -56,7 +56,7 @@ def repo(tmp_path: Path) -> Path:
         f"{TEMPLATE}/Dockerfile.jinja": DOCKERFILE.format(name="{{ service_name }}"),
         f"{TEMPLATE}/deploy/base/kustomization.yaml.jinja": KUSTOMIZATION.format(name="{{ service_name }}"),
         f"{TEMPLATE}/app/__init__.py.jinja": '"""{{ service_name }}"""\n',
-        "servicekit/template/owned.txt": "# template-owned\nDockerfile\ndeploy/**\nscripts/audit.sh\n",
+        "template/owned.txt": "# template-owned\nDockerfile\ndeploy/**\nscripts/audit.sh\n",
         ".copier-answers.yml": "_src_path: https://gitlab.example.com/gigaclear/directmail\nservice_name: directmail\n",
         "Dockerfile": DOCKERFILE.format(name="directmail"),
         "deploy/base/kustomization.yaml": KUSTOMIZATION.format(name="directmail"),
@@ -221,22 +221,16 @@ def test_a_file_missing_added_or_no_longer_executable_is_a_deviation_too(
 def test_an_owned_path_that_matches_nothing_and_a_record_of_a_path_not_owned_fail(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    write(repo, "servicekit/template/owned.txt", "Dockerfile\ndeploy/**\nscripts/audit.sh\n.gitlab-ci.yml\n")
+    write(repo, "template/owned.txt", "Dockerfile\ndeploy/**\nscripts/audit.sh\n.gitlab-ci.yml\n")
     write(repo, "docs/template-deviations/app/__init__.py.diff", "diff --git a/app/__init__.py b/app/__init__.py\n")
     status, output = drift(repo, capsys)
     assert status == 1
-    assert (
-        "servicekit/template/owned.txt: `.gitlab-ci.yml` matches no file of the template's nor of Directmail's"
-        in output
-    )
-    assert (
-        "app/__init__.py is not template-owned (servicekit/template/owned.txt), so nothing checks its record" in output
-    )
+    assert "template/owned.txt: `.gitlab-ci.yml` matches no file of the template's nor of Directmail's" in output
+    assert "app/__init__.py is not template-owned (template/owned.txt), so nothing checks its record" in output
     status, output = drift(repo, capsys, "record", "app/__init__.py", "--why", "its own")
     assert (status, output) == (
         1,
-        "template-drift: app/__init__.py is not template-owned (servicekit/template/owned.txt): "
-        "there is nothing to record\n",
+        "template-drift: app/__init__.py is not template-owned (template/owned.txt): " "there is nothing to record\n",
     )
 
 

@@ -1,4 +1,4 @@
-"""The service template (copier.yml and servicekit/template/project), rendered by copier without its tasks: each
+"""The service template (copier.yml and template/project), rendered by copier without its tasks: each
 variant has its files and no others', its Python compiles and imports only the kit's public names, and it depends
 on this kit's version. `make template-check` runs what it renders; this only reads it, in seconds."""
 
@@ -71,7 +71,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cloning the repository around it."""
     folder = tmp_path_factory.mktemp("template")
     shutil.copy(COPIER_YML, folder / "copier.yml")
-    shutil.copytree(KIT_ROOT / "template", folder / "servicekit" / "template")
+    shutil.copytree(KIT_ROOT.parent / "template", folder / "template")
     return folder
 
 

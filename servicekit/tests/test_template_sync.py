@@ -18,9 +18,9 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-# The kit's repository: copier.yml at its root, the template's files under servicekit/template/project/.
+# The kit's repository: copier.yml at its root, the template's files under template/project/.
 REPOSITORY = Path(__file__).resolve().parents[2]
-TEMPLATE_MAKEFILE = REPOSITORY / "servicekit" / "template" / "project" / "Makefile.jinja"
+TEMPLATE_MAKEFILE = REPOSITORY / "template" / "project" / "Makefile.jinja"
 VENV = Path(sys.prefix)
 KIT_RELEASE = f"servicekit-v{version('gigaclear-servicekit')}"
 EARLIER_RELEASE = "servicekit-v0.0.1"
@@ -175,16 +175,14 @@ def test_uncommitted_changes_stop_the_update_before_it_touches_anything(service:
 
 def test_the_kits_template_brings_its_change_into_a_service_it_made(tmp_path: Path) -> None:
     template = tmp_path / "template"
-    listed = git(
-        REPOSITORY, "ls-files", "--cached", "--others", "--exclude-standard", "copier.yml", "servicekit/template"
-    )
+    listed = git(REPOSITORY, "ls-files", "--cached", "--others", "--exclude-standard", "copier.yml", "template")
     for path in listed.splitlines():
         (template / path).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPOSITORY / path, template / path)
     git(template, "init", "--quiet", "--initial-branch=main")
     commit(template, {}, tag=EARLIER_RELEASE)
     service = made(template, tmp_path / "orders")
-    dockerfile = template / "servicekit/template/project/Dockerfile.jinja"
+    dockerfile = template / "template/project/Dockerfile.jinja"
     commit(template, {dockerfile.relative_to(template).as_posix(): dockerfile.read_text() + "# a fix\n"}, "v2")
 
     updated = service.update("TEMPLATE_REF=v2", "INSTALLED=")  # this virtualenv stands in for the service's
