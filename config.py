@@ -47,6 +47,9 @@ class Settings(DownloadSettings, DatabaseSettings):
     # A sync that would take more of the live communities than this out of the lists at once (an empty answer,
     # say) changes nothing unless run with --allow-shrink. Below 100, so that an empty answer never passes.
     salesforce_sync_max_shrink_percent: int = Field(20, ge=0, le=99)
+    # How many summaries /directmail-summary keeps for the data they were counted on (app/summary_cache.py);
+    # 0 keeps none, and each summary is counted afresh.
+    summary_cache_entries: int = Field(512, ge=0, le=100_000)
 
     @field_validator("salesforce_url")
     @classmethod

@@ -26,7 +26,11 @@ def create_app(settings: Settings | None = None) -> ServiceApp:
         settings,
         SPECIFICATION,
         database=database,
-        parts=[downloads, SummaryCache(), AuditStore(database, settings.audit_retention_days)],
+        parts=[
+            downloads,
+            SummaryCache(settings.summary_cache_entries),
+            AuditStore(database, settings.audit_retention_days),
+        ],
         problems=PROBLEM_STATUSES,
         swagger_ui=SWAGGER_UI,
     )

@@ -9,7 +9,9 @@ from sqlalchemy import delete, event, select, update
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
+from app.data_types import ExportFilters
 from app.models import Community, Premises, data_version
+from app.summary_cache import SummaryCache
 from servicekit import Database
 
 NAME = "Winson"
@@ -59,3 +61,16 @@ def test_a_change_to_the_data_shows_in_the_next_summary(
     db_session.execute(update(Premises).where(Premises.uprn == another).values(community_id=elsewhere))
     db_session.commit()
     assert total(client, staff) == before - 2
+
+
+def test_with_no_entries_kept_every_summary_is_counted_afresh(database: Database) -> None:
+    """SUMMARY_CACHE_ENTRIES=0: what the benchmark's uncached figure measures."""
+    cache = SummaryCache(entries=0)
+    filters = ExportFilters(communities=(NAME,))
+    with database.read_session() as session, statements_run(database) as run:
+        first = cache.summary(session, filters)
+        assert cache.summary(session, filters) == first
+    counted_once = run[: len(run) // 2]
+    assert counted_once
+    assert run == counted_once * 2
+    assert str(select(data_version.c.version).compile(database.engine)) not in run

@@ -19,6 +19,7 @@ from servicekit.testing import FakeApmServer
 
 def main() -> None:
     database_url = csv_exports.bench_database()
+    csv_exports.lay_out(database_url, csv_exports.ARRIVAL)
     token = mint_dev_token(load_settings(Settings, environment="local"), roles=["Directmail.Read"], expires_in=3600)
     found: list[Figure] = []
     # Ten slots (and threads to spare) for the ten exports at once, all of them one token's; the rest runs
@@ -30,7 +31,7 @@ def main() -> None:
         "LOG_LEVEL": "WARNING",
     }
     with our_service(database_url, **exports) as (url, _):
-        found += csv_exports.one_at_a_time(url, database_url, token)
+        found += csv_exports.one_at_a_time(url, database_url, token, csv_exports.ARRIVAL)
     with our_service(database_url, **exports) as (url, pid):
         found += csv_exports.many_at_once(url, pid, database_url, token)
     apm = FakeApmServer()  # logging, validation and APM all on, as deployed
@@ -41,9 +42,15 @@ def main() -> None:
         ):
             downloads = partial(csv_exports.downloads_in_flight, url, token)
             found += json_endpoints.figures(url, reference_url, token, downloads)
+            found += json_endpoints.summary_figures(url, reference_url, token, json_endpoints.SUMMARIES_KEPT)
             load_report = load.run(url, token)
+        found += json_endpoints.summaries_counted_afresh(database_url, token, ELASTIC_APM_SERVER_URL=apm.url)
     finally:
         apm.stop()
+    for layout in csv_exports.LAYOUTS[1:]:
+        csv_exports.lay_out(database_url, layout)
+        with our_service(database_url, **exports) as (url, _):
+            found += csv_exports.one_at_a_time(url, database_url, token, layout)
     print(printed(found))
     print(load.printed(load_report))
     postgresql = csv_exports.postgresql_version(database_url)

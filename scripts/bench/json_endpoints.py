@@ -7,7 +7,8 @@ in interleaved rounds whose median counts.
   at a time, as a Kubernetes probe asks (wrk cannot pace requests, so it asks again at once). The
   downloads load the machine for the reference's rounds too, so that both share the same 2 cores; only
   ours also serves them.
-- `/directmail-summary` of one community, with a dev token: requests/s and p99 at 32 connections.
+- `/directmail-summary` of one community, with a dev token: requests/s and p99 at 32 connections; once with
+  summaries kept (SUMMARY_CACHE_ENTRIES's default) by both, once counted afresh by both (0).
 
     PYTHONPATH=. .venv/bin/python -m scripts.bench.json_endpoints
 """
@@ -60,19 +61,26 @@ def figures(
     """Ours (`service_url`) beside the reference, measured now; `start_downloads(n)` keeps n downloads
     from our service going while its block runs."""
     _ensure_wrk()
-    summary_path = f"/directmail-summary?communities={quote(_first_community(service_url, token))}"
-    auth = {"Authorization": f"Bearer {token}"}
     health = _compare(service_url, reference_url, "/healthz", {}, connections=32)
     idle = _compare(service_url, reference_url, "/healthz", {}, connections=1)
     with start_downloads(DOWNLOADS):
         busy = _compare(service_url, reference_url, "/healthz", {}, connections=1)
-    summary = _compare(service_url, reference_url, summary_path, auth, connections=32)
     return [
         _figure("/healthz: requests/s", "req/s", health, "ratio >= 1.0"),
         _figure("/healthz idle: p99", "ms", idle, "< 10 ms"),
         _figure(f"/healthz during {DOWNLOADS} downloads: p99", "ms", busy, "< 10 ms"),
-        _figure("/directmail-summary, one community: requests/s", "req/s", summary, "ratio >= 1.0"),
-        _figure("/directmail-summary, one community: p99", "ms", summary),
+    ]
+
+
+def summary_figures(service_url: str, reference_url: str, token: str, kept: str) -> list[Figure]:
+    """`/directmail-summary` of one community, ours beside the reference, both serving summaries `kept`
+    (as their SUMMARY_CACHE_ENTRIES has it)."""
+    _ensure_wrk()
+    path = f"/directmail-summary?communities={quote(_first_community(service_url, token))}"
+    summary = _compare(service_url, reference_url, path, {"Authorization": f"Bearer {token}"}, connections=32)
+    return [
+        _figure(f"/directmail-summary, one community, {kept}: requests/s", "req/s", summary, "ratio >= 1.0"),
+        _figure(f"/directmail-summary, one community, {kept}: p99", "ms", summary),
     ]
 
 
@@ -133,6 +141,17 @@ def _first_community(service_url: str, token: str) -> str:
     return name
 
 
+SUMMARIES_KEPT = "kept"
+SUMMARIES_COUNTED = "counted afresh"
+
+
+def summaries_counted_afresh(database_url: str, token: str, **settings: str) -> list[Figure]:
+    """The summary's figures with no summary kept, by either."""
+    afresh = settings | {"SUMMARY_CACHE_ENTRIES": "0"}
+    with our_service(database_url, **afresh) as (service_url, _), reference_app(database_url, **afresh) as reference:
+        return summary_figures(service_url, reference, token, SUMMARIES_COUNTED)
+
+
 # --- Running on its own: our service and the reference, side by side ---------------------------------
 
 
@@ -146,6 +165,8 @@ def main() -> None:
             reference_app(database_url) as reference_url,
         ):
             found = figures(service_url, reference_url, token, partial(downloads_in_flight, service_url, token))
+            found += summary_figures(service_url, reference_url, token, SUMMARIES_KEPT)
+        found += summaries_counted_afresh(database_url, token, ELASTIC_APM_SERVER_URL=apm.url)
     finally:
         apm.stop()
     print(printed(found))

@@ -9,6 +9,9 @@ What it does as Directmail does:
   for the `Directmail.Read` role or scope, and runs the same SQL as Directmail's summary, through an async
   SQLAlchemy pool on the same PostgreSQL. Its JSON holds the same total and counts per community.
 
+Its summaries are kept as Directmail's are (SUMMARY_CACHE_ENTRIES, read from the same settings): the last
+entries, keyed by the names asked for and the data's version, read first on each request; 0 keeps none.
+
 What it leaves out, and so does not pay for: logging of any kind, APM, request ids, security headers,
 CORS, compression, request limits, OpenAPI validation of the response, the audit trail, Entra ID's
 signing keys, the other filters (`communities` is the one the benchmark sends; others are ignored),
@@ -17,6 +20,7 @@ quoted community names, and the "did you mean" of an unknown community.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -41,6 +45,9 @@ SUMMARY_SQL = text(
     " LEFT OUTER JOIN premises ON premises.community_id = communities.id"
     " WHERE communities.name IN (:names) GROUP BY communities.name ORDER BY communities.name"
 ).bindparams(bindparam("names", expanding=True))
+
+
+VERSION_SQL = text("SELECT data_version.version FROM data_version")
 
 
 class CommunityCount(BaseModel):
@@ -80,6 +87,36 @@ class TokenCheck:
         return claims
 
 
+class SummaryCache:
+    """The last `entries` summaries, by the data's version and the names. No lock: one event loop uses it."""
+
+    def __init__(self, entries: int) -> None:
+        self.entries = entries
+        self.kept: OrderedDict[tuple[int, tuple[str, ...]], MailingSummary] = OrderedDict()
+
+    async def summary(self, conn: AsyncConnection, names: list[str]) -> MailingSummary:
+        if not self.entries:
+            return await counted(conn, names)
+        key = (int(await conn.scalar(VERSION_SQL) or 0), tuple(names))
+        kept = self.kept.get(key)
+        if kept is not None:
+            self.kept.move_to_end(key)
+            return kept
+        summary = self.kept[key] = await counted(conn, names)
+        if len(self.kept) > self.entries:
+            self.kept.popitem(last=False)
+        return summary
+
+
+async def counted(conn: AsyncConnection, names: list[str]) -> MailingSummary:
+    rows = (await conn.execute(SUMMARY_SQL, {"names": names})).all()
+    unknown = set(names) - {name for name, _count in rows}
+    if unknown:
+        raise HTTPException(400, f"Unknown communities in 'communities': {', '.join(sorted(unknown))}")
+    counts = [CommunityCount(name=name, premises=count) for name, count in rows if count]
+    return MailingSummary(total=sum(count.premises for count in counts), communities=counts)
+
+
 bearer = HTTPBearer()
 
 
@@ -115,6 +152,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     engine = create_async_engine(url, pool_size=settings.worker_threads, max_overflow=0, pool_pre_ping=True)
     app.state.engine = engine
     app.state.token_check = TokenCheck(settings)
+    app.state.summaries = SummaryCache(settings.summary_cache_entries)
     yield
     await app.state.engine.dispose()
 
@@ -132,11 +170,7 @@ def create_app() -> FastAPI:
         conn: Annotated[AsyncConnection, Depends(connection)],
     ) -> MailingSummary:
         names = sorted({name.strip() for name in communities.split(",") if name.strip()})
-        rows = (await conn.execute(SUMMARY_SQL, {"names": names})).all()
-        unknown = set(names) - {name for name, _count in rows}
-        if unknown:
-            raise HTTPException(400, f"Unknown communities in 'communities': {', '.join(sorted(unknown))}")
-        counts = [CommunityCount(name=name, premises=count) for name, count in rows if count]
-        return MailingSummary(total=sum(count.premises for count in counts), communities=counts)
+        cache: SummaryCache = app.state.summaries
+        return await cache.summary(conn, names)
 
     return app

@@ -27,8 +27,8 @@ def our_service(database_url: str, **settings: str) -> Iterator[tuple[str, int]]
 
 
 @contextmanager
-def reference_app(database_url: str) -> Iterator[str]:
-    env = os.environ | {"ENVIRONMENT": "local", "DATABASE_URL": database_url}
+def reference_app(database_url: str, **settings: str) -> Iterator[str]:
+    env = os.environ | {"ENVIRONMENT": "local", "DATABASE_URL": database_url} | settings
     command = [*REFERENCE_COMMAND, "--log-level", "warning", "--no-access-log"]
     with serving(command, env, port_flag=True) as (url, _):
         yield url
