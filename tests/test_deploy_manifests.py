@@ -177,8 +177,11 @@ def test_the_jobs_statements_end_before_kubernetes_kills_them(overlay: str, kind
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_the_database_connections_fit_postgresqls_default(overlay: str) -> None:
-    # README, Scaling out: each pod holds up to WORKER_THREADS + 2 connections to each database it uses
-    # (the pool's, the readiness check's and the database watch's).
+    # README, Scaling out: each pod holds up to WORKER_THREADS + EXPORT_CONCURRENCY + 2 connections to each
+    # database it uses (the pool's, its downloads' second backends', the readiness check's and the database
+    # watch's).
     pods = the(overlay, "HorizontalPodAutoscaler")["spec"]["maxReplicas"]
-    per_pod = int(settings_of(overlay)["WORKER_THREADS"]) + 2
+    settings = deployed_settings(overlay)
+    second_backends = settings.export_concurrency * (settings.download_backends - 1)
+    per_pod = settings.worker_threads + second_backends + 2
     assert pods * per_pod + 2 <= 100 - 3  # beside the migration and the sync; 3 kept for superusers

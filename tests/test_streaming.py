@@ -102,9 +102,8 @@ def test_past_the_concurrency_limit_downloads_get_503_and_probes_still_answer(
 ) -> None:
     with slow_reader(base_url=export_server.url, headers=staff) as client:
         with ExitStack() as downloads:
-            first, second = (
-                downloading(downloads, export_server.url, staff),
-                downloading(downloads, export_server.url, colleague),
+            first, second = downloading(downloads, export_server.url, staff), downloading(
+                downloads, export_server.url, colleague
             )
             assert (first.status_code, second.status_code) == (200, 200)
             refused = client.get("/directmail-csv")

@@ -230,7 +230,7 @@ def test_an_owned_path_that_matches_nothing_and_a_record_of_a_path_not_owned_fai
     status, output = drift(repo, capsys, "record", "app/__init__.py", "--why", "its own")
     assert (status, output) == (
         1,
-        "template-drift: app/__init__.py is not template-owned (template/owned.txt): there is nothing to record\n",
+        "template-drift: app/__init__.py is not template-owned (template/owned.txt): " "there is nothing to record\n",
     )
 
 

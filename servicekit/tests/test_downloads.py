@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
+from functools import partial
 
 import httpx
 import psycopg
@@ -14,6 +15,7 @@ import pytest
 from sqlalchemy import Connection, text
 
 from servicekit import Database
+from servicekit.copy_out import AHEAD_BYTES, copied_csv
 from servicekit.downloads import Produced, Producer, in_blocks
 from servicekit.testing import DownloadServer, LiveServer, assert_problem, eventually, slow_reader, terminate_queries
 from servicekit.testing.databases import libpq_url
@@ -120,6 +122,63 @@ def test_a_download_reads_one_snapshot_and_writes_nothing(
             writer.execute("DELETE FROM notes WHERE body = 'written mid-download'")
     before, after, read_only = response.text.split()
     assert (before, read_only) == (after, "on")
+
+
+def runs_of_numbers(runs: int, rows: int) -> Producer:
+    """A producer of one statement run `runs` times, each line saying which run, on which backend, with
+    which settings, and seeing how many notes."""
+    statement = text(
+        "SELECT :run, pg_backend_pid(), current_setting('work_mem'), current_setting('transaction_read_only'),"
+        " (SELECT count(*) FROM notes), n FROM generate_series(1, :rows) AS n"
+    )
+    return partial(copied_csv, statement=statement, parameter_sets=[{"run": run, "rows": rows} for run in range(runs)])
+
+
+def test_a_download_over_several_runs_alternates_two_backends_on_its_snapshot(
+    download_server: DownloadServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Runs 0 and 2 on the download's connection, 1 and 3 on its helper: the same snapshot (a note written
+    once the download began is in none), the same settings, in order, each run whole (more than the
+    helper may keep ahead)."""
+
+    def written_mid_download(rows: int) -> Producer:
+        def produce(connection: Connection) -> Produced:
+            connection.exec_driver_sql("SET LOCAL work_mem = '7MB'")
+            connection.scalar(text("SELECT count(*) FROM notes"))  # the snapshot taken
+            with psycopg.connect(libpq_url(download_server.database_url), autocommit=True) as writer:
+                writer.execute("INSERT INTO notes (body) VALUES ('written mid-download')")
+            return (yield from runs_of_numbers(4, rows)(connection))
+
+        return produce
+
+    rows = AHEAD_BYTES // 10  # each line at least 30 bytes
+    monkeypatch.setattr(views, "numbers_copied", written_mid_download)
+    try:
+        response = httpx.get(f"{download_server.url}/numbers", params={"rows": rows}, timeout=30)
+        with psycopg.connect(libpq_url(download_server.database_url)) as reader:
+            notes_now = reader.execute("SELECT count(*) FROM notes").fetchone()
+    finally:
+        with psycopg.connect(libpq_url(download_server.database_url), autocommit=True) as writer:
+            writer.execute("DELETE FROM notes WHERE body = 'written mid-download'")
+    lines = [line.split(",") for line in response.text.splitlines()]
+    assert [(int(run), int(n)) for run, *_, n in lines] == [(run, n) for run in range(4) for n in range(1, rows + 1)]
+    backends = {int(run): pid for run, pid, *_ in lines}
+    assert backends[0] == backends[2] != backends[1] == backends[3]
+    (seen,) = {(work_mem, read_only, int(notes)) for _run, _pid, work_mem, read_only, notes, _n in lines}
+    assert notes_now is not None
+    assert seen == ("7MB", "on", notes_now[0] - 1)
+
+
+def test_a_hang_up_stops_both_backends_and_frees_both_connections(
+    download_server: DownloadServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(views, "numbers_copied", partial(runs_of_numbers, 4))
+    for _ in range(5):
+        with slow_reader() as client, client.stream("GET", f"{download_server.url}/numbers?rows={ROWS}") as response:
+            chunks = response.iter_raw()  # kept: dropped, it would close the connection at once
+            next(chunks)
+            assert eventually(download_server.copying(2), 2)
+        assert eventually(download_server.idle, 2)
 
 
 def test_a_download_past_the_limit_is_refused_without_waiting_for_a_thread(

@@ -5,6 +5,12 @@ the probes. psycopg hands a COPY over a row at a time through four Python frames
 a million rows here); the rows are read here straight off libpq, through `Connection.pgconn`, the
 escape hatch psycopg documents for what it does not wrap (0.3 s), and leave joined into blocks of about
 BLOCK_BYTES. psycopg still starts each COPY, and ends one left early (cancelled, drained).
+
+A statement run for several parameter sets can run on two backends, when the connection comes with a
+second one seeing its snapshot (the HELPER_BACKEND execution option, which `servicekit.Downloads` sets):
+the runs alternate between them, and while one run's rows are being sent the next run's backend already
+works, keeping up to AHEAD_BYTES of it. PostgreSQL, not Python, is what a download waits for, and this
+lets it use two cores where one statement uses one. The bytes and their order are the same.
 """
 
 from __future__ import annotations
@@ -12,7 +18,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 import select
-from collections.abc import Generator, Iterable, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager, ExitStack
+from types import TracebackType
 from typing import Any
 
 import psycopg
@@ -27,6 +35,13 @@ from servicekit.internals.psycopg import error_from_result
 __all__ = ["copied_csv"]
 
 BLOCK_BYTES = 64 * 1024
+# An execution option: a callable giving a context manager, in which a second connection seeing the first's
+# snapshot and settings is had by calling what it yields (connected only then), for `copied_csv` to run
+# every other parameter set on.
+HELPER_BACKEND = "servicekit_helper_backend"
+# How much of the next run a second backend may send before its turn: a large run's worth, and a bounded
+# cost in memory per download.
+AHEAD_BYTES = 32 * BLOCK_BYTES
 _NO_WAIT = 1  # get_copy_data's async mode: 0 when no whole row has arrived, rather than blocking
 _ROWS_FETCHED = 1000  # rows a cursor hands over at a time, off PostgreSQL
 _NEEDS_QUOTES = re.compile(r'[,"\r\n]')
@@ -48,18 +63,131 @@ def copied_csv(
     if connection.dialect.name != "postgresql":
         return (yield from _cursor_csv(connection, statement, parameter_sets, header=header))
     compiled = statement.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
-    copy, fixed = f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)", compiled.params
+    copy = f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)"
     headed = f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv, HEADER)" if header else copy
-    driver_connection = psycopg_connection(connection)
+    runs = [(headed if run == 0 else copy, compiled.params | values) for run, values in enumerate(parameter_sets)]
+    helper_backend: HelperBackend | None = connection.get_execution_options().get(HELPER_BACKEND)
+    if helper_backend is None or len(runs) < 2:
+        return (yield from _one_backend(psycopg_connection(connection), runs))
+    with helper_backend() as helper:
+        return (yield from _two_backends(psycopg_connection(connection), lambda: psycopg_connection(helper()), runs))
+
+
+Run = tuple[str, Mapping[str, Any]]  # a COPY statement and its parameters
+HelperBackend = Callable[[], AbstractContextManager[Callable[[], Connection]]]
+
+
+def _one_backend(driver_connection: psycopg.Connection[Any], runs: list[Run]) -> Generator[bytes, None, int]:
     block = bytearray()
     rows = 0
     with driver_connection.cursor() as cursor:
-        for run, values in enumerate(parameter_sets):
-            with cursor.copy(headed if run == 0 else copy, fixed | values):
+        for query, values in runs:
+            with cursor.copy(query, values):
                 rows += yield from _rows_read(driver_connection, block)
     if block:
         yield bytes(block)
     return rows
+
+
+def _two_backends(
+    driver_connection: psycopg.Connection[Any], helper: Callable[[], psycopg.Connection[Any]], runs: list[Run]
+) -> Generator[bytes, None, int]:
+    """The runs alternating between the connection and its helper, each run started as soon as its
+    connection is free (its run before last sent), its rows kept while an earlier run's are sent. The
+    helper is connected once the first block has gone, so that it never delays the first byte."""
+    block = bytearray()
+    rows = 0
+    with ExitStack() as under_way:
+        cursors = [under_way.enter_context(driver_connection.cursor())]
+        started: dict[int, _Started] = {}
+
+        def start(run: int) -> None:
+            if run < len(runs) and run not in started:
+                if len(cursors) == run % 2:
+                    cursors.append(under_way.enter_context(helper().cursor()))
+                started[run] = under_way.enter_context(_Started(cursors[run % 2], *runs[run]))
+
+        start(0)
+        for run in range(len(runs)):
+            current = started.pop(run)
+            block += current.kept
+            current.kept.clear()
+            while current.rows is None:
+                size, row = current.read(_NO_WAIT)
+                if size > 0:
+                    block += row
+                elif size == 0:
+                    _input_awaited_on_either(current, started.get(run + 1))
+                else:
+                    current.ended()
+                if len(block) >= BLOCK_BYTES:
+                    yield bytes(block)
+                    block.clear()
+                    start(run + 1)
+            rows += current.rows
+            current.close()
+            start(run + 1)
+            start(run + 2)
+    if block:
+        yield bytes(block)
+    return rows
+
+
+class _Started:
+    """A COPY under way on a connection of its own; what it sends before its turn is kept (AHEAD_BYTES
+    at most: past that its backend waits, its socket full). A context manager: left early, psycopg cancels it."""
+
+    def __init__(self, cursor: psycopg.Cursor[Any], query: str, values: Mapping[str, Any]) -> None:
+        self.driver_connection = cursor.connection
+        self.pgconn = cursor.connection.pgconn
+        self.read = self.pgconn.get_copy_data
+        self.kept = bytearray()
+        self.rows: int | None = None  # once it has ended
+        self._copy = ExitStack()
+        self._copy.enter_context(cursor.copy(query, values))
+
+    def __enter__(self) -> _Started:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self._copy.__exit__(kind, error, traceback)  # psycopg cancels a COPY left with an exception only
+
+    def close(self) -> None:
+        self._copy.close()
+
+    def wants_input(self) -> bool:
+        return self.rows is None and len(self.kept) < AHEAD_BYTES
+
+    def take_in(self) -> None:
+        """What has arrived, kept (up to AHEAD_BYTES)."""
+        self.pgconn.consume_input()
+        while self.wants_input():
+            size, row = self.read(_NO_WAIT)
+            if size > 0:
+                self.kept += row
+            elif size == 0:
+                return
+            else:
+                self.ended()
+
+    def ended(self) -> None:
+        self.rows = _row_count(self.driver_connection)
+
+
+def _input_awaited_on_either(current: _Started, ahead: _Started | None) -> None:
+    """Waits, without the GIL, until the current run's server has sent more (taken in); meanwhile keeps
+    what the run ahead sends, while it may."""
+    readable = select.poll()
+    readable.register(current.pgconn.socket, select.POLLIN)
+    if ahead is not None and ahead.wants_input():
+        readable.register(ahead.pgconn.socket, select.POLLIN)
+    for socket, _event in readable.poll():
+        if socket == current.pgconn.socket:
+            current.pgconn.consume_input()
+        elif ahead is not None:
+            ahead.take_in()
 
 
 def _rows_read(driver_connection: psycopg.Connection[Any], block: bytearray) -> Generator[bytes, None, int]:

@@ -185,6 +185,8 @@ class Database:
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
         self._migration_heads = migrations.heads()
+        self._reads_at = (read_url or database_url, limits, application_name, bool(read_url))
+        self._more_read_pools: list[Engine] = []
 
     @classmethod
     def from_settings(
@@ -335,10 +337,25 @@ class Database:
             f"the service needs {sorted(self._migration_heads)}: run `python run.py migrate`"
         )
 
+    def read_pool(self, size: int, purpose: str) -> Engine:
+        """Another pool of up to `size` connections to where reads go (the replica when there is one), set up
+        as the service's own and disposed of with them; its connections' application_name adds `purpose`."""
+        url, limits, application_name, read_only = self._reads_at
+        engine = _pooled_engine(url, limits, f"{application_name} {purpose}", size, read_only=read_only)
+        self._more_read_pools.append(engine)
+        return engine
+
+    def connections_out(self) -> int:
+        """How many connections of the service's pools (the reads' own ones too) are checked out now."""
+        engines = {self.engine, self.read_engine, *self._more_read_pools}
+        return sum(engine.pool.checkedout() for engine in engines)  # type: ignore[attr-defined]
+
     def dispose(self) -> None:
         self.engine.dispose()
         self.read_engine.dispose()
         self._readiness_engine.dispose()
+        for engine in self._more_read_pools:
+            engine.dispose()
 
     def __enter__(self) -> Database:
         return self

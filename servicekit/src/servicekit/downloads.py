@@ -30,9 +30,10 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import re
 import threading
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
-from contextlib import ExitStack, closing
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, closing, contextmanager
 from functools import partial
 from typing import Any
 
@@ -41,11 +42,12 @@ import flask
 import psycopg
 import sqlalchemy.exc
 import structlog
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Row, func, select
 from starlette.types import Scope
 
 from servicekit.audit import AuditedAccess, AuditSink, Outcome, Tally, audit_sink, write_audit_event
 from servicekit.compression import FAST_LEVELS, CompressionLevels, StreamEncoder, chosen_coding, stream_encoder
+from servicekit.copy_out import HELPER_BACKEND
 from servicekit.database import Database, psycopg_connection, set_statement_timeout
 from servicekit.internals.connexion import request_context
 from servicekit.middleware.disconnect import Disconnection, disconnection
@@ -55,6 +57,13 @@ from servicekit.tcp_delivery import TcpDelivery, tcp_delivery
 
 __all__ = ["Downloads", "Produced", "Producer"]
 
+# What a download's connection set for its transaction (SET LOCAL), for its helper to set too: all but the
+# transaction's own characteristics, which BEGIN sets.
+SESSION_SETTINGS = (
+    "SELECT name, setting FROM pg_settings WHERE source = 'session'"
+    " AND name NOT IN ('transaction_isolation', 'transaction_read_only', 'transaction_deferrable')"
+)
+SNAPSHOT_ID = re.compile(r"[0-9A-F]+(-[0-9A-F]+)+")
 CHUNK_BYTES = 64 * 1024  # one cross-thread hand-over per chunk, not per row; and each compresses well
 SLOT_KEY = "servicekit.download_slot"  # the slot admitted for a request, in its scope
 
@@ -84,11 +93,16 @@ class Downloads:
         idle_seconds: float = 30,
         statement_timeout_seconds: float = 300,
         compression: CompressionLevels = FAST_LEVELS,
+        backends: int = 1,
     ) -> None:
         """`concurrency_per_caller`: how many of the slots one caller may hold (all of them unless given);
         `idle_seconds`: how long a client may make no progress before it is cut; `statement_timeout_seconds`:
-        how long each of a download's statements may run, longer than other statements are given."""
+        how long each of a download's statements may run, longer than other statements are given;
+        `backends`: 2 gives each download on PostgreSQL a second connection, from a pool of `concurrency`
+        of its own, for `copied_csv` to run every other parameter set on (`servicekit.copy_out`)."""
         self.database = database
+        postgresql = database.read_engine.dialect.name == "postgresql"
+        self._helpers = database.read_pool(concurrency, "download helpers") if backends > 1 and postgresql else None
         self._slots = Slots(concurrency, concurrency_per_caller)
         self.idle_seconds = idle_seconds
         self.statement_timeout_seconds = statement_timeout_seconds
@@ -99,7 +113,8 @@ class Downloads:
     @classmethod
     def from_settings(cls, database: Database, settings: DownloadSettings) -> Downloads:
         """Downloads as the service's EXPORT_CONCURRENCY, EXPORT_CONCURRENCY_PER_CALLER,
-        DOWNLOAD_IDLE_SECONDS, DOWNLOAD_STATEMENT_TIMEOUT_SECONDS and compression settings say."""
+        DOWNLOAD_IDLE_SECONDS, DOWNLOAD_STATEMENT_TIMEOUT_SECONDS, DOWNLOAD_BACKENDS and compression settings
+        say."""
         return cls(
             database,
             settings.export_concurrency,
@@ -107,6 +122,7 @@ class Downloads:
             idle_seconds=settings.download_idle_seconds,
             statement_timeout_seconds=settings.download_statement_timeout_seconds,
             compression=settings.compression_levels,
+            backends=settings.download_backends,
         )
 
     @property
@@ -164,6 +180,8 @@ class Downloads:
                     gone.calling(partial(_cancel, psycopg_connection(connection), self.database.timeout_seconds))
                 )
             set_statement_timeout(connection, self.statement_timeout_seconds)  # this transaction's only
+            if self._helpers is not None:
+                connection.execution_options(**{HELPER_BACKEND: partial(self._helper_backend, connection)})
             tally = Tally(bytes=0)
             end = _End(tally, audit, sink, gone, tcp_delivery(connexion.context.scope))
             held.enter_context(gone.calling(end.report_if_cut_at_shutdown))
@@ -173,6 +191,29 @@ class Downloads:
             if flask.request.method != "HEAD":
                 _start(chunks)
             return DownloadBody(chunks, held.pop_all())
+
+    @contextmanager
+    def _helper_backend(self, connection: Connection) -> Iterator[Callable[[], Connection]]:
+        """For the block, a function giving a connection of the helpers' pool that sees what `connection`
+        sees now: its snapshot and its settings (the statement timeout, a producer's planner settings).
+        Connected at the first call, given back when the block ends."""
+        assert self._helpers is not None, "made only where there are helpers"
+        helpers = self._helpers
+        settings = connection.exec_driver_sql(SESSION_SETTINGS).all()
+        snapshot = connection.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one()
+        if not SNAPSHOT_ID.fullmatch(snapshot):
+            raise ValueError(f"not a snapshot's id: {snapshot!r}")
+        with ExitStack() as held:
+            connected: list[Connection] = []
+
+            def helper() -> Connection:
+                if not connected:
+                    connected.append(helpers.connect())
+                    held.callback(_give_back, connected[0])
+                    _see_as(connected[0], snapshot, settings)
+                return connected[0]
+
+            yield helper
 
     def _slot(self) -> Slot:
         """The slot admitted for this request before its view ran, or one taken now: for the first
@@ -206,6 +247,14 @@ class DownloadBody:
     def close(self) -> None:
         with self._held:  # each of the connection and the slot is freed, even if freeing the other fails
             self._chunks.close()  # cancels the query if it is still running
+
+
+def _see_as(helper: Connection, snapshot: str, settings: Sequence[Row[str, str]]) -> None:
+    """`helper`'s transaction made to see `snapshot`, with `settings` (name, value) set for it."""
+    helper.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+    helper.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")  # no parameter: a utility statement
+    for name, setting in settings:
+        helper.execute(select(func.set_config(name, setting, True)))
 
 
 def _give_back(connection: Connection) -> None:

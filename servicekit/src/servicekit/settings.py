@@ -330,6 +330,10 @@ class DownloadSettings(ServiceSettings):
     download_idle_seconds: float = Field(30, gt=0, le=3600)
     # Each of a download's statements may run this long, longer than other statements.
     download_statement_timeout_seconds: float = Field(300, gt=0, le=3600)
+    # How many database backends one download may run its statements on: 2 lets a download made of many
+    # statements (`copied_csv` over several parameter sets) use two of the database's cores, on one snapshot,
+    # for a second pool of EXPORT_CONCURRENCY connections.
+    download_backends: int = Field(2, ge=1, le=2)
 
     @model_validator(mode="after")
     def _threads_left_for_the_rest(self) -> DownloadSettings:

@@ -150,7 +150,7 @@ class DownloadServer:
         """No download's query runs, every pooled connection is back and (given `downloads`) every slot free:
         a slot is given back after its connection, so a test that starts on a free pool may still be refused."""
         slots_free = self.downloads is None or self.downloads.slots_taken == 0
-        pool_back = self.database.read_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+        pool_back = self.database.connections_out() == 0
         return slots_free and pool_back and active_queries(self.database_url, "COPY") == 0
 
     def copying(self, count: int) -> Callable[[], bool]:
