@@ -24,12 +24,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import make_url
+from sqlalchemy import make_url, text
 
 from servicekit import Database
+from servicekit.copy_out import copied_csv
 from servicekit.database import Readiness
+from servicekit.downloads import Producer
 from servicekit.testing import LiveServer, SwitchableLink, assert_problem, on_server, replayed
-from tests.fixture_service import MIGRATIONS, create_app
+from tests.fixture_service import MIGRATIONS, create_app, views
 
 TIMEOUT_SECONDS = 1.0
 # README, "Databases that hang": the watch notices within two DATABASE_TIMEOUT_SECONDS (its pause, then
@@ -167,9 +169,23 @@ def test_a_replica_that_hangs_or_goes_leaves_the_primary_serving(
         assert answers(server, ["/readyz"], headers)[0][0].json()["read_replica"] == "ok"
 
 
+def numbers_in_runs(rows: int) -> Producer:
+    """/numbers as four runs of one statement: a download that walks them on two backends."""
+    statement = text("SELECT n FROM generate_series(1, :rows) AS n")
+    return partial(copied_csv, statement=statement, parameter_sets=[{"rows": rows // 4}] * 4)
+
+
+@pytest.mark.parametrize("backends", [1, 2])
 def test_a_download_streaming_when_its_database_hangs_breaks_within_the_bound(
-    make_settings, replica_link: tuple[SwitchableLink, str], auth_headers: Callable[..., dict[str, str]]
+    make_settings,
+    replica_link: tuple[SwitchableLink, str],
+    auth_headers: Callable[..., dict[str, str]],
+    monkeypatch: pytest.MonkeyPatch,
+    backends: int,
 ) -> None:
+    """On two backends too: the second's connection is cut with the first's."""
+    if backends == 2:
+        monkeypatch.setattr(views, "numbers_copied", numbers_in_runs)
     link, through_link = replica_link
     settings = make_settings(database_read_url=through_link, database_timeout_seconds=TIMEOUT_SECONDS)
     with (

@@ -95,17 +95,17 @@ def _two_backends(
 ) -> Generator[bytes, None, int]:
     """The runs alternating between the connection and its helper, each run started as soon as its
     connection is free (its run before last sent), its rows kept while an earlier run's are sent. The
-    helper is connected once the first block has gone, so that it never delays the first byte."""
+    helper is connected before the first byte: a database lost while connecting it then fails the request,
+    and a download under way never waits on a connection being made. Its second run starts once the first
+    block has gone, so that the first byte waits for one backend only."""
     block = bytearray()
     rows = 0
     with ExitStack() as under_way:
-        cursors = [under_way.enter_context(driver_connection.cursor())]
+        cursors = [under_way.enter_context(connection.cursor()) for connection in (driver_connection, helper())]
         started: dict[int, _Started] = {}
 
         def start(run: int) -> None:
             if run < len(runs) and run not in started:
-                if len(cursors) == run % 2:
-                    cursors.append(under_way.enter_context(helper().cursor()))
                 started[run] = under_way.enter_context(_Started(cursors[run % 2], *runs[run]))
 
         start(0)
@@ -165,6 +165,11 @@ class _Started:
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
     ) -> None:
+        if kind is not None and not issubclass(kind, GeneratorExit):
+            # The download fails (a backend lost, cut by the database watch, timed out): this connection is
+            # closed rather than its COPY cancelled, for a cancel request would go down a route that may
+            # just have failed, and wait on it. A closed connection is discarded, not pooled again.
+            self.pgconn.finish()
         self._copy.__exit__(kind, error, traceback)  # psycopg cancels a COPY left with an exception only
 
     def close(self) -> None:

@@ -343,6 +343,9 @@ class Database:
         url, limits, application_name, read_only = self._reads_at
         engine = _pooled_engine(url, limits, f"{application_name} {purpose}", size, read_only=read_only)
         self._more_read_pools.append(engine)
+        for watch in self._watches:  # a hung server's connections are cut in this pool too
+            if watch.engine is self.read_engine:
+                watch.also(engine)
         return engine
 
     def connections_out(self) -> int:

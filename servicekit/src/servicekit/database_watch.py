@@ -41,6 +41,12 @@ class DatabaseWatch:
         # Every connection the pool makes, idle ones included: on a hung server they are all stuck.
         self._connections: weakref.WeakSet[psycopg.Connection[Any]] = weakref.WeakSet()
         self._probe: psycopg.AsyncConnection[Any] | None = None
+        self._engines = [engine]
+        event.listen(engine, "connect", self._made)
+
+    def also(self, engine: Engine) -> None:
+        """Watches `engine`'s connections too: another pool on the same server (downloads' helpers)."""
+        self._engines.append(engine)
         event.listen(engine, "connect", self._made)
 
     def _made(self, dbapi_connection: psycopg.Connection[Any], _record: object) -> None:
@@ -52,7 +58,8 @@ class DatabaseWatch:
         try:
             while True:
                 await asyncio.sleep(self.timeout_seconds)
-                if self.engine.pool.checkedout() and not await self.answers():  # type: ignore[attr-defined]
+                checked_out = any(engine.pool.checkedout() for engine in self._engines)  # type: ignore[attr-defined]
+                if checked_out and not await self.answers():
                     self.cut()
         finally:
             await self._close_probe()

@@ -196,7 +196,8 @@ class Downloads:
     def _helper_backend(self, connection: Connection) -> Iterator[Callable[[], Connection]]:
         """For the block, a function giving a connection of the helpers' pool that sees what `connection`
         sees now: its snapshot and its settings (the statement timeout, a producer's planner settings).
-        Connected at the first call, given back when the block ends."""
+        Connected at the first call (never, if the producer needs no helper), given back when the block
+        ends."""
         assert self._helpers is not None, "made only where there are helpers"
         helpers = self._helpers
         settings = connection.exec_driver_sql(SESSION_SETTINGS).all()
@@ -253,8 +254,8 @@ def _see_as(helper: Connection, snapshot: str, settings: Sequence[Row[str, str]]
     """`helper`'s transaction made to see `snapshot`, with `settings` (name, value) set for it."""
     helper.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
     helper.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")  # no parameter: a utility statement
-    for name, setting in settings:
-        helper.execute(select(func.set_config(name, setting, True)))
+    if settings:  # in one round trip
+        helper.execute(select(*(func.set_config(name, setting, True) for name, setting in settings)))
 
 
 def _give_back(connection: Connection) -> None:
